@@ -1,0 +1,126 @@
+"""The ``telesales-lab`` command line.
+
+Every analysis is a subcommand whose table goes to stdout; ``--format csv`` gives CSV
+for scripts. Problems with the input (a :class:`~telesales_lab.exceptions.TelesalesError`)
+are printed as one line each on stderr with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .exceptions import TelesalesError
+
+EXIT_INPUT = 2
+
+
+# ----------------------------------------------------------------------------- helpers
+def emit(frame, fmt: str = "table", stream=None) -> None:
+    """Write a result table to stdout as an aligned table or as CSV."""
+    import pandas as pd
+
+    stream = stream or sys.stdout
+    if fmt == "csv":
+        frame.to_csv(stream, index=False, lineterminator="\n")
+        return
+    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
+        stream.write(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}") + "\n")
+
+
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("table", "csv"), default="table",
+                   help="table (aligned, for people) or csv (to stdout, for scripts)")
+
+
+def _add_month(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--month", required=required, metavar="YYYY-MM", help="month to analyse, e.g. 2026-10")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive whole number")
+    return value
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- demo, validate
+def _cmd_demo(args) -> int:
+    from .demo import write_demo
+
+    _progress(f"generating demo data (seed {args.seed}, {args.calls:,} calls) into {args.out} ...")
+    truth = write_demo(
+        args.out, seed=args.seed, n_teams=args.teams, reps_per_team=args.reps_per_team,
+        n_customers=args.customers, n_calls=args.calls, months=args.months, end_month=args.end_month,
+    )
+    _progress(f"wrote {args.out} (planted truth in {Path(args.out) / 'truth.json'}; "
+              f"{len(truth)} facts)")
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from .io import load_dataset
+
+    data = load_dataset(args.data_dir, cache=False)
+    sizes = ", ".join(f"{t} {len(f):,}" for t, f in data.tables.items())
+    print(f"{args.data_dir}: valid ({sizes})")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="telesales-lab",
+        description="Telephone-sales workbench: call outcomes, fair script ranking, skills, "
+                    "monthly KPI evaluation, training plans and coaching packs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="write the demo data set with its planted truth")
+    p.add_argument("--out", default="data/demo", help="folder to write (default data/demo)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--teams", type=_positive_int, default=6, help="number of teams (default 6)")
+    p.add_argument("--reps-per-team", type=_positive_int, default=10, help="reps per team (default 10)")
+    p.add_argument("--customers", type=_positive_int, default=5000, help="customers (default 5000)")
+    p.add_argument("--calls", type=_positive_int, default=60_000, help="calls in all months (default 60000)")
+    p.add_argument("--months", type=_positive_int, default=6, help="months of calls (default 6)")
+    p.add_argument("--end-month", default="2026-10", metavar="YYYY-MM", help="last month (default 2026-10)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("validate", help="check a data set folder; list every problem")
+    p.add_argument("data_dir", help="folder with one file per table")
+    p.set_defaults(func=_cmd_validate)
+
+    # --- analysis subcommands are registered below, one block each ---------------
+    for register in _REGISTRARS:
+        register(sub)
+    return parser
+
+
+#: Functions ``register(subparsers)`` that add one analysis subcommand each.
+_REGISTRARS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except TelesalesError as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        print(f"error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:
+            print(line, file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
