@@ -1,0 +1,83 @@
+"""English and Chinese labels for headings, table headers and plot labels.
+
+Each module registers its own words with :func:`register`, so the vocabulary of a
+feature lives beside the feature. :func:`t` looks a key up; :func:`translate_columns`
+renames a result table's columns for display (the data keeps snake_case names).
+"""
+
+from __future__ import annotations
+
+LANGS = ("en", "zh")
+_LABELS: dict[str, dict[str, str]] = {}
+
+
+def register(labels: dict[str, tuple[str, str]]) -> None:
+    """Add ``{key: (english, chinese)}`` labels."""
+    for key, (en, zh) in labels.items():
+        _LABELS[key] = {"en": en, "zh": zh}
+
+
+def check_lang(lang: str) -> str:
+    from .exceptions import ParameterError
+
+    if lang not in LANGS:
+        raise ParameterError(f"lang == {lang!r}, must be one of {'|'.join(LANGS)}")
+    return lang
+
+
+def t(key: str, lang: str = "en") -> str:
+    """The label for ``key`` in ``lang``; unknown keys come back as they are."""
+    entry = _LABELS.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry["en"]
+
+
+def translate_columns(frame, lang: str = "en"):
+    """A copy of ``frame`` with display labels as column names (for ``lang="zh"``)."""
+    if lang == "en":
+        return frame
+    return frame.rename(columns={c: t(c, lang) for c in frame.columns})
+
+
+register({
+    # shared vocabulary: ids, roles, outcomes, objections, skills, classes
+    "rep_id": ("rep", "坐席"),
+    "team": ("team", "小组"),
+    "role": ("role", "岗位"),
+    "customer_id": ("customer", "客户"),
+    "customer_class": ("customer class", "客户等级"),
+    "script_id": ("script", "话术"),
+    "scenario": ("scenario", "场景"),
+    "call_id": ("call", "通话"),
+    "month": ("month", "月份"),
+    "hour": ("hour", "时段"),
+    "weekday": ("weekday", "星期"),
+    "skill": ("skill", "技能"),
+    "score": ("score", "得分"),
+    "rep": ("rep", "坐席"),
+    "team_lead": ("team lead", "组长"),
+    "supervisor": ("supervisor", "主管"),
+    "manager": ("manager", "经理"),
+    "no_answer": ("no answer", "未接通"),
+    "rejected": ("rejected", "拒绝"),
+    "callback": ("callback", "约回访"),
+    "interested": ("interested", "有意向"),
+    "sale": ("sale", "成交"),
+    "price": ("price", "价格"),
+    "timing": ("timing", "时机"),
+    "no_need": ("no need", "无需求"),
+    "competitor": ("competitor", "竞品"),
+    "trust": ("trust", "信任"),
+    "authority": ("authority", "决策权"),
+    "communication": ("communication", "沟通"),
+    "listening": ("listening", "倾听"),
+    "questioning": ("questioning", "提问"),
+    "objection_handling": ("objection handling", "异议处理"),
+    "product_knowledge": ("product knowledge", "产品知识"),
+    "closing": ("closing", "促成"),
+    "teamwork": ("teamwork", "团队协作"),
+    "A": ("A (high value)", "A类（高价值）"),
+    "B": ("B (medium)", "B类（中等）"),
+    "C": ("C (low)", "C类（低价值）"),
+})
