@@ -38,6 +38,7 @@ from .schema import (
     TABLE_ORDER,
     TABLES,
     TRUE_WORDS,
+    primary_key,
     table_schema,
 )
 
@@ -320,7 +321,8 @@ _CHECK_RULES = {
 }
 
 
-def _schema_problems(exc, label: str, rows: np.ndarray, failed: dict[str, np.ndarray]) -> list[Problem]:
+def _schema_problems(exc, label: str, rows: np.ndarray, failed: dict[str, np.ndarray],
+                     raw: pd.DataFrame) -> list[Problem]:
     cases = exc.failure_cases
     problems = []
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
@@ -338,21 +340,23 @@ def _schema_problems(exc, label: str, rows: np.ndarray, failed: dict[str, np.nda
         shown, n = _rows_of(rows, index) if len(index) else ((), 0)
         examples = ()
         if check not in ("not_nullable", "column_in_dataframe"):
-            examples = tuple(str(v) for v in pd.unique(group["failure_case"].astype(str)))[:3]
+            # show the values as written in the file, not as parsed (101, not 101.0)
+            values = raw[column].iloc[index[:50]] if column in raw and len(index) else group["failure_case"]
+            examples = tuple(str(v) for v in pd.unique(values.astype(str)))[:3]
         if rule.startswith("must be one of "):
             rule = "unknown value: " + rule
         problems.append(Problem(label, column, rule, shown, n, examples))
     return problems
 
 
-def _validate(table: str, typed: pd.DataFrame, label: str, rows: np.ndarray,
+def _validate(table: str, typed: pd.DataFrame, raw: pd.DataFrame, label: str, rows: np.ndarray,
               failed: dict[str, np.ndarray], parents: dict[str, pd.Series]) -> list[Problem]:
     import pandera.errors
 
     try:
         table_schema(table, parents).validate(typed, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        return _schema_problems(exc, label, rows, failed)
+        return _schema_problems(exc, label, rows, failed, raw)
     return []
 
 
@@ -443,7 +447,6 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
     tables: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
     parents: dict[str, pd.Series] = {}
-    broken: set[str] = set()
     for table in TABLE_ORDER:
         if table not in sources:
             continue
@@ -453,17 +456,15 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
         frame, rows, read_problems = _read_table(path, sheet)
         problems += read_problems
         if frame is None:
-            broken.add(table)
             continue
         typed, coerce_problems, failed = coerce_table(table, frame, rows, label)
-        table_problems = coerce_problems + _validate(table, typed, label, rows, failed, parents)
+        table_problems = coerce_problems + _validate(table, typed, frame, label, rows, failed, parents)
         problems += table_problems
-        if read_problems or table_problems:
-            broken.add(table)
-        key_col = next((c for c, s in TABLES[table].items() if s.unique), None)
+        key_col = primary_key(table)
         if key_col and key_col in typed:
             parents[f"{table}.{key_col}"] = typed[key_col]
-        tables[table] = _finish(table, typed)
+        if not (read_problems or table_problems):
+            tables[table] = _finish(table, typed)
     if problems:
         raise DataValidationError(problems)
     if cache and key:
