@@ -458,11 +458,11 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
         if frame is None:
             continue
         typed, coerce_problems, failed = coerce_table(table, frame, rows, label)
+        key_col = primary_key(table)
+        if key_col and key_col in typed:  # before validation: reps.manager_id refers to reps
+            parents[f"{table}.{key_col}"] = typed[key_col]
         table_problems = coerce_problems + _validate(table, typed, frame, label, rows, failed, parents)
         problems += table_problems
-        key_col = primary_key(table)
-        if key_col and key_col in typed:
-            parents[f"{table}.{key_col}"] = typed[key_col]
         if not (read_problems or table_problems):
             tables[table] = _finish(table, typed)
     if problems:

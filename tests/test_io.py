@@ -253,3 +253,9 @@ def test_cli_validate_bad_input_exits_2_without_traceback(tmp_path):
 def test_cli_missing_folder_exits_2(tmp_path):
     run = _cli("validate", str(tmp_path / "nowhere"))
     assert run.returncode == 2 and "data folder does not exist" in run.stderr
+
+
+def test_manager_must_be_a_known_person(tmp_path):
+    folder = _broken(tmp_path, "reps", lambda f: f.__setitem__("manager_id", ["L1", "L9", ""]))
+    assert _only(_problems(folder), "manager_id") == (
+        "reps.csv: column 'manager_id': must reference an existing reps.rep_id [rows 3] e.g. 'L9'")
