@@ -106,6 +106,37 @@ def build_parser() -> argparse.ArgumentParser:
 _REGISTRARS: list = []
 
 
+# ----------------------------------------------------------------------------- funnel (outcomes)
+def _cmd_funnel(args) -> int:
+    from .i18n import check_lang, translate_columns
+    from .io import load_dataset
+    from .outcomes import funnel
+
+    check_lang(args.lang)
+    frame = funnel(load_dataset(args.data_dir), args.month, by=args.by)
+    if args.format == "table":
+        frame = translate_columns(frame, args.lang)
+    emit(frame, args.format)
+    return 0
+
+
+def _register_funnel(sub) -> None:
+    from .outcomes import FUNNEL_BY
+
+    p = sub.add_parser("funnel", help="call funnel (dials, connected, positive, sales, rates, revenue) per group")
+    p.add_argument("data_dir", help="folder with one file per table")
+    _add_month(p)
+    p.add_argument("--by", choices=tuple(FUNNEL_BY), default="rep",
+                   help="grouping: " + ", ".join(FUNNEL_BY) + " (default rep)")
+    _add_format(p)
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of the table headers (table format only; CSV keeps snake_case)")
+    p.set_defaults(func=_cmd_funnel)
+
+
+_REGISTRARS.append(_register_funnel)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,0 +1,298 @@
+"""Plots for the notebooks and reports, in English or Chinese.
+
+:func:`setup` makes matplotlib draw Chinese: it registers the Noto Sans CJK SC font that
+the ``mplfonts`` package ships (no network, no system font) and puts it first in the
+sans-serif list. Each plot helper takes the tidy frame of an analysis function plus
+``lang`` and returns a :class:`matplotlib.figure.Figure` with translated titles and
+labels; nothing is shown or saved here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ParameterError
+from .i18n import check_lang, t
+
+#: Font files tried in order inside the installed mplfonts package.
+_FONT_FILES = ("NotoSansCJKsc-Regular.otf", "SourceHanSansSC-Regular.otf", "SimHei.ttf")
+_STATE: dict[str, str] = {}
+
+
+def font_path() -> Path:
+    """The CJK font file bundled with the installed ``mplfonts`` package.
+
+    Raises
+    ------
+    ParameterError
+        If mplfonts is not installed or ships none of the expected fonts.
+    """
+    spec = importlib.util.find_spec("mplfonts")  # locate, do not import: mplfonts touches rcParams
+    if spec is None or not spec.submodule_search_locations:
+        raise ParameterError("the mplfonts package is not installed; run `pip install mplfonts` "
+                             "(it ships the Chinese font the plots use)")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "fonts"
+    for name in _FONT_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise ParameterError(f"no CJK font found in {folder}; expected one of {', '.join(_FONT_FILES)}")
+
+
+def setup(lang: str = "en") -> str:
+    """Register the bundled CJK font with matplotlib and make it the first sans-serif.
+
+    Safe to call any number of times. Works the same for ``lang="en"`` (the font has
+    Latin glyphs too), so an English report can still show Chinese team names.
+
+    Returns
+    -------
+    str
+        The font family name now first in ``rcParams["font.sans-serif"]``.
+    """
+    import matplotlib
+    from matplotlib import font_manager
+
+    check_lang(lang)
+    family = _STATE.get("family")
+    if family is None:
+        path = font_path()
+        font_manager.fontManager.addfont(str(path))
+        family = font_manager.FontProperties(fname=str(path)).get_name()
+        _STATE["family"] = family
+    rc = matplotlib.rcParams
+    rc["font.family"] = ["sans-serif"]
+    rc["font.sans-serif"] = [family] + [f for f in rc["font.sans-serif"] if f != family]
+    rc["axes.unicode_minus"] = False
+    return family
+
+
+def _figure(ncols: int = 1, width: float = 10.0, height: float = 4.5):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def _key_of(frame: pd.DataFrame, values: tuple[str, ...]) -> str | None:
+    keys = [c for c in frame.columns if c not in values]
+    return keys[0] if keys else None
+
+
+def _tick_labels(values, key: str | None, lang: str) -> list[str]:
+    if key == "weekday":
+        return [t(f"weekday_{int(v)}", lang) for v in values]
+    if key == "customer_class":
+        return [t(str(v), lang) if pd.notna(v) else "?" for v in values]
+    if key == "month":
+        return [str(v) for v in values]
+    return [t(str(v), lang) if pd.notna(v) else "?" for v in values]
+
+
+def _require(frame: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ParameterError(f"frame for the {what} plot lacks column(s) {', '.join(missing)}")
+
+
+def funnel_chart(frame: pd.DataFrame, lang: str = "en", top: int = 30):
+    """Funnel stages (left) and rates per group (right).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        From :func:`telesales_lab.outcomes.funnel` or ``funnel_total``.
+    lang : {"en", "zh"}
+    top : int
+        At most this many groups on the right (the ones with most dials).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .outcomes import FUNNEL_COLUMNS
+
+    check_lang(lang)
+    _require(frame, FUNNEL_COLUMNS, "funnel")
+    key = _key_of(frame, FUNNEL_COLUMNS)
+    fig, (ax_stage, ax_rate) = _figure(2, 12, 5)
+    stages = ["dials", "connected", "positive", "sales"]
+    totals = frame[stages].sum().to_numpy(float)
+    colors = ["#4C72B0", "#55A868", "#DD8452", "#C44E52"]
+    ax_stage.barh(range(4), totals, color=colors)
+    ax_stage.set_yticks(range(4), [t(s, lang) for s in stages])
+    ax_stage.invert_yaxis()
+    for i, v in enumerate(totals):
+        share = f" ({v / totals[0]:.0%})" if totals[0] > 0 and i else ""
+        ax_stage.text(v, i, f" {v:,.0f}{share}", va="center", fontsize=9)
+    ax_stage.set_xlabel(t("outcomes.count", lang))
+    ax_stage.set_title(t("outcomes.stage", lang))
+    ax_stage.margins(x=0.25)
+
+    shown = frame.nlargest(top, "dials").sort_values(key) if key else frame
+    labels = _tick_labels(shown[key], key, lang) if key else [str(v) for v in shown.get("month", [""] * len(shown))]
+    x = np.arange(len(shown))
+    width = 0.27
+    for j, (col, color) in enumerate(zip(("contact_rate", "positive_rate", "conversion_rate"), colors[1:])):
+        ax_rate.bar(x + (j - 1) * width, shown[col].to_numpy(float), width, label=t(col, lang), color=color)
+    ax_rate.set_xticks(x, labels, rotation=60 if len(shown) > 8 else 0, ha="right" if len(shown) > 8 else "center")
+    ax_rate.set_ylim(0, 1)
+    ax_rate.set_ylabel(t("outcomes.rate", lang))
+    ax_rate.set_xlabel(t(key, lang) if key else "")
+    ax_rate.legend(loc="upper right", fontsize=8)
+    title = t(f"outcomes.funnel_{_by_of(key)}", lang) if key else t("outcomes.funnel_total", lang)
+    fig.suptitle(title)
+    return fig
+
+
+def _by_of(key: str | None) -> str:
+    from .outcomes import FUNNEL_BY
+
+    for by, column in FUNNEL_BY.items():
+        if column == key:
+            return by
+    return "total"
+
+
+def heatmap_chart(frame: pd.DataFrame, lang: str = "en"):
+    """Hour-of-day × weekday heatmaps of contact rate and conversion rate.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        From :func:`telesales_lab.outcomes.heatmap` (columns ``hour, weekday,
+        contact_rate, conversion_rate``).
+    lang : {"en", "zh"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    check_lang(lang)
+    _require(frame, ("hour", "weekday", "contact_rate", "conversion_rate"), "heatmap")
+    hours = np.arange(int(frame["hour"].min()), int(frame["hour"].max()) + 1) if len(frame) else np.arange(24)
+    fig, axes = _figure(2, 12, 5)
+    for ax, metric, cmap in zip(axes, ("contact_rate", "conversion_rate"), ("Blues", "Greens")):
+        grid = (frame.pivot_table(index="hour", columns="weekday", values=metric, aggfunc="first")
+                .reindex(index=hours, columns=range(7)))
+        image = ax.imshow(grid.to_numpy(float), aspect="auto", cmap=cmap, origin="upper")
+        ax.set_xticks(range(7), [t(f"weekday_{d}", lang) for d in range(7)])
+        ax.set_yticks(range(len(hours)), [f"{h:02d}:00" for h in hours])
+        ax.set_xlabel(t("weekday", lang))
+        ax.set_ylabel(t("hour", lang))
+        ax.set_title(t(metric, lang))
+        fig.colorbar(image, ax=ax, format=lambda v, _: f"{v:.0%}")
+    fig.suptitle(t("outcomes.heatmap", lang))
+    return fig
+
+
+def trend_chart(frame: pd.DataFrame, lang: str = "en"):
+    """Monthly trend: dials per month (bars) and the three funnel rates (lines).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        From :func:`telesales_lab.outcomes.monthly_trend`.
+    lang : {"en", "zh"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    check_lang(lang)
+    _require(frame, ("month", "dials", "contact_rate", "positive_rate", "conversion_rate"), "trend")
+    fig, (ax_dials, ax_rates) = _figure(2, 12, 4.5)
+    x = np.arange(len(frame))
+    months = frame["month"].astype(str).tolist()
+    ax_dials.bar(x, frame["dials"].to_numpy(float), color="#4C72B0")
+    ax_dials.set_xticks(x, months)
+    ax_dials.set_title(t("dials", lang))
+    ax_dials.set_xlabel(t("month", lang))
+    for col, marker in (("contact_rate", "o"), ("positive_rate", "s"), ("conversion_rate", "^")):
+        ax_rates.plot(x, frame[col].to_numpy(float), marker=marker, label=t(col, lang))
+    ax_rates.set_xticks(x, months)
+    ax_rates.set_ylim(0, 1)
+    ax_rates.set_xlabel(t("month", lang))
+    ax_rates.set_ylabel(t("outcomes.rate", lang))
+    ax_rates.legend(fontsize=8)
+    fig.suptitle(t("outcomes.trend", lang))
+    return fig
+
+
+def objection_chart(frame: pd.DataFrame, lang: str = "en"):
+    """Objection mix: share of each objection type and how often the call still went well.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        From :func:`telesales_lab.outcomes.objection_mix` with ``by=None`` (columns
+        ``objection, calls, share, recovery_rate``). A grouped mix is summed over
+        groups first.
+    lang : {"en", "zh"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    check_lang(lang)
+    _require(frame, ("objection", "calls", "positive"), "objection mix")
+    mix = frame.groupby("objection", sort=False)[["calls", "positive"]].sum()
+    total = mix["calls"].sum()
+    share = mix["calls"] / total if total else mix["calls"] * np.nan
+    recovery = (mix["positive"] / mix["calls"].where(mix["calls"] > 0)).to_numpy(float)
+    fig, (ax_share, ax_rec) = _figure(2, 11, 4.5)
+    labels = [t(str(o), lang) for o in mix.index]
+    y = np.arange(len(mix))
+    ax_share.barh(y, share.to_numpy(float), color="#8172B3")
+    ax_share.set_yticks(y, labels)
+    ax_share.invert_yaxis()
+    ax_share.set_xlabel(t("share", lang))
+    ax_share.set_title(t("share", lang))
+    ax_share.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax_rec.barh(y, np.nan_to_num(recovery), color="#55A868")
+    ax_rec.set_yticks(y, labels)
+    ax_rec.invert_yaxis()
+    ax_rec.set_xlim(0, 1)
+    ax_rec.set_xlabel(t("recovery_rate", lang))
+    ax_rec.set_title(t("recovery_rate", lang))
+    ax_rec.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    fig.suptitle(t("outcomes.objection_mix", lang))
+    return fig
+
+
+def followup_chart(frame: pd.DataFrame, lang: str = "en", max_days: float = 60.0):
+    """Histogram of follow-up days (first positive call to order).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        From :func:`telesales_lab.outcomes.followup_speed` (column ``days``).
+    lang : {"en", "zh"}
+    max_days : float
+        Longer follow-ups are counted in the last bin.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    check_lang(lang)
+    _require(frame, ("days",), "follow-up")
+    if max_days <= 0:
+        raise ParameterError(f"max_days == {max_days!r}, must be > 0")
+    fig, (ax,) = _figure(1, 8, 4)
+    days = np.clip(frame["days"].to_numpy(float), 0, max_days)
+    ax.hist(days, bins=np.linspace(0, max_days, 31), color="#4C72B0")
+    if len(days):
+        median = float(np.median(frame["days"].to_numpy(float)))
+        ax.axvline(min(median, max_days), color="#C44E52", linestyle="--",
+                   label=f"{t('median_days', lang)}: {median:.1f}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(t("days", lang))
+    ax.set_ylabel(t("orders", lang))
+    ax.set_title(t("outcomes.followup", lang))
+    return fig
+
