@@ -1,0 +1,273 @@
+"""Customer classes A/B/C from purchase frequency, amount and potential value, and the care list.
+
+A customer's class is read from three numbers over a lookback window of non-cancelled
+orders ending with the month (``[customers] lookback_months`` of the policy):
+
+* **frequency**: orders in the window;
+* **monetary**: their total amount;
+* **potential**: the customer's interest on the phone, 0-100: the share of the customer's
+  connected calls in the window that ended positive (callback, interested, sale), shrunk
+  toward the centre's rate by ``potential_prior_calls`` pseudo-calls, so a customer never
+  called sits at the centre's rate.
+
+Each number becomes a percentile: the share of customers (acquired by the month's end)
+with a strictly smaller value, times 100, so customers with no orders score 0 on
+frequency and monetary. The composite score is the weighted mean of the three
+percentiles (``[customers.weights]``); class A from ``a_min_score``, B from
+``b_min_score``, C below. Customers with no orders yet get a class like anyone else (C
+unless their potential alone reaches a threshold).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import i18n
+from .periods import month_bounds, parse_month
+from .policy import resolve_policy
+from .schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES
+
+i18n.register({
+    "frequency": ("orders in window", "购买频次"),
+    "monetary": ("amount in window", "购买金额"),
+    "recency_days": ("days since last order", "距上次下单天数"),
+    "potential": ("potential (0-100)", "潜在价值（0-100）"),
+    "class_score": ("class score", "分级得分"),
+    "reason": ("reason", "原因"),
+    "due_on": ("due on", "到期日"),
+    "last_call_on": ("last call", "上次通话"),
+    "last_order_on": ("last order", "上次下单"),
+    "revisit_due": ("revisit due", "到期回访"),
+    "birthday": ("birthday soon", "近期生日"),
+    "lapsed_a": ("lapsed A customer", "流失A类客户"),
+})
+
+
+def _percentile(values: pd.Series) -> pd.Series:
+    """Share of values strictly below each value, x100 (ties share the lower rank)."""
+    n = len(values)
+    if n == 0:
+        return values.astype("float64")
+    return (values.rank(method="min") - 1.0) / n * 100.0
+
+
+def _scores(data, month: str, policy: dict) -> pd.DataFrame:
+    """Frequency, monetary, recency, potential and the composite score per customer."""
+    cfg = policy["customers"]
+    p = parse_month(month)
+    _, end = month_bounds(p)
+    start = (p - (cfg["lookback_months"] - 1)).start_time
+
+    cust = data.customers
+    known = cust.loc[cust["acquired_on"] < end, ["customer_id"]].reset_index(drop=True)
+
+    orders = data.orders
+    ok = (orders["status"] != "cancelled").to_numpy(bool) & (orders["ordered_at"] < end).to_numpy(bool)
+    past = orders.loc[ok, ["customer_id", "ordered_at", "amount"]]
+    last = past.groupby("customer_id", observed=True)["ordered_at"].max()
+    window = past[past["ordered_at"] >= start]
+    agg = window.groupby("customer_id", observed=True).agg(frequency=("amount", "size"),
+                                                           monetary=("amount", "sum"))
+
+    calls = data.calls
+    in_win = ((calls["started_at"] >= start) & (calls["started_at"] < end)).to_numpy(bool)
+    c = calls.loc[in_win, ["customer_id", "outcome"]]
+    outcome = c["outcome"].astype("string")
+    c = pd.DataFrame({"customer_id": c["customer_id"],
+                      "connected": outcome.isin(CONNECTED_OUTCOMES).to_numpy(bool),
+                      "positive": outcome.isin(POSITIVE_OUTCOMES).to_numpy(bool)})
+    ev = c.groupby("customer_id", observed=True)[["connected", "positive"]].sum()
+    total_conn = float(ev["connected"].sum())
+    base = float(ev["positive"].sum()) / total_conn if total_conn else 0.0
+    k = float(cfg["potential_prior_calls"])
+
+    out = known.join(agg, on="customer_id").join(ev, on="customer_id").join(last.rename("last_order"),
+                                                                             on="customer_id")
+    out["frequency"] = out["frequency"].fillna(0).astype("int64")
+    out["monetary"] = out["monetary"].fillna(0.0).astype("float64")
+    conn = out["connected"].fillna(0).astype("float64")
+    pos = out["positive"].fillna(0).astype("float64")
+    denom = conn + k
+    out["potential"] = np.where(denom > 0, (pos + k * base) / denom.where(denom > 0, 1.0), base) * 100.0
+    # whole days from the last non-cancelled order to the end of the month; NaN = never ordered
+    out["recency_days"] = ((end - out["last_order"]).dt.total_seconds() / 86_400.0).apply(np.floor)
+    w = cfg["weights"]
+    out["class_score"] = (w["frequency"] * _percentile(out["frequency"])
+                          + w["monetary"] * _percentile(out["monetary"])
+                          + w["potential"] * _percentile(out["potential"]))
+    return out
+
+
+def classify_customers(data, month: str, policy=None) -> pd.DataFrame:
+    """Class every customer acquired by the end of ``month`` as A, B or C.
+
+    Parameters
+    ----------
+    data : Dataset
+        A loaded data set (:func:`telesales_lab.io.load_dataset`).
+    month : str
+        ``YYYY-MM``; the lookback window ends with this month.
+    policy : dict or path, optional
+        The policy (``[customers]`` thresholds, weights, window); defaults if None.
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, sorted by customer_id:
+
+        - ``customer_id``
+        - ``customer_class``: "A", "B" or "C"
+        - ``frequency``: non-cancelled orders in the lookback window
+        - ``monetary``: their total amount
+        - ``recency_days``: whole days from the last non-cancelled order (any time before
+          the month's end) to the month's end; empty if the customer never ordered
+        - ``potential``: 0-100, the shrunk share of connected calls that ended positive
+    """
+    policy = resolve_policy(policy)
+    s = _scores(data, month, policy)
+    cfg = policy["customers"]
+    cls = np.where(s["class_score"] >= cfg["a_min_score"], "A",
+                   np.where(s["class_score"] >= cfg["b_min_score"], "B", "C"))
+    out = pd.DataFrame({
+        "customer_id": s["customer_id"].astype("string"),
+        "customer_class": pd.Categorical(cls, categories=list(CUSTOMER_CLASSES)),
+        "frequency": s["frequency"],
+        "monetary": s["monetary"].round(2),
+        "recency_days": s["recency_days"].astype("float64"),
+        "potential": s["potential"].round(2),
+    })
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def customer_class_map(data, month: str, policy=None) -> pd.Series:
+    """Class of every customer: Series indexed by customer_id, values "A", "B" or "C".
+
+    Customers acquired after the month are absent (map them to "C" if needed).
+    """
+    frame = classify_customers(data, month, policy)
+    return pd.Series(frame["customer_class"].astype("string").to_numpy(),
+                     index=pd.Index(frame["customer_id"], name="customer_id"), name="customer_class")
+
+
+def _next_birthday(birthday: pd.Series, after: pd.Timestamp) -> pd.Series:
+    """The first anniversary strictly after ``after`` (29 February falls on 28 February)."""
+    ok = birthday.notna()
+    b = birthday[ok]
+    out = pd.Series(pd.NaT, index=birthday.index, dtype="datetime64[ns]")
+    if b.empty:
+        return out
+    month, day = b.dt.month.to_numpy(), b.dt.day.to_numpy()
+    result = None
+    for offset in (0, 1):  # this year's anniversary, else next year's
+        year = np.full(len(b), after.year + offset)
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        d = np.where((month == 2) & (day == 29) & ~leap, 28, day)
+        when = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": d}))
+        when.index = b.index
+        result = when if result is None else result.where(result > after, when)
+    out[ok] = result
+    return out
+
+
+def _lapsed_a(data, month: str, policy: dict, since: pd.Timestamp) -> pd.Index:
+    """Ids of customers who bought like today's class A but have not ordered since ``since``."""
+    cfg = policy["customers"]
+    now = _scores(data, month, policy)
+    orders = data.orders
+    _, end = month_bounds(month)
+    ok = (orders["status"] != "cancelled").to_numpy(bool) & (orders["ordered_at"] < end).to_numpy(bool)
+    past = orders.loc[ok, ["customer_id", "ordered_at", "amount"]]
+    last = past.groupby("customer_id", observed=True)["ordered_at"].transform("max")
+    gone = last < since
+    # each lapsed customer's own window: lookback_months up to their last order
+    own = past[gone & (past["ordered_at"] > last - pd.DateOffset(months=int(cfg["lookback_months"])))]
+    agg = own.groupby("customer_id", observed=True).agg(frequency=("amount", "size"), monetary=("amount", "sum"))
+    if agg.empty:
+        return pd.Index([], dtype="string")
+    n = len(now)
+
+    def pct(today: pd.Series, values: pd.Series) -> np.ndarray:
+        return np.searchsorted(np.sort(today.to_numpy(float)), values.to_numpy(float), side="left") / n * 100.0
+
+    pot = now.set_index("customer_id")["potential"].reindex(agg.index)
+    w = cfg["weights"]
+    score = (w["frequency"] * pct(now["frequency"], agg["frequency"])
+             + w["monetary"] * pct(now["monetary"], agg["monetary"])
+             + w["potential"] * pct(now["potential"], pot.fillna(now["potential"].median())))
+    return agg.index[score >= cfg["a_min_score"]]
+
+
+def care_list(data, month: str, policy=None) -> pd.DataFrame:
+    """Customers the policy asks to contact after ``month``, by id only.
+
+    Three reasons; a customer appears once per reason that applies:
+
+    - ``revisit_due``: the last connected call (or the acquisition, if never reached) plus
+      the class's cadence (``[care.revisit_days]``) falls no later than ``horizon_days``
+      after the month's end (overdue revisits included);
+    - ``birthday``: a birthday within ``horizon_days`` after the month's end;
+    - ``lapsed_a``: no non-cancelled order in the last ``lapsed_a_months`` months (this
+      month included), although in the ``lookback_months`` up to their last order they
+      bought like a class A customer of today: their frequency and amount then, with
+      their potential now, scored against today's customers, reach ``a_min_score``.
+
+    Parameters
+    ----------
+    data : Dataset
+    month : str
+        ``YYYY-MM``.
+    policy : dict or path, optional
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, customer_class, reason, due_on, last_call_on, last_order_on``,
+        sorted by reason, due date and customer. ``due_on`` is the revisit date, the
+        birthday, or (lapsed) the first day of the lapse period. No names, no phones.
+    """
+    policy = resolve_policy(policy)
+    care = policy["care"]
+    p = parse_month(month)
+    _, end = month_bounds(p)
+    last_day = end - pd.Timedelta(days=1)
+    horizon = last_day + pd.Timedelta(days=int(care["horizon_days"]))
+
+    classes = classify_customers(data, month, policy)[["customer_id", "customer_class"]]
+    cust = data.customers.loc[data.customers["acquired_on"] < end, ["customer_id", "acquired_on", "birthday"]]
+    calls = data.calls
+    reached = calls["outcome"].astype("string").isin(CONNECTED_OUTCOMES).to_numpy(bool) & (
+        calls["started_at"] < end).to_numpy(bool)
+    last_call = calls.loc[reached].groupby("customer_id", observed=True)["started_at"].max().rename("last_call")
+    orders = data.orders
+    ok = (orders["status"] != "cancelled").to_numpy(bool) & (orders["ordered_at"] < end).to_numpy(bool)
+    last_order = orders.loc[ok].groupby("customer_id", observed=True)["ordered_at"].max().rename("last_order")
+
+    base = (cust.merge(classes, on="customer_id", how="left")
+            .join(last_call, on="customer_id").join(last_order, on="customer_id"))
+    cls = base["customer_class"].astype("string")
+    cadence = cls.map({c: float(care["revisit_days"][c]) for c in CUSTOMER_CLASSES}).astype("float64")
+    since = base["last_call"].fillna(base["acquired_on"]).dt.normalize()
+    due = since + pd.to_timedelta(cadence, unit="D")
+    parts = [base.assign(reason="revisit_due", due_on=due)[due <= horizon]]
+
+    bday = _next_birthday(base["birthday"], last_day)
+    parts.append(base.assign(reason="birthday", due_on=bday)[bday.notna() & (bday <= horizon)])
+
+    since_lapse = (p - (int(care["lapsed_a_months"]) - 1)).start_time
+    lapsed_ids = _lapsed_a(data, month, policy, since_lapse)
+    lapsed = base["customer_id"].isin(lapsed_ids).to_numpy(bool)
+    parts.append(base.assign(reason="lapsed_a", due_on=since_lapse)[lapsed])
+
+    out = pd.concat(parts, ignore_index=True)
+    out = pd.DataFrame({
+        "customer_id": out["customer_id"].astype("string"),
+        "customer_class": pd.Categorical(out["customer_class"].astype("string"), categories=list(CUSTOMER_CLASSES)),
+        "reason": out["reason"].astype("string"),
+        "due_on": out["due_on"].dt.normalize(),
+        "last_call_on": out["last_call"].dt.normalize(),
+        "last_order_on": out["last_order"].dt.normalize(),
+    })
+    order = {"lapsed_a": 0, "birthday": 1, "revisit_due": 2}
+    out = out.assign(_r=out["reason"].map(order)).sort_values(["_r", "due_on", "customer_id"], kind="stable")
+    return out.drop(columns="_r").reset_index(drop=True)
