@@ -137,6 +137,97 @@ def _register_funnel(sub) -> None:
 _REGISTRARS.append(_register_funnel)
 
 
+# ----------------------------------------------------------------------------- plan, training-effect (training)
+def _cmd_plan(args) -> int:
+    from .i18n import check_lang, translate_columns
+    from .io import load_dataset
+    from .training import plan
+
+    check_lang(args.lang)
+    frame = plan(load_dataset(args.data_dir), args.month, rep_id=args.rep, policy=args.policy, lang=args.lang)
+    if args.format == "table":
+        frame = translate_columns(frame, args.lang)
+    emit(frame, args.format)
+    return 0
+
+
+def _cmd_training_effect(args) -> int:
+    from .i18n import check_lang, translate_columns
+    from .io import load_dataset
+    from .training import training_effect
+
+    check_lang(args.lang)
+    data = load_dataset(args.data_dir)
+    if not data.has("training_log"):
+        _progress(f"{args.data_dir} has no training_log table: no training effects to estimate")
+    frame = training_effect(data, module_id=args.module, policy=args.policy)
+    if args.format == "table":
+        frame = translate_columns(frame, args.lang)
+    emit(frame, args.format)
+    return 0
+
+
+def _register_training(sub) -> None:
+    p = sub.add_parser("plan", help="training plans: each rep's largest credible skill gaps, with module, "
+                                    "method, coach and due date")
+    p.add_argument("data_dir", help="folder with one file per table")
+    _add_month(p)
+    p.add_argument("--rep", metavar="ID", default=None, help="only this rep's plan")
+    p.add_argument("--policy", metavar="FILE", default=None, help="policy TOML file (default: shipped policy)")
+    _add_format(p)
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of module titles and table headers (CSV keeps snake_case headers)")
+    p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("training-effect", help="effect of each training module on its skill "
+                                               "(difference in differences on assessments)")
+    p.add_argument("data_dir", help="folder with one file per table")
+    p.add_argument("--module", metavar="ID", default=None, help="only this module")
+    p.add_argument("--policy", metavar="FILE", default=None, help="policy TOML file (default: shipped policy)")
+    _add_format(p)
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of the table headers (table format only)")
+    p.set_defaults(func=_cmd_training_effect)
+
+
+_REGISTRARS.append(_register_training)
+
+
+# ----------------------------------------------------------------------------- import (importer)
+def _cmd_import(args) -> int:
+    import time
+
+    from .i18n import check_lang, translate_columns
+    from .importer import import_sources
+
+    check_lang(args.lang)
+    _progress(f"importing {', '.join(args.sources)} through {args.mapping} ...")
+    started = time.perf_counter()
+    frame = import_sources(args.sources, args.mapping, args.out)
+    _progress(f"wrote {args.out} (valid) in {time.perf_counter() - started:.1f} s")
+    if args.format == "table":
+        frame = translate_columns(frame, args.lang)
+    emit(frame, args.format)
+    return 0
+
+
+def _register_import(sub) -> None:
+    p = sub.add_parser("import", help="turn dialer/CRM exports into a valid data set through a TOML mapping")
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="export file(s) with one layout (CSV or .xlsx), read in this order")
+    p.add_argument("--mapping", required=True, metavar="MAPPING.toml",
+                   help="how source columns become canonical columns (see README: Importing your own exports)")
+    p.add_argument("--out", required=True, metavar="DATA_DIR",
+                   help="folder to write: new, empty, or an earlier import (it is replaced only on success)")
+    _add_format(p)
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of the summary table's headers (table format only)")
+    p.set_defaults(func=_cmd_import)
+
+
+_REGISTRARS.append(_register_import)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -527,7 +527,7 @@ def _check_vocabulary(values: pd.Series, table: str, name: str, key: str, spec, 
     allowed = TABLES[table][name].categories
     bad = (values.notna() & ~values.isin(allowed)).to_numpy(bool)
     if rows is not None:
-        bad &= rows
+        bad = bad & rows
     if bad.any():
         spec = _normalise_spec(spec, key, ctx)
         what = next(f"{k} {spec[k]!r}" for k in _KINDS if k in spec)
