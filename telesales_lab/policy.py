@@ -209,7 +209,9 @@ def _check_rules(policy: dict, label: str) -> None:
     _check_range(label, "skills", "half_life_days", sk["half_life_days"], lo=1)
     _check_range(label, "skills", "max_call_weight", sk["max_call_weight"], lo=0)
     cal = policy["calibration"]
+    _check_range(label, "calibration", "lookback_months", cal["lookback_months"], lo=1, integer=True)
     _check_range(label, "calibration", "drift_z", cal["drift_z"], lo=0)
+    _check_range(label, "calibration", "min_drift", cal["min_drift"], lo=0)
     _check_range(label, "calibration", "min_shared", cal["min_shared"], lo=2, integer=True)
 
     cu = policy["customers"]

@@ -1,0 +1,512 @@
+"""The monthly KPI evaluation: five weighted dimensions, grades, ranks, awards, promotion.
+
+Each evaluated person (``[kpi] roles``, hired by the month's end, with at least one call
+in the month) gets five dimension scores on 0-100, computed as the policy says:
+
+* **sales**: revenue, profit and order count of the month's non-cancelled orders
+  credited to the rep, each scaled (``percentile``: share of colleagues below,
+  ``(rank - 1) / (n - 1) * 100``, ties sharing the lower rank; or ``minmax``), then
+  weighted (``[kpi.sales.weights]``);
+* **development**: new customers (first ever non-cancelled order placed in the month)
+  and revenue growth against the previous month, the symmetric change
+  ``(m - p) / ((m + p) / 2)`` (0 when both are 0), scaled and weighted likewise;
+* **satisfaction**: mean feedback score mapped from 1-5 to 0-100 after shrinking toward
+  the centre's mean by ``prior_feedback`` pseudo-responses, and the share of the month's
+  complaints resolved within ``resolve_within_days`` (100 without complaints);
+* **skills**: the mean of the listed skill scores (:func:`telesales_lab.skills.score_skills`);
+* **teamwork**: the teamwork skill score, optionally blended with the team's result
+  (revenue per evaluated member, as a percentile among teams).
+
+``total`` is the weighted sum (``[kpi.weights]``, normalised), ``grade`` the highest band
+of ``[grades]`` reached, ``rank`` 1 for the highest total (ties broken by the sales
+score, then by rep_id, so the order is deterministic). With ``scope = "team"`` the
+scaling is done within each team, but ranks are always across everyone evaluated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import i18n
+from .exceptions import ParameterError
+from .periods import month_bounds, parse_month
+from .policy import DIMENSIONS, grade_at_least, grade_of, resolve_policy
+from .schema import SKILLS
+
+i18n.register({
+    "sales": ("sales results", "销售业绩"),
+    "development": ("customer development", "客户开发"),
+    "satisfaction": ("customer satisfaction", "客户满意度"),
+    "skills": ("sales skills", "销售技能"),
+    "total": ("total", "总分"),
+    "grade": ("grade", "等级"),
+    "rank": ("rank", "排名"),
+    "period": ("period", "周期"),
+    "n_months": ("months", "月数"),
+    "scope": ("scope", "范围"),
+    "overall": ("overall", "全中心"),
+    "margin": ("lead over next", "领先次名"),
+    "n_eligible": ("eligible", "符合条件人数"),
+    "n_calls": ("calls", "通话数"),
+    "next_role": ("next role", "下一岗位"),
+    "tenure_months": ("tenure (months)", "司龄（月）"),
+    "grade_streak": ("grade streak", "连续达标月数"),
+    "min_skill": ("lowest skill score", "最低技能分"),
+    "weakest_skill": ("weakest skill", "最弱技能"),
+    "meets_tenure": ("tenure met", "司龄达标"),
+    "meets_grades": ("grades met", "等级达标"),
+    "meets_skills": ("skills met", "技能达标"),
+    "ready": ("ready", "可晋升"),
+    "revenue": ("revenue", "收入"),
+    "profit": ("profit", "利润"),
+    "orders": ("orders", "订单数"),
+    "new_customers": ("new customers", "新客户数"),
+    "growth": ("revenue growth", "收入增长"),
+})
+
+COLUMNS = ["rep_id", "team", "sales", "development", "satisfaction", "skills", "teamwork", "total", "grade", "rank"]
+PERIODS = ("month", "quarter", "year")
+
+
+# ----------------------------------------------------------------------------- scaling
+def _scale(values: pd.Series, groups: pd.Series | None, method: str) -> pd.Series:
+    """0-100 within each group: percentile ((rank_min - 1) / (n - 1)) or min-max."""
+    v = values.astype("float64")
+    g = groups if groups is not None else pd.Series(0, index=v.index)
+    if method == "percentile":
+        r = v.groupby(g).rank(method="min")
+        n = v.groupby(g).transform("count")
+        out = (r - 1) / (n - 1).where(n > 1) * 100.0
+        return out.where(n > 1, 50.0).fillna(50.0)
+    lo, hi = v.groupby(g).transform("min"), v.groupby(g).transform("max")
+    span = hi - lo
+    return ((v - lo) / span.where(span > 0) * 100.0).fillna(50.0)
+
+
+def _weighted(parts: dict[str, pd.Series], weights: dict[str, float]) -> pd.Series:
+    return sum(weights[k] * parts[k] for k in weights)
+
+
+def _symmetric_change(now: pd.Series, before: pd.Series) -> pd.Series:
+    mid = (now + before) / 2.0
+    return ((now - before) / mid.where(mid > 0)).fillna(0.0)
+
+
+# ----------------------------------------------------------------------------- raw metrics
+def _evaluated(data, month, policy: dict) -> pd.DataFrame:
+    """People evaluated in ``month``: role in the policy, hired by its end, calling in it."""
+    start, end = month_bounds(month)
+    reps = data.reps
+    calls = data.calls
+    in_m = ((calls["started_at"] >= start) & (calls["started_at"] < end)).to_numpy(bool)
+    n_calls = calls.loc[in_m].groupby(calls.loc[in_m, "rep_id"].astype("string"), observed=True).size()
+    keep = (reps["role"].astype("string").isin(policy["kpi"]["roles"]).to_numpy(bool)
+            & (reps["hired_on"] < end).to_numpy(bool))
+    out = pd.DataFrame({"rep_id": reps.loc[keep, "rep_id"].astype("string").to_numpy(),
+                        "team": reps.loc[keep, "team"].astype("string").to_numpy(),
+                        "role": reps.loc[keep, "role"].astype("string").to_numpy()})
+    out["n_calls"] = out["rep_id"].map(n_calls).fillna(0).astype("int64")
+    return out[out["n_calls"] > 0].reset_index(drop=True)
+
+
+def _order_stats(data, month) -> pd.DataFrame:
+    start, end = month_bounds(month)
+    o = data.orders
+    ok = (o["status"] != "cancelled").to_numpy(bool)
+    o = o.loc[ok, ["order_id", "customer_id", "rep_id", "ordered_at", "amount", "profit"]]
+    in_m = ((o["ordered_at"] >= start) & (o["ordered_at"] < end)).to_numpy(bool)
+    cur = o.loc[in_m]
+    rep = cur["rep_id"].astype("string")
+    g = cur.groupby(rep, observed=True).agg(revenue=("amount", "sum"), profit=("profit", "sum"),
+                                            orders=("amount", "size"))
+    p_start, p_end = month_bounds(parse_month(str(month)) - 1)
+    in_p = ((o["ordered_at"] >= p_start) & (o["ordered_at"] < p_end)).to_numpy(bool)
+    prev = o.loc[in_p].groupby(o.loc[in_p, "rep_id"].astype("string"), observed=True)["amount"].sum()
+    # a new customer: their first ever non-cancelled order falls in the month (ties: lowest order_id)
+    first = o.sort_values(["ordered_at", "order_id"], kind="stable").drop_duplicates("customer_id")
+    first = first[(first["ordered_at"] >= start) & (first["ordered_at"] < end)]
+    new = first.groupby(first["rep_id"].astype("string"), observed=True).size()
+    g = g.reindex(g.index.union(prev.index).union(new.index)).fillna(0.0)
+    g["previous_revenue"] = prev.reindex(g.index).fillna(0.0)
+    g["new_customers"] = new.reindex(g.index).fillna(0.0)
+    return g
+
+
+def _feedback_stats(data, month, policy: dict) -> pd.DataFrame:
+    start, end = month_bounds(month)
+    cfg = policy["kpi"]["satisfaction"]
+    fb = data.feedback
+    in_m = ((fb["received_at"] >= start) & (fb["received_at"] < end)).to_numpy(bool)
+    fb = fb.loc[in_m]
+    rep = fb["rep_id"].astype("string")
+    complaint = fb["complaint"].fillna(False).to_numpy(bool)
+    limit = pd.to_timedelta(float(cfg["resolve_within_days"]), unit="D")
+    on_time = (complaint & (fb["resolved_at"].notna() & (fb["resolved_at"] - fb["received_at"] <= limit))
+               .to_numpy(bool))
+    f = pd.DataFrame({"rep_id": rep.to_numpy(), "score": fb["score"].astype("float64").to_numpy(),
+                      "complaints": complaint, "on_time": on_time})
+    g = f.groupby("rep_id", observed=True).agg(n_feedback=("score", "size"), score_sum=("score", "sum"),
+                                               complaints=("complaints", "sum"), on_time=("on_time", "sum"))
+    centre = float(f["score"].mean()) if len(f) else 3.0
+    k = float(cfg["prior_feedback"])
+    g["feedback"] = ((g["score_sum"] + k * centre) / (g["n_feedback"] + k) - 1.0) / 4.0 * 100.0
+    g["complaint_score"] = (g["on_time"] / g["complaints"].where(g["complaints"] > 0) * 100.0).fillna(100.0)
+    g.attrs["centre_feedback"] = (centre - 1.0) / 4.0 * 100.0
+    return g
+
+
+# ----------------------------------------------------------------------------- evaluation
+def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The monthly evaluation with the raw metrics behind each dimension.
+
+    Parameters
+    ----------
+    data : Dataset
+    month : str
+        ``YYYY-MM``.
+    policy : dict or path, optional
+    skills : DataFrame, optional
+        :func:`telesales_lab.skills.score_skills` for the month, if already computed.
+
+    Returns
+    -------
+    DataFrame
+        The columns of :func:`evaluate`, then ``role``, ``n_calls``, ``revenue``,
+        ``profit``, ``orders``, ``new_customers``, ``growth``, ``n_feedback``,
+        ``feedback`` (0-100), ``complaints``, ``complaint_score``, ``teamwork_skill``,
+        ``team_result``.
+    """
+    from .skills import score_skills
+
+    policy = resolve_policy(policy)
+    p = parse_month(month)
+    kpi = policy["kpi"]
+    people = _evaluated(data, p, policy)
+    if people.empty:
+        start, _ = month_bounds(p)
+        raise ParameterError(f"no one to evaluate in month {month}: nobody with role "
+                             f"{'|'.join(kpi['roles'])} made calls in it")
+    groups = people["team"] if kpi["scope"] == "team" else None
+
+    o = _order_stats(data, p).reindex(people["rep_id"]).fillna(0.0)
+    o.index = people.index
+    people = pd.concat([people, o[["revenue", "profit", "orders", "new_customers"]]], axis=1)
+    people["growth"] = _symmetric_change(o["revenue"], o["previous_revenue"])
+
+    sales_cfg = kpi["sales"]
+    people["sales"] = _weighted({k: _scale(people[k], groups, sales_cfg["scale"]) for k in sales_cfg["weights"]},
+                                sales_cfg["weights"])
+    dev_cfg = kpi["development"]
+    people["development"] = _weighted({k: _scale(people[k], groups, dev_cfg["scale"]) for k in dev_cfg["weights"]},
+                                      dev_cfg["weights"])
+
+    fb = _feedback_stats(data, p, policy)
+    f = fb.reindex(people["rep_id"])
+    f.index = people.index
+    people["n_feedback"] = f["n_feedback"].fillna(0).astype("int64")
+    people["feedback"] = f["feedback"].fillna(fb.attrs.get("centre_feedback", 50.0))
+    people["complaints"] = f["complaints"].fillna(0).astype("int64")
+    people["complaint_score"] = f["complaint_score"].fillna(100.0)
+    sat_cfg = kpi["satisfaction"]
+    parts = {"feedback": people["feedback"], "complaints": people["complaint_score"]}
+    if sat_cfg["scale"] != "absolute":
+        parts = {k: _scale(v, groups, sat_cfg["scale"]) for k, v in parts.items()}
+    people["satisfaction"] = _weighted(parts, sat_cfg["weights"])
+
+    if skills is None:
+        skills = score_skills(data, month, policy)
+    wide = skills.pivot_table(index="rep_id", columns="skill", values="score", observed=True)
+    wide = wide.reindex(index=people["rep_id"], columns=list(SKILLS))
+    wide.index = people.index
+    people["skills"] = wide[kpi["skills"]["skills"]].mean(axis=1)
+    people["teamwork_skill"] = wide["teamwork"]
+    team_rev = people.groupby("team")["revenue"].mean()
+    team_pct = _scale(team_rev, None, "percentile")
+    people["team_result"] = people["team"].map(team_pct).astype("float64")
+    tw = kpi["teamwork"]["weights"]
+    people["teamwork"] = tw["skill"] * people["teamwork_skill"] + tw["team_result"] * people["team_result"]
+    # a rep without skill evidence sits at their peers' mean (no evidence is not zero skill)
+    for col in ("skills", "teamwork"):
+        people[col] = people[col].fillna(people.groupby("team")[col].transform("mean")).fillna(people[col].mean())
+
+    w = kpi["weights"]
+    people["total"] = sum(w[d] * people[d] for d in DIMENSIONS)
+    for d in DIMENSIONS + ("total",):
+        people[d] = people[d].clip(0.0, 100.0)
+    people["grade"] = grade_of(people["total"], policy["grades"])
+    order = people.sort_values(["total", "sales", "rep_id"], ascending=[False, False, True], kind="stable").index
+    people.loc[order, "rank"] = np.arange(1, len(order) + 1)
+    people["rank"] = people["rank"].astype("int64")
+    people = people.sort_values("rank", kind="stable").reset_index(drop=True)
+    extra = ["role", "n_calls", "revenue", "profit", "orders", "new_customers", "growth", "n_feedback", "feedback",
+             "complaints", "complaint_score", "teamwork_skill", "team_result"]
+    return people[COLUMNS + extra]
+
+
+def evaluate(data, month: str, policy=None) -> pd.DataFrame:
+    """The monthly KPI evaluation of every evaluated rep.
+
+    Parameters
+    ----------
+    data : Dataset
+        A loaded data set.
+    month : str
+        ``YYYY-MM``.
+    policy : dict or path, optional
+        Weights, scaling, grade bands and roles; the shipped defaults if None.
+
+    Returns
+    -------
+    DataFrame
+        One row per evaluated rep, sorted by rank:
+
+        - ``rep_id``, ``team``
+        - ``sales``, ``development``, ``satisfaction``, ``skills``, ``teamwork``: 0-100
+        - ``total``: the weighted sum of the five (``[kpi.weights]``)
+        - ``grade``: the band of ``[grades]`` the total reaches
+        - ``rank``: 1 = highest total; ties broken by sales score, then rep_id
+
+    Raises
+    ------
+    PolicyError
+        For a bad policy. ParameterError if nobody can be evaluated in the month.
+    """
+    return evaluation_detail(data, month, policy)[COLUMNS]
+
+
+# ----------------------------------------------------------------------------- periods
+def _period_months(data, period: str, end_month: str) -> list[pd.Period]:
+    if period not in PERIODS:
+        raise ParameterError(f"period == {period!r}, must be one of {'|'.join(PERIODS)}")
+    end = parse_month(end_month)
+    if period == "month":
+        first = end
+    elif period == "quarter":
+        first = pd.Period(year=end.year, month=3 * ((end.month - 1) // 3) + 1, freq="M")
+    else:
+        first = pd.Period(year=end.year, month=1, freq="M")
+    have = set(data.calls["started_at"].dt.to_period("M").dropna().unique())
+    months = [m for m in pd.period_range(first, end, freq="M") if m in have]
+    if end not in have:
+        from .periods import require_data
+
+        require_data(data.calls["started_at"], end)
+    return months
+
+
+def _monthly(data, months: list[pd.Period], policy: dict) -> pd.DataFrame:
+    """:func:`evaluation_detail` of each month, stacked with a ``month`` column."""
+    frames = []
+    for m in months:  # one evaluation per month of the period
+        try:
+            frames.append(evaluation_detail(data, str(m), policy).assign(month=str(m)))
+        except ParameterError:
+            continue
+    if not frames:
+        raise ParameterError(f"no one to evaluate in {months[0]}..{months[-1]}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluate_period(data, period: str = "quarter", end_month: str | None = None, policy=None) -> pd.DataFrame:
+    """The evaluation of a quarter or a year: the mean of its monthly scores.
+
+    Parameters
+    ----------
+    data : Dataset
+    period : {"month", "quarter", "year"}
+        The calendar quarter or year containing ``end_month``, from its first month up to
+        ``end_month`` (months without calls are skipped).
+    end_month : str
+        ``YYYY-MM``.
+    policy : dict or path, optional
+
+    Returns
+    -------
+    DataFrame
+        One row per person evaluated in at least one month of the period, by rank:
+        ``rep_id, team, period, n_months, sales, development, satisfaction, skills,
+        teamwork, total, grade, rank``; the scores are the means over the months the rep
+        was evaluated, ``total`` the weighted sum of those means (= the mean of the
+        monthly totals), ``period`` e.g. ``2026Q4`` or ``2026``.
+    """
+    if end_month is None:
+        raise ParameterError("end_month is required, e.g. end_month='2026-10'")
+    policy = resolve_policy(policy)
+    months = _period_months(data, period, end_month)
+    monthly = _monthly(data, months, policy)
+    return _period_table(monthly, period, parse_month(end_month), policy)
+
+
+def _period_label(period: str, end: pd.Period) -> str:
+    if period == "quarter":
+        return f"{end.year}Q{(end.month - 1) // 3 + 1}"
+    if period == "year":
+        return str(end.year)
+    return str(end)
+
+
+def _period_table(monthly: pd.DataFrame, period: str, end: pd.Period, policy: dict) -> pd.DataFrame:
+    g = monthly.groupby("rep_id", observed=True)
+    out = g[list(DIMENSIONS)].mean()
+    out["team"] = g["team"].last()
+    out["n_months"] = g.size()
+    out["n_calls"] = g["n_calls"].sum()
+    out["min_calls"] = g["n_calls"].min()
+    out = out.reset_index()
+    w = policy["kpi"]["weights"]
+    out["total"] = sum(w[d] * out[d] for d in DIMENSIONS)
+    out["grade"] = grade_of(out["total"], policy["grades"])
+    out["period"] = _period_label(period, end)
+    out = out.sort_values(["total", "sales", "rep_id"], ascending=[False, False, True], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    out.attrs["n_period_months"] = int(monthly["month"].nunique())
+    cols = ["rep_id", "team", "period", "n_months", *DIMENSIONS, "total", "grade", "rank"]
+    return out[cols + ["n_calls", "min_calls"]].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- awards
+def _open_complaints(data, months: list[pd.Period]) -> pd.Series:
+    start, _ = month_bounds(months[0])
+    _, end = month_bounds(months[-1])
+    fb = data.feedback
+    received = (fb["received_at"] >= start) & (fb["received_at"] < end)
+    open_ = received & fb["complaint"].fillna(False) & ~(fb["resolved_at"] < end).fillna(False)
+    sel = fb.loc[open_.to_numpy(bool)]
+    return sel.groupby(sel["rep_id"].astype("string"), observed=True).size()
+
+
+def award_candidates(data, month: str, period: str = "month", policy=None) -> pd.DataFrame:
+    """The best rep of the month, quarter or year, per team and overall.
+
+    A rep is eligible when, in every month of the period that they were evaluated, they
+    made at least ``[awards] min_calls_per_month`` calls, they were evaluated in every
+    month of the period that has data, their period grade is ``min_grade`` or better,
+    and at most ``max_open_complaints`` complaints received in the period are still open
+    at its end.
+
+    Parameters
+    ----------
+    data : Dataset
+    month : str
+        ``YYYY-MM``: the month, or the last month of the quarter / year so far.
+    period : {"month", "quarter", "year"}
+    policy : dict or path, optional
+
+    Returns
+    -------
+    DataFrame
+        One row per scope (each team, then ``overall``): ``period, scope, rep_id, team,
+        total, grade, margin, n_eligible``. ``margin`` is the lead in total points over
+        the next eligible rep of the scope; ``rep_id`` is empty when nobody is eligible.
+    """
+    policy = resolve_policy(policy)
+    months = _period_months(data, period, month)
+    table = _period_table(_monthly(data, months, policy), period, parse_month(month), policy)
+    rules = policy["awards"]
+    open_c = _open_complaints(data, months)
+    n_months = len(months)
+    eligible = (
+        (table["min_calls"] >= rules["min_calls_per_month"]).to_numpy(bool)
+        & (table["n_months"] == n_months).to_numpy(bool)
+        & grade_at_least(table["grade"], rules["min_grade"], policy["grades"]).to_numpy(bool)
+        & (table["rep_id"].map(open_c).fillna(0) <= rules["max_open_complaints"]).to_numpy(bool)
+    )
+    ok = table[eligible].sort_values("rank", kind="stable")
+    label = _period_label(period, parse_month(month))
+    rows = []
+    scopes = [(t, ok[ok["team"] == t]) for t in sorted(table["team"].unique())] + [("overall", ok)]
+    for scope, cand in scopes:  # a few teams, not reps
+        if cand.empty:
+            rows.append({"period": label, "scope": scope, "rep_id": pd.NA,
+                         "team": scope if scope != "overall" else pd.NA,
+                         "total": np.nan, "grade": pd.NA, "margin": np.nan, "n_eligible": 0})
+            continue
+        best = cand.iloc[0]
+        margin = best["total"] - cand.iloc[1]["total"] if len(cand) > 1 else np.nan
+        rows.append({"period": label, "scope": scope, "rep_id": best["rep_id"], "team": best["team"],
+                     "total": best["total"], "grade": best["grade"], "margin": margin, "n_eligible": len(cand)})
+    out = pd.DataFrame(rows)
+    for c in ("period", "scope", "rep_id", "team", "grade"):
+        out[c] = out[c].astype("string")
+    out["n_eligible"] = out["n_eligible"].astype("int64")
+    return out
+
+
+# ----------------------------------------------------------------------------- promotion
+_NEXT_ROLE = {"rep": "team_lead", "team_lead": "supervisor"}
+
+
+def promotion_readiness(data, month: str, policy=None) -> pd.DataFrame:
+    """Who is ready for the next step of the career path: rep -> team lead -> supervisor.
+
+    Rules per step in ``[promotion.<next role>]``: at least ``min_tenure_months`` since
+    hiring (to the month's end); a grade of ``min_grade`` or better in each of the last
+    ``grade_streak`` months (ending with ``month``; people are compared with others of
+    their own role); and every skill score at least ``min_skill``.
+
+    Returns
+    -------
+    DataFrame
+        One row per rep and team lead evaluated in ``month``, ready first:
+        ``rep_id, team, role, next_role, tenure_months, grade, grade_streak, min_skill,
+        weakest_skill, meets_tenure, meets_grades, meets_skills, ready``.
+        ``grade_streak`` counts consecutive months at ``min_grade`` or better, up to the
+        rule's length.
+    """
+    from .skills import score_skills
+
+    policy = resolve_policy(policy)
+    p = parse_month(month)
+    _, end = month_bounds(p)
+    skills = score_skills(data, month, policy)
+    low = skills.sort_values(["rep_id", "score"], kind="stable").drop_duplicates("rep_id").set_index("rep_id")
+    frames = []
+    for role, nxt in _NEXT_ROLE.items():  # two steps of the career path
+        rules = policy["promotion"][nxt]
+        pol = {**policy, "kpi": {**policy["kpi"], "roles": [role]}}
+        months = [p - i for i in range(int(rules["grade_streak"]))]
+        have = set(data.calls["started_at"].dt.to_period("M").dropna().unique())
+        grades = []
+        for m in months:  # the streak's months, newest first
+            if m not in have:
+                break
+            try:
+                e = evaluation_detail(data, str(m), pol, skills=skills if m == p else None)
+            except ParameterError:
+                break
+            grades.append(e.set_index("rep_id")["grade"].rename(str(m)))
+        if not grades:
+            continue
+        g = pd.concat(grades, axis=1)
+        ok = pd.DataFrame({c: grade_at_least(g[c], rules["min_grade"], policy["grades"]).to_numpy()
+                           for c in g.columns}, index=g.index)
+        streak = ok.cumprod(axis=1).sum(axis=1).astype("int64")
+        current = g.iloc[:, 0].dropna()
+        reps = data.reps.assign(rep_id=data.reps["rep_id"].astype("string")).set_index("rep_id")
+        hired = reps["hired_on"].reindex(current.index)
+        tenure = ((end.year - hired.dt.year) * 12 + (end.month - hired.dt.month)
+                  - (hired.dt.day > 1).astype(int)).clip(lower=0)
+        f = pd.DataFrame({
+            "rep_id": current.index.astype("string"),
+            "team": reps["team"].reindex(current.index).astype("string").to_numpy(),
+            "role": role, "next_role": nxt,
+            "tenure_months": tenure.to_numpy().astype("int64"),
+            "grade": current.to_numpy(),
+            "grade_streak": streak.reindex(current.index).to_numpy(),
+            "min_skill": low["score"].reindex(current.index).to_numpy(float),
+            "weakest_skill": low["skill"].astype("string").reindex(current.index).to_numpy(),
+        })
+        f["meets_tenure"] = f["tenure_months"] >= rules["min_tenure_months"]
+        f["meets_grades"] = f["grade_streak"] >= int(rules["grade_streak"])
+        f["meets_skills"] = f["min_skill"] >= rules["min_skill"]
+        f["ready"] = f["meets_tenure"] & f["meets_grades"] & f["meets_skills"]
+        frames.append(f)
+    if not frames:
+        raise ParameterError(f"no reps or team leads to assess for promotion in month {month}")
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["ready", "role", "grade_streak", "min_skill", "rep_id"],
+                          ascending=[False, True, False, False, True], kind="stable").reset_index(drop=True)
+    for c in ("role", "next_role", "grade", "weakest_skill"):
+        out[c] = out[c].astype("string")
+    return out
