@@ -437,7 +437,7 @@ def _walk_weekdays(year: pd.Series, month: pd.Series, weekday: pd.Series, column
     ry, rm, rw = y[starts], m[starts], w[starts]
     new_month = np.ones(len(starts), dtype=bool)
     new_month[1:] = (ry[1:] != ry[:-1]) | (rm[1:] != rm[:-1])
-    first_weekday = pd.to_datetime(pd.DataFrame({"year": ry, "month": rm, "day": 1})).dt.weekday.to_numpy()
+    first_weekday = pd.to_datetime(pd.DataFrame({"year": ry, "month": rm, "day": 1})).dt.day_of_week.to_numpy()
     step = np.empty(len(starts), dtype=np.int64)
     step[new_month] = 1 + (rw[new_month] - first_weekday[new_month]) % 7
     prev_w = np.roll(rw, 1)
