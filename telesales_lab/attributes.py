@@ -115,7 +115,7 @@ def attribute_calls(data) -> pd.DataFrame:
         out = out.join(attrs, on="customer_id")
     out["sale"] = (out["outcome"] == "sale").to_numpy(bool)
     started = out["started_at"]
-    out["weekday"] = started.dt.dayofweek.astype("int64")
+    out["weekday"] = started.dt.day_of_week.astype("int64")
     out["month_of_year"] = started.dt.month.astype("int64")
     out["month"] = started.dt.strftime("%Y-%m").astype("string")
     out["hour"] = started.dt.hour.astype("int64")
@@ -215,6 +215,8 @@ def _group_label(key: str, value, lang: str) -> str:
         return t(f"weekday_{int(value)}", lang)
     if key == "month_of_year":
         return t(f"month_{int(value)}", lang)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)  # a row of mixed types turns whole-number keys into floats
     return t(str(value), lang)
 
 
