@@ -362,9 +362,16 @@ def _validate(table: str, typed: pd.DataFrame, raw: pd.DataFrame, label: str, ro
 
 def _finish(table: str, typed: pd.DataFrame) -> pd.DataFrame:
     """Cast validated category columns to their categorical dtypes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     for name, spec in TABLES[table].items():
         if spec.kind == "category" and name in typed:
-            typed[name] = typed[name].astype(spec.dtype)
+            # via Arrow: pandas' astype("category") on Arrow strings hashes in Python
+            values = pa.array(typed[name].to_numpy(dtype=object, na_value=None), type=pa.string())
+            codes = pc.index_in(values, value_set=pa.array(list(spec.categories)))
+            codes = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
+            typed[name] = pd.Categorical.from_codes(codes, dtype=spec.dtype)
     return typed.reset_index(drop=True)
 
 
