@@ -228,6 +228,189 @@ def _register_import(sub) -> None:
 _REGISTRARS.append(_register_import)
 
 
+# ----------------------------------------------------------------------------- skills, evaluate, customers (skills)
+def _add_policy(p) -> None:
+    p.add_argument("--policy", metavar="FILE", default=None,
+                   help="policy TOML file (default: the shipped policy; see `telesales-lab policy --init`)")
+
+
+def _add_lang(p) -> None:
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of the table headers (table format only; CSV keeps snake_case)")
+
+
+def _emit_lang(frame, args) -> int:
+    from .i18n import check_lang, translate_columns
+
+    check_lang(args.lang)
+    emit(translate_columns(frame, args.lang) if args.format == "table" else frame, args.format)
+    return 0
+
+
+def _cmd_policy(args) -> int:
+    from .policy import default_policy_text, load_policy
+
+    if args.check:
+        load_policy(args.check)
+        print(f"{args.check}: valid policy")
+        return 0
+    target = Path(args.init)
+    if target.exists() and not args.force:
+        from .exceptions import ParameterError
+
+        raise ParameterError(f"{target} already exists; choose another file or pass --force")
+    target.write_text(default_policy_text(), encoding="utf-8")
+    _progress(f"wrote the default policy to {target}; edit it and pass it with --policy {target}")
+    return 0
+
+
+def _cmd_skills(args) -> int:
+    from .io import load_dataset
+    from .policy import load_policy
+    from .skills import score_skills
+
+    policy = load_policy(args.policy)
+    return _emit_lang(score_skills(load_dataset(args.data_dir), args.month, policy), args)
+
+
+def _cmd_evaluate(args) -> int:
+    from .evaluation import evaluate, evaluate_period
+    from .io import load_dataset
+    from .policy import load_policy
+
+    policy = load_policy(args.policy)
+    data = load_dataset(args.data_dir)
+    if args.period == "month":
+        frame = evaluate(data, args.month, policy)
+    else:
+        frame = evaluate_period(data, args.period, args.month, policy)
+    return _emit_lang(frame, args)
+
+
+def _cmd_awards(args) -> int:
+    from .evaluation import award_candidates
+    from .io import load_dataset
+    from .policy import load_policy
+
+    policy = load_policy(args.policy)
+    return _emit_lang(award_candidates(load_dataset(args.data_dir), args.month, args.period, policy), args)
+
+
+def _cmd_promotion(args) -> int:
+    from .evaluation import promotion_readiness
+    from .io import load_dataset
+    from .policy import load_policy
+
+    policy = load_policy(args.policy)
+    return _emit_lang(promotion_readiness(load_dataset(args.data_dir), args.month, policy), args)
+
+
+def _cmd_calibration(args) -> int:
+    from .calibration import agreement, assessor_drift
+    from .io import load_dataset
+    from .policy import load_policy
+
+    policy = load_policy(args.policy)
+    data = load_dataset(args.data_dir)
+    frame = agreement(data, args.month, policy) if args.agreement else assessor_drift(data, args.month, policy)
+    return _emit_lang(frame, args)
+
+
+def _cmd_classify_customers(args) -> int:
+    from .customers import classify_customers
+    from .io import load_dataset
+    from .policy import load_policy
+
+    policy = load_policy(args.policy)
+    return _emit_lang(classify_customers(load_dataset(args.data_dir), args.month, policy), args)
+
+
+def _cmd_care_list(args) -> int:
+    from .customers import care_list
+    from .io import load_dataset
+    from .policy import load_policy
+
+    policy = load_policy(args.policy)
+    return _emit_lang(care_list(load_dataset(args.data_dir), args.month, policy), args)
+
+
+def _register_skills(sub) -> None:
+    def common(p, period: bool = False) -> None:
+        p.add_argument("data_dir", help="folder with one file per table")
+        _add_month(p)
+        if period:
+            p.add_argument("--period", choices=("month", "quarter", "year"), default="month",
+                           help="month, or the quarter / year to date ending with --month (default month)")
+        _add_policy(p)
+        _add_format(p)
+        _add_lang(p)
+
+    p = sub.add_parser("policy", help="write the default policy file to edit (--init FILE), or check one")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--init", metavar="FILE", help="write the shipped default policy, with comments, to FILE")
+    g.add_argument("--check", metavar="FILE", help="check a policy file and report the first problem")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(func=_cmd_policy)
+
+    p = sub.add_parser("skills", help="skill scores 0-100 per rep with interval and evidence count")
+    common(p)
+    p.set_defaults(func=_cmd_skills)
+
+    p = sub.add_parser("evaluate", help="monthly KPI evaluation: five weighted dimensions, total, grade, rank")
+    common(p, period=True)
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("awards", help="award candidates: best rep per team and overall")
+    common(p, period=True)
+    p.set_defaults(func=_cmd_awards)
+
+    p = sub.add_parser("promotion", help="promotion readiness: rep -> team lead -> supervisor")
+    common(p)
+    p.set_defaults(func=_cmd_promotion)
+
+    p = sub.add_parser("calibration", help="QA calibration: assessor drift (default) or agreement (ICC)")
+    common(p)
+    p.add_argument("--agreement", action="store_true", help="ICC per panel of assessors instead of drift")
+    p.set_defaults(func=_cmd_calibration)
+
+    p = sub.add_parser("classify-customers", help="customer classes A/B/C by frequency, amount and potential")
+    common(p)
+    p.set_defaults(func=_cmd_classify_customers)
+
+    p = sub.add_parser("care-list", help="customers due a revisit, with a birthday soon, or lapsed A (ids only)")
+    common(p)
+    p.set_defaults(func=_cmd_care_list)
+
+
+_REGISTRARS.append(_register_skills)
+
+
+# ----------------------------------------------------------------------------- report (report)
+def _cmd_report(args) -> int:
+    from .report import run_report
+
+    folder = run_report(args.data_dir, args.month, out=args.out, lang=args.lang, progress=True,
+                        jobs=args.jobs)
+    print(folder / "index.html")
+    return 0
+
+
+def _register_report(sub) -> None:
+    p = sub.add_parser("report", help="the month's report: every notebook as HTML and .ipynb, one Excel "
+                                      "workbook, coaching packs, index.html (into OUT/YYYY-MM/)")
+    p.add_argument("data_dir", help="folder with one file per table")
+    _add_month(p)
+    p.add_argument("--out", default="reports", help="parent folder of the monthly reports (default reports)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of headings, labels and table headers (default en)")
+    p.add_argument("--jobs", type=_positive_int, default=None,
+                   help="notebooks run at the same time (default 2, or 1 on a one-core machine)")
+    p.set_defaults(func=_cmd_report)
+
+
+_REGISTRARS.append(_register_report)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,0 +1,709 @@
+"""The monthly report: run the notebooks, write HTML and one Excel workbook, swap in.
+
+``telesales-lab report DATA_DIR --month YYYY-MM`` (or :func:`run_report`) does, in order:
+
+1. load and validate the data set once (:func:`telesales_lab.io.load_dataset`), which writes
+   the typed cache that every notebook then reads instead of the CSV files;
+2. run each notebook of :data:`NOTEBOOKS` in a fresh kernel, papermill injecting the
+   parameters ``data_dir``, ``month``, ``lang`` and ``output_dir`` (nothing else: no secrets,
+   no personal data), at most ``jobs`` kernels at a time, in this one Python process;
+3. write each executed notebook as ``.ipynb`` and as HTML without the input code cells
+   (images embedded, no script loaded from the network);
+4. gather the tables the notebooks handed over with :func:`save_table` into one workbook
+   ``<month>_tables.xlsx``, a sheet per table, headers in the report's language;
+5. write the coaching packs (``telesales_lab.coaching.build_packs``, when that module exists)
+   and ``index.html`` linking everything;
+6. scan every file written for the customers' phone numbers and names
+   (:func:`telesales_lab.privacy.scan_outputs`);
+7. swap the new folder in as ``<out>/<month>/``.
+
+Everything is built in a hidden folder beside the final one (``reports/.2026-10.tmp-…``); if
+any step fails, that folder is deleted and the previous report stays as it was.
+
+The notebooks run with the report folder as their working directory and get
+``output_dir="."``, so the executed notebooks keep pointing at the right folder after the
+swap. papermill's own start-up cost is kept down by deferring jsonschema's import of
+``rfc3987_syntax`` (about 1.4-2 s, jsonschema issue 1428), which notebook validation never
+uses: see :func:`_defer_rfc3987_import`.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import importlib.util
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import time
+import types
+from datetime import datetime
+from pathlib import Path
+
+from .exceptions import ParameterError, ReportError
+from .i18n import check_lang, register, t
+
+#: Notebooks (file names in ``notebooks/``) that the monthly report runs, in this order.
+NOTEBOOKS = [
+    "01_call_outcomes.ipynb",
+]
+
+#: The only parameters the report injects into a notebook.
+PARAMETERS = ("data_dir", "month", "lang", "output_dir")
+#: Sub-folder of ``output_dir`` where :func:`save_table` writes.
+TABLES_DIR = "tables"
+#: Excel's limits on a sheet name and on the rows of a sheet.
+SHEET_NAME_MAX = 31
+EXCEL_MAX_ROWS = 1_048_576
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+#: Set in each report kernel's environment, so save_table can record who wrote a table.
+_NOTEBOOK_ENV = "TELESALES_REPORT_NOTEBOOK"
+_META_KEY = b"telesales_lab"
+
+register({
+    "report.title": ("Monthly report", "月度报告"),
+    "report.analyses": ("Analyses", "分析"),
+    "report.notebook": ("notebook (.ipynb)", "笔记本（.ipynb）"),
+    "report.workbook": ("Tables (Excel)", "数据表（Excel）"),
+    "report.workbook_link": ("all tables in one workbook", "全部数据表（一个工作簿）"),
+    "report.sheets": ("sheets", "工作表"),
+    "report.no_tables": ("No tables were saved.", "没有保存数据表。"),
+    "report.coaching": ("Coaching packs", "辅导资料"),
+    "report.no_coaching": ("No coaching packs in this report.", "本报告没有辅导资料。"),
+    "report.data": ("Data set", "数据集"),
+    "report.month": ("Month", "月份"),
+    "report.generated": ("Generated", "生成时间"),
+    "report.privacy": ("Customers appear by id only; phone numbers are masked.",
+                       "客户仅以编号显示；电话号码已隐藏。"),
+    "report.truncated": ("truncated to Excel's row limit", "已按 Excel 行数上限截断"),
+})
+
+
+# ----------------------------------------------------------------------------- tables
+def _check_sheet_name(name) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ParameterError(f"table name == {name!r}, must be a non-empty text")
+    if len(name) > SHEET_NAME_MAX:
+        raise ParameterError(f"table name == {name!r} has {len(name)} characters, must have at most "
+                             f"{SHEET_NAME_MAX} (an Excel sheet name)")
+    if _SHEET_FORBIDDEN.search(name) or name != name.strip() or name.startswith("'") or name.endswith("'"):
+        raise ParameterError(f"table name == {name!r}, must not contain [ ] : * ? / \\, start or end "
+                             "with an apostrophe or a space (an Excel sheet name)")
+    if name.lower() == "history" or name.startswith("."):
+        raise ParameterError(f"table name == {name!r} is reserved")
+    return name
+
+
+def _table_meta(path: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(_META_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def save_table(frame, name: str, output_dir) -> Path:
+    """Hand a table to the report's Excel workbook.
+
+    Notebooks call this for every table worth a sheet. The table is written, atomically, as
+    ``<output_dir>/tables/<name>.parquet`` together with its column labels in English and
+    Chinese (from :mod:`telesales_lab.i18n`), so the workbook can show translated headers.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A tidy result table. A non-default index is kept as ordinary columns.
+    name : str
+        The sheet name: at most 31 characters, none of ``[ ] : * ? / \\``. A label
+        registered for it with :func:`telesales_lab.i18n.register` names the sheet in Chinese.
+    output_dir : path
+        The notebook's ``output_dir`` parameter.
+
+    Returns
+    -------
+    Path
+        The Parquet file written.
+
+    Raises
+    ------
+    ParameterError
+        For a name Excel would refuse, or a name another notebook of the same report
+        already used.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .i18n import LANGS
+
+    _check_sheet_name(name)
+    if not isinstance(frame, pd.DataFrame):
+        raise ParameterError(f"save_table({name!r}) got a {type(frame).__name__}, must be a DataFrame")
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+            and frame.index.name is None):
+        frame = frame.reset_index()
+    frame = frame.rename(columns=str)
+    if frame.columns.duplicated().any():
+        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise ParameterError(f"table {name!r} has duplicated column(s) {', '.join(dupes)}")
+    folder = Path(output_dir) / TABLES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.parquet"
+    notebook = os.environ.get(_NOTEBOOK_ENV)
+    if notebook and path.exists():
+        other = _table_meta(path).get("notebook")
+        if other and other != notebook:
+            raise ParameterError(f"table name {name!r} is already used by {other} in this report; "
+                                 "pick another name")
+    meta = {
+        "name": name,
+        "notebook": notebook,
+        "saved_at": time.time_ns(),
+        "title": {lang: t(name, lang) for lang in LANGS},
+        "labels": {c: {lang: t(c, lang) for lang in LANGS} for c in frame.columns},
+    }
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           _META_KEY: json.dumps(meta, ensure_ascii=False).encode()})
+    tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _read_tables(folder: Path, order: list[str]) -> list[dict]:
+    """Every saved table: frame, labels and sheet order (notebook order, then save time)."""
+    import pyarrow.parquet as pq
+
+    if not folder.is_dir():
+        return []
+    rank = {name: i for i, name in enumerate(order)}
+    found = []
+    for path in folder.glob("*.parquet"):
+        table = pq.read_table(path)
+        raw = (table.schema.metadata or {}).get(_META_KEY)
+        meta = json.loads(raw) if raw else {}
+        meta.setdefault("name", path.stem)
+        found.append({"meta": meta, "frame": table.to_pandas(), "file": path.name,
+                      "sort": (rank.get(meta.get("notebook"), len(rank)), meta.get("saved_at", 0), path.stem)})
+    return sorted(found, key=lambda item: item["sort"])
+
+
+def _sheet_title(meta: dict, lang: str, taken: set[str]) -> str:
+    name = meta["name"]
+    title = (meta.get("title") or {}).get(lang) or t(name, lang)
+    try:
+        title = _check_sheet_name(title)
+    except ParameterError:
+        title = name
+    base, k = title, 2
+    while title.lower() in taken:  # Excel compares sheet names case-insensitively
+        suffix = f"~{k}"
+        title, k = base[: SHEET_NAME_MAX - len(suffix)] + suffix, k + 1
+    taken.add(title.lower())
+    return title
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
+
+
+def _excel_columns(frame):
+    """Columns as Python values openpyxl can store; missing values as None."""
+    import numpy as np
+    import pandas as pd
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert(None)
+        if (pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s)
+                or pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s)):
+            values = np.array(s.astype(object).to_numpy(), dtype=object)
+            if pd.api.types.is_float_dtype(s):
+                values[~np.isfinite(s.to_numpy(dtype=float, na_value=np.nan))] = None
+        else:
+            text = s.astype("string")
+            text = text.str.replace(ILLEGAL_CHARACTERS_RE.pattern, "", regex=True).str.slice(0, 32_767)
+            values = np.array(text.astype(object).to_numpy(), dtype=object)
+        values[pd.isna(s).to_numpy()] = None
+        out[col] = values
+    return out
+
+
+def _write_workbook(items: list[dict], path: Path, lang: str) -> list[dict]:
+    """One sheet per table, headers in ``lang``; returns what each sheet holds."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    from .i18n import translate_columns
+
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
+    taken: set[str] = set()
+    sheets = []
+    for item in items:
+        meta, frame = item["meta"], item["frame"]
+        labels = meta.get("labels") or {}
+        register({c: (lab.get("en") or c, lab.get("zh") or c) for c, lab in labels.items()
+                  if t(c, "zh") == c})  # keep the running package's own labels first
+        shown = translate_columns(frame, lang)
+        truncated = len(shown) > EXCEL_MAX_ROWS - 1
+        if truncated:
+            shown = shown.iloc[: EXCEL_MAX_ROWS - 1]
+        title = _sheet_title(meta, lang, taken)
+        ws = book.create_sheet(title)
+        columns = _excel_columns(shown)
+        sample = shown.head(200).astype("string")
+        for j, col in enumerate(shown.columns, start=1):
+            width = max([_display_width(str(col))] + [_display_width(v) for v in sample[col].dropna()])
+            ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, width + 2))
+        ws.freeze_panes = "A2"
+        header = []
+        for col in shown.columns:
+            cell = WriteOnlyCell(ws, value=str(col))
+            cell.font = bold
+            header.append(cell)
+        ws.append(header)
+        for row in zip(*columns.values()):
+            ws.append(row)
+        sheets.append({"sheet": title, "table": meta["name"], "notebook": meta.get("notebook"),
+                       "rows": len(frame), "truncated": truncated})
+    tmp = path.with_name(f".{path.name}.tmp")
+    book.save(tmp)
+    os.replace(tmp, path)
+    return sheets
+
+
+# ----------------------------------------------------------------------------- notebooks
+def _defer_rfc3987_import() -> None:
+    """Keep jsonschema from importing ``rfc3987_syntax`` until an IRI is really checked.
+
+    ``import nbformat`` imports jsonschema, whose format module imports ``rfc3987_syntax``,
+    which builds a Lark grammar at import time: 1.4-2 s of every papermill start-up
+    (jsonschema issue 1428). Notebook validation never checks the ``iri`` formats (nbformat
+    validates with fastjsonschema, and jsonschema checks formats only when asked), so the
+    import is pure cost. A stand-in module is registered instead; its ``is_valid_syntax``
+    (and any other attribute) imports the real module on first use, so IRI checking still
+    works, later, for whoever needs it.
+    """
+    name = "rfc3987_syntax"
+    if name in sys.modules or "jsonschema" in sys.modules or importlib.util.find_spec(name) is None:
+        return
+    stub = types.ModuleType(name)
+
+    def _real():
+        if sys.modules.get(name) is stub:
+            del sys.modules[name]
+        return importlib.import_module(name)
+
+    def is_valid_syntax(term, value):
+        return _real().is_valid_syntax(term, value)
+
+    stub.is_valid_syntax = is_valid_syntax
+    stub.__getattr__ = lambda attr: getattr(_real(), attr)
+    sys.modules[name] = stub
+
+
+def default_notebooks_dir() -> Path:
+    """``notebooks/`` of the source tree this package runs from (``TELESALES_NOTEBOOKS`` overrides)."""
+    env = os.environ.get("TELESALES_NOTEBOOKS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _notebook_title(nb, fallback: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.lstrip().startswith("#"):
+                    return line.lstrip("# ").strip() or fallback
+    return fallback
+
+
+def _kernel_manager(kernel_name: str):
+    """An async kernel manager; ``python3`` always means this interpreter (this venv)."""
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec
+
+    km = AsyncKernelManager(kernel_name=kernel_name)
+    if kernel_name in ("python3", "python"):
+        km._kernel_spec = KernelSpec(  # a user-level python3 spec may point at another Python
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="Python 3 (ipykernel)", language="python", resource_dir="")
+    return km
+
+
+def _error_of(nb, exc) -> str:
+    """``cell N (first line of it): Name: message`` for the first error (no traceback).
+
+    N counts the cells of the notebook as its author sees it (without papermill's
+    injected-parameters cell).
+    """
+    cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    for index, cell in enumerate(cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+                first = first if len(first) <= 60 else first[:57] + "..."
+                return f"cell {index + 1} ({first}): {out.get('ename')}: {out.get('evalue')}"
+    ename = getattr(exc, "ename", None) or type(exc).__name__
+    evalue = getattr(exc, "evalue", None)
+    if evalue is None:
+        evalue = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+    return f"{ename}: {evalue}"
+
+
+def _stderr_tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    keep = [ln for ln in text if "running over TCP without encryption" not in ln][-lines:]
+    return ("; kernel said: " + " | ".join(keep)) if keep else ""
+
+
+class _Runner:
+    """Runs the report's notebooks with papermill's parameterisation and nbclient, N at a time."""
+
+    def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path,
+                 jobs: int, say, lang: str):
+        self.sources, self.params, self.workdir, self.final = sources, params, workdir, final
+        self.jobs, self.say, self.lang = jobs, say, lang
+        self.done = 0
+        self.results: dict[str, dict] = {}
+
+    def prepare(self, source: Path):
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+
+        nb = load_notebook_node(str(source))
+        tags = [c.metadata.get("tags", []) for c in nb.cells]
+        if not any("parameters" in tg for tg in tags):
+            raise ReportError(f"notebook {source.name} has no cell tagged 'parameters'; the report "
+                              "could not set its month, language and folders")
+        nb = parameterize_notebook(nb, dict(self.params))
+        nb.metadata.papermill["input_path"] = str(source)
+        nb.metadata.papermill["output_path"] = str(self.final / source.name)
+        return nb
+
+    async def run_one(self, source: Path, gate) -> None:
+        from nbclient import NotebookClient
+        from nbclient.exceptions import DeadKernelError
+
+        nb = self.prepare(source)
+        kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
+        async with gate:
+            started = time.perf_counter()
+            km = _kernel_manager(kernel_name)
+            # --matplotlib=inline: figures a notebook shows (plotting returns bare Figure
+            # objects) become PNG images even when the notebook never imports pyplot.
+            extra = ["--matplotlib=inline"] if km.kernel_spec.language == "python" else []
+            client = NotebookClient(nb, km=km, timeout=None, kernel_name=kernel_name,
+                                    extra_arguments=extra,
+                                    resources={"metadata": {"path": str(self.workdir)}})
+            env = {**os.environ, _NOTEBOOK_ENV: source.name, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+            log = self.workdir / ".logs" / f"{source.stem}.stderr"
+            log.parent.mkdir(exist_ok=True)
+            try:
+                with open(log, "wb") as err:
+                    await client.async_execute(cwd=str(self.workdir), env=env, stderr=err)
+            except Exception as exc:  # a cell error, a timeout, a dead or unstartable kernel
+                detail = _error_of(nb, exc)
+                if isinstance(exc, DeadKernelError):
+                    detail += _stderr_tail(log)
+                raise ReportError(f"notebook {source.name} failed: {detail}") from None
+            finally:
+                if km.has_kernel:
+                    await km.shutdown_kernel(now=True)  # also removes the connection file
+            seconds = time.perf_counter() - started
+        self.write(nb, source)
+        self.done += 1
+        self.say(f"[{self.done}/{len(self.sources)}] {source.name} … {seconds:.1f} s")
+
+    def write(self, nb, source: Path) -> None:
+        import nbformat
+
+        title = _notebook_title(nb, source.stem)
+        nbformat.write(nb, self.workdir / source.name)
+        body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+        (self.workdir / f"{source.stem}.html").write_text(body, encoding="utf-8")
+        self.results[source.name] = {"title": title, "html": f"{source.stem}.html", "ipynb": source.name}
+
+    async def run_all(self) -> None:
+        import asyncio
+
+        gate = asyncio.Semaphore(self.jobs)
+        tasks = [asyncio.ensure_future(self.run_one(s, gate)) for s in self.sources]
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        failed = [task for task in tasks if task.done() and not task.cancelled() and task.exception()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # let cancelled kernels shut down
+        if failed:
+            raise failed[0].exception()
+
+    def run(self) -> dict[str, dict]:
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self.run_all())
+        else:  # called from a notebook (a running event loop): run in a thread of its own
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, self.run_all()).result()
+        return self.results
+
+
+_EXPORTER: dict = {}
+
+#: The lab template without the two scripts it would fetch from a CDN (no maths, no widgets
+#: here): reports open offline and tell no third party who reads them.
+_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+"""
+
+
+def _html_exporter():
+    if "html" not in _EXPORTER:
+        from jinja2 import DictLoader
+        from nbconvert import HTMLExporter
+
+        _EXPORTER["html"] = HTMLExporter(
+            extra_loaders=[DictLoader({"telesales_report.html.j2": _TEMPLATE})],
+            template_file="telesales_report.html.j2",
+            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+            embed_images=True,
+        )
+    return _EXPORTER["html"]
+
+
+# ----------------------------------------------------------------------------- index, swap
+_INDEX_CSS = """
+body{font-family:"Noto Sans CJK SC","Noto Sans SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;
+max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.5}
+h1{margin-bottom:.2rem} .meta{color:#555;margin-top:0} li{margin:.3rem 0}
+.small{color:#666;font-size:.9em} ul.reps{columns:4}
+"""
+
+
+def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks: list[dict],
+                 workbook: str | None, sheets: list[dict], packs: list[str]) -> Path:
+    e = html.escape
+    by_notebook: dict = {}
+    for s in sheets:
+        by_notebook.setdefault(s["notebook"], []).append(s)
+    items = []
+    for nb in notebooks:
+        tables = by_notebook.get(nb["ipynb"], [])
+        extra = f' <span class="small">— {t("report.sheets", lang)}: {e(", ".join(s["sheet"] for s in tables))}</span>' if tables else ""
+        items.append(f'<li><a href="{e(nb["html"])}">{e(nb["title"])}</a> '
+                     f'<span class="small">(<a href="{e(nb["ipynb"])}">{t("report.notebook", lang)}</a>)</span>{extra}</li>')
+    if workbook:
+        notes = [f'{e(s["sheet"])} ({s["rows"]:,}{", " + t("report.truncated", lang) if s["truncated"] else ""})'
+                 for s in sheets]
+        book = (f'<p><a href="{e(workbook)}">{e(workbook)}</a> — {t("report.workbook_link", lang)}</p>'
+                f'<p class="small">{t("report.sheets", lang)}: {"; ".join(notes)}</p>')
+    else:
+        book = f'<p>{t("report.no_tables", lang)}</p>'
+    if packs:
+        links = "".join(f'<li><a href="coaching/{e(p)}">{e(Path(p).stem)}</a></li>' for p in packs)
+        coaching = f'<ul class="reps">{links}</ul>'
+    else:
+        coaching = f'<p>{t("report.no_coaching", lang)}</p>'
+    title = f'{t("report.title", lang)} {month}'
+    page = f"""<!DOCTYPE html>
+<html lang="{'zh-CN' if lang == 'zh' else 'en'}">
+<head><meta charset="utf-8"><title>{e(title)}</title><style>{_INDEX_CSS}</style></head>
+<body>
+<h1>{e(title)}</h1>
+<p class="meta">{t("report.data", lang)}: {e(data_dir.name)} · {t("report.generated", lang)}: {datetime.now():%Y-%m-%d %H:%M}</p>
+<p class="small">{t("report.privacy", lang)}</p>
+<h2>{t("report.analyses", lang)}</h2>
+<ul>{"".join(items)}</ul>
+<h2>{t("report.workbook", lang)}</h2>
+{book}
+<h2>{t("report.coaching", lang)}</h2>
+{coaching}
+</body>
+</html>
+"""
+    path = folder / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Put ``tmp`` where ``final`` is: rename the old away, the new in, delete the old."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _build_packs(data, month: str, folder: Path, lang: str, say) -> list[str]:
+    """Coaching packs via ``telesales_lab.coaching.build_packs``, when that module exists."""
+    if importlib.util.find_spec(f"{__package__}.coaching") is None:
+        return []
+    coaching = importlib.import_module(f"{__package__}.coaching")
+    if not hasattr(coaching, "build_packs"):
+        return []
+    started = time.perf_counter()
+
+    def progress(done: int, total: int, rep_id: str) -> None:  # about ten lines, not one per rep
+        if done == total or done % max(1, total // 10) == 0:
+            say(f"[coaching] {done}/{total} … {time.perf_counter() - started:.1f} s")
+
+    try:
+        paths = coaching.build_packs(data, month, folder, lang=lang, progress=progress) or []
+    except Exception as exc:
+        raise ReportError(f"the coaching packs failed: {type(exc).__name__}: {exc}") from exc
+    return sorted(Path(p).name for p in paths)
+
+
+# ----------------------------------------------------------------------------- public API
+def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: bool = True, *,
+               notebooks: list[str] | None = None, notebooks_dir=None, jobs: int | None = None,
+               privacy_check: bool = True) -> Path:
+    """Build the month's report into ``<out>/<month>/`` and swap it in.
+
+    Parameters
+    ----------
+    data_dir : path
+        The data set folder.
+    month : str
+        ``YYYY-MM``; the data must have calls in it.
+    out : path, default "reports"
+        Parent folder of the monthly report folders.
+    lang : {"en", "zh"}
+        Language of headings, labels and table headers.
+    progress : bool, default True
+        Print one line per step to stderr (``[2/6] 02_script_ranking.ipynb … 3.1 s``).
+    notebooks : list of str, optional
+        Notebook file names to run instead of :data:`NOTEBOOKS`.
+    notebooks_dir : path, optional
+        Where those notebooks are (default :func:`default_notebooks_dir`).
+    jobs : int, optional
+        Notebooks run at the same time, each in its own kernel (default: 2, or 1 on a
+        one-core machine).
+    privacy_check : bool, default True
+        Refuse to publish a report in which :func:`telesales_lab.privacy.scan_outputs`
+        finds a customer's phone number or name.
+
+    Returns
+    -------
+    Path
+        The report folder, holding ``index.html``, ``<notebook>.html`` and ``.ipynb`` for each
+        notebook, ``<month>_tables.xlsx``, ``tables/<name>.parquet`` and ``coaching/``.
+
+    Raises
+    ------
+    DataValidationError
+        The data set is invalid (nothing is written).
+    ParameterError
+        Bad month or language, or the month has no calls (nothing is written).
+    ReportError
+        A notebook (named, with its error) or a later step failed, or the privacy scan found
+        personal data; the previous report, if any, is left untouched.
+    """
+    from .io import load_dataset
+    from .periods import parse_month, require_data
+
+    check_lang(lang)
+    month = str(parse_month(month))
+    if jobs is None:
+        jobs = max(1, min(2, os.cpu_count() or 1))
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ParameterError(f"jobs == {jobs!r}, must be a whole number >= 1")
+    names = list(NOTEBOOKS if notebooks is None else notebooks)
+    folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    sources = [folder / name for name in names]
+    missing = [str(p) for p in sources if not p.is_file()]
+    if missing:
+        raise ReportError(f"notebook(s) not found: {', '.join(missing)}")
+
+    def say(message: str) -> None:
+        if progress:
+            print(message, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    data_dir = Path(data_dir).resolve()
+    data = load_dataset(data_dir)
+    require_data(data.calls["started_at"], month)
+    say(f"[data] {data_dir.name}: {len(data.calls):,} calls loaded and validated … "
+        f"{time.perf_counter() - started:.1f} s")
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    final = (out / month).resolve()
+    tmp = final.with_name(f".{month}.tmp-{secrets.token_hex(4)}")
+    tmp.mkdir()  # mkdir (not mkdtemp) so the folder gets the user's usual permissions
+    try:
+        _defer_rfc3987_import()
+        params = {"data_dir": str(data_dir), "month": month, "lang": lang, "output_dir": "."}
+        results = _Runner(sources, params, tmp, final, jobs, say, lang).run()
+        run = [results[s.name] for s in sources]
+
+        step = time.perf_counter()
+        items = _read_tables(tmp / TABLES_DIR, names)
+        workbook, sheets = None, []
+        if items:
+            workbook = f"{month}_tables.xlsx"
+            sheets = _write_workbook(items, tmp / workbook, lang)
+            say(f"[excel] {workbook}: {len(sheets)} sheet(s) … {time.perf_counter() - step:.1f} s")
+            for s in sheets:
+                if s["truncated"]:
+                    say(f"warning: table {s['table']} has {s['rows']:,} rows; the sheet keeps "
+                        f"Excel's maximum of {EXCEL_MAX_ROWS - 1:,}; tables/{s['table']}.parquet has all")
+
+        packs = _build_packs(data, month, tmp / "coaching", lang, say)
+        shutil.rmtree(tmp / ".logs", ignore_errors=True)
+        _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs)
+
+        if privacy_check:
+            from .privacy import scan_outputs
+
+            step = time.perf_counter()
+            template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
+            findings = scan_outputs(tmp, data, template_text=template)
+            if findings:
+                shown = "; ".join(str(f) for f in findings[:5])
+                more = f" (+{len(findings) - 5} more)" if len(findings) > 5 else ""
+                raise ReportError(f"the report would show customers' personal data, so it was not "
+                                  f"published: {shown}{more}")
+            say(f"[privacy] no customer phone or name in {sum(1 for p in tmp.rglob('*') if p.is_file())} "
+                f"file(s) … {time.perf_counter() - step:.1f} s")
+        _swap_in(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(f"[done] {final / 'index.html'} … {time.perf_counter() - started:.1f} s")
+    return final
