@@ -188,7 +188,8 @@ def assessor_drift(data, month: str, policy=None) -> pd.DataFrame:
         - ``n_ratings``: ratings given in the window
         - ``n_shared``: ratings on targets another assessor also scored
         - ``mean_diff``: mean of (own score - the other assessors' mean on the same target)
-        - ``drift``: fixed-effects offset against the mean offset of the unflagged others
+        - ``drift``: fixed-effects offset against the (precision-weighted median) offset of
+          the unflagged others
         - ``se``, ``z``: its standard error and ``drift / se``
         - ``flagged``: ``|z| >= drift_z`` and ``|drift| >= min_drift``, with at least
           ``min_shared`` shared ratings; empty drift/se/z when there are too few
@@ -226,8 +227,12 @@ def _fixed_effects_drift(s: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.Seri
     """Assessor offsets from ``score = target + assessor + e`` on shared targets.
 
     Offsets are identified only up to a constant within each connected group of
-    assessors, so each is reported against the mean of the other unflagged assessors in
-    its group; the reference set is refined until the flags stop changing.
+    assessors, so each is reported against the other unflagged assessors of its group:
+    their weighted median offset, each weighted by the precision of its comparison with
+    this assessor (so a well-linked neighbour counts more than one reached through a
+    long chain of shared targets). The standard error is that of the contrast against
+    the same weighted mean. Flagged assessors leave the reference set and the contrasts
+    are recomputed until the flags stop changing.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -256,28 +261,37 @@ def _fixed_effects_drift(s: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.Seri
     dof = len(s) - n_t - (n_a - n_comp)
     sigma2 = float(resid @ resid) / dof if dof > 0 else np.nan
 
+    cov = sigma2 * xtx_pinv
+    enough = np.bincount(a_idx, minlength=n_a) >= cfg["min_shared"]
     flagged = np.zeros(n_a, bool)
     drift = np.full(n_a, np.nan)
     se = np.full(n_a, np.nan)
-    for _ in range(n_a + 1):  # a few passes at most: the reference set only shrinks
-        for c in range(n_comp):  # one contrast per assessor, not per rating
-            members = np.flatnonzero(comp == c)
-            for a in members:
-                ref = members[(members != a) & ~flagged[members]]
-                if len(ref) == 0:
-                    continue
-                w = np.zeros(n_a)
-                w[a] = 1.0
-                w[ref] -= 1.0 / len(ref)
-                drift[a] = w @ beta
-                se[a] = np.sqrt(sigma2 * (w @ xtx_pinv @ w))
+    for _ in range(n_a + 1):  # a few passes at most, until the flags stop changing
+        for a in range(n_a):  # one contrast per assessor, not per rating
+            ref = np.flatnonzero((comp == comp[a]) & (np.arange(n_a) != a) & ~flagged)
+            if len(ref) == 0:
+                continue
+            # others weighted by how precisely they are compared with this assessor
+            var_ab = cov[a, a] + cov[ref, ref] - 2 * cov[a, ref]
+            w = 1.0 / np.maximum(var_ab, 1e-12)
+            drift[a] = beta[a] - _weighted_median(beta[ref], w)
+            c = np.zeros(n_a)
+            c[a] = 1.0
+            c[ref] -= w / w.sum()
+            se[a] = np.sqrt(max(float(c @ cov @ c), 0.0))
         z = drift / se
-        new = (np.abs(z) >= cfg["drift_z"]) & (np.abs(drift) >= cfg["min_drift"])
-        new &= np.nan_to_num(np.bincount(a_idx, minlength=n_a) >= cfg["min_shared"]).astype(bool)
+        new = (np.abs(z) >= cfg["drift_z"]) & (np.abs(drift) >= cfg["min_drift"]) & enough
         if (new == flagged).all():
             break
         flagged = new
     return pd.Series(drift, index=assessors), pd.Series(se, index=assessors)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w)
+    return float(v[np.searchsorted(cum, 0.5 * cum[-1])])
 
 
 def drift_corrections(data, month: str, policy=None) -> pd.Series:

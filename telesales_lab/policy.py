@@ -108,7 +108,10 @@ def _merge(default: dict, user: dict, table: str, label: str) -> dict:
             rule = "must be a number" if _is_number(base) else f"must be {_kind(base)}"
             raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: {rule}")
         if isinstance(base, list):
-            if not all(isinstance(v, str) for v in value):
+            if base and _is_number(base[0]):
+                if not all(_is_number(v) for v in value):
+                    raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: must be a list of numbers")
+            elif not all(isinstance(v, str) for v in value):
                 raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: must be a list of text in quotes")
         out[key] = copy.deepcopy(value)
     return out

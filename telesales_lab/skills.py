@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from . import i18n
-from .periods import month_bounds, parse_month
+from .periods import in_month, month_bounds, parse_month, require_data
 from .policy import resolve_policy
 from .schema import CONNECTED_OUTCOMES, POSITIVE_OUTCOMES, SKILLS
 
@@ -228,6 +228,8 @@ def skill_evidence(data, month: str, policy=None) -> pd.DataFrame:
     policy = resolve_policy(policy)
     cfg = policy["skills"]
     start, end = _window(month, int(cfg["lookback_months"]))
+    if not in_month(data.assessments["assessed_on"], month).any():
+        require_data(data.calls["started_at"], month)
     assess, sigma2 = _assessment_stats(data, month, policy, start, end)
     metrics = _call_metrics(data, start, end)
     people = _people(data, start, end, assess)
