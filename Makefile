@@ -32,8 +32,13 @@ $(DEMO)/.done: $(STAMP) $(wildcard telesales_lab/demo.py)
 
 demo: $(DEMO)/.done
 	$(BIN)/telesales-lab validate $(DEMO)
+	$(BIN)/telesales-lab report $(DEMO) --month 2026-10
 
-test: $(DEMO)/.done
+# Headless Chromium (Debian's package) for the report's browser test.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: $(DEMO)/.done browser
 	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
 lab: $(STAMP)
