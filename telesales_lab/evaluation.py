@@ -30,7 +30,7 @@ import pandas as pd
 
 from . import i18n
 from .exceptions import ParameterError
-from .periods import month_bounds, parse_month
+from .periods import month_bounds, parse_month, require_data
 from .policy import DIMENSIONS, grade_at_least, grade_of, resolve_policy
 from .schema import SKILLS
 
@@ -181,10 +181,10 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
 
     policy = resolve_policy(policy)
     p = parse_month(month)
+    require_data(data.calls["started_at"], p)
     kpi = policy["kpi"]
     people = _evaluated(data, p, policy)
     if people.empty:
-        start, _ = month_bounds(p)
         raise ParameterError(f"no one to evaluate in month {month}: nobody with role "
                              f"{'|'.join(kpi['roles'])} made calls in it")
     groups = people["team"] if kpi["scope"] == "team" else None
@@ -289,8 +289,6 @@ def _period_months(data, period: str, end_month: str) -> list[pd.Period]:
     have = set(data.calls["started_at"].dt.to_period("M").dropna().unique())
     months = [m for m in pd.period_range(first, end, freq="M") if m in have]
     if end not in have:
-        from .periods import require_data
-
         require_data(data.calls["started_at"], end)
     return months
 
