@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from .exceptions import ParameterError
-from .i18n import check_lang, register, t
+from .i18n import check_lang, register, t, translate_columns
 from .schema import CONNECTED_OUTCOMES, PERSONAL_COLUMNS
 
 #: Keys derived from ``calls.started_at``.
@@ -82,6 +82,8 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
         centre = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
     low, high = centre - half, centre + half
+    low = np.where(k == 0, 0.0, low)  # exact at the ends, not 1e-17 off
+    high = np.where(k == n, 1.0, high)
     low = np.where(n > 0, np.clip(low, 0, 1), np.nan)
     high = np.where(n > 0, np.clip(high, 0, 1), np.nan)
     return low, high
@@ -92,18 +94,21 @@ def attribute_calls(data) -> pd.DataFrame:
 
     Parameters
     ----------
-    data : Dataset
-        From :func:`telesales_lab.io.load_dataset`.
+    data : Dataset or None
+        From :func:`telesales_lab.io.load_dataset`; None (no data, see
+        :func:`telesales_lab.importer.import_or_skip`) gives None.
 
     Returns
     -------
-    DataFrame
+    DataFrame or None
         One row per connected call (outcome other than ``no_answer``): every column of
         ``calls`` (extra columns included), every column of ``customers`` except the
         personal ones (name, phone) and those calls already has, and ``sale`` (bool),
         ``weekday`` (0 = Monday), ``month_of_year`` (1-12), ``month`` (``YYYY-MM``) and
         ``hour`` (0-23).
     """
+    if data is None:
+        return None
     calls = data.calls
     calls = calls[calls["outcome"].isin(CONNECTED_OUTCOMES).to_numpy(bool)].reset_index(drop=True)
     customers = data.customers
@@ -127,9 +132,9 @@ def conversion_by(data, by: str, bins=None, confidence: float = 0.95) -> pd.Data
 
     Parameters
     ----------
-    data : Dataset or DataFrame
+    data : Dataset or DataFrame or None
         A data set, or the frame of :func:`attribute_calls` (faster when tabulating
-        many attributes).
+        many attributes); None gives None.
     by : str
         A column of calls or customers (extra columns included), or one of
         ``weekday``, ``month_of_year``, ``month``, ``hour``.
@@ -157,6 +162,8 @@ def conversion_by(data, by: str, bins=None, confidence: float = 0.95) -> pd.Data
     """
     if not 0 < confidence < 1:
         raise ParameterError(f"confidence == {confidence!r}, must be in (0, 1)")
+    if data is None:
+        return None
     calls = data if isinstance(data, pd.DataFrame) else attribute_calls(data)
     if by not in calls.columns or by in ("sale",):
         usable = [c for c in calls.columns if c not in ("call_id", "customer_id", "started_at", "sale")]
@@ -230,8 +237,8 @@ def conversion_notes(table: pd.DataFrame, kind: str | None = None, lang: str = "
 
     Parameters
     ----------
-    table : DataFrame
-        From :func:`conversion_by`.
+    table : DataFrame or None
+        From :func:`conversion_by`; None gives no notes.
     kind : {"timing", "attempts", "segment", "duration"}, optional
         Adds the advice for that kind of attribute: *timing* (weekday, month, hour:
         when to call), *attempts* (attempt number, in order: how often to call),
@@ -250,6 +257,8 @@ def conversion_notes(table: pd.DataFrame, kind: str | None = None, lang: str = "
     list of str
     """
     check_lang(lang)
+    if table is None:
+        return []
     if kind is not None and kind not in NOTE_KINDS:
         raise ParameterError(f"kind == {kind!r}, must be one of {'|'.join(NOTE_KINDS)} or None")
     missing = [c for c in CONVERSION_COLUMNS if c not in table.columns]
@@ -321,14 +330,49 @@ def conversion_notes(table: pd.DataFrame, kind: str | None = None, lang: str = "
     return notes
 
 
+def labelled(table: pd.DataFrame | None, lang: str = "en") -> pd.DataFrame | None:
+    """A :func:`conversion_by` table for display: group labels and headers in ``lang``.
+
+    Returns
+    -------
+    DataFrame or None
+        The same rows; the group column holds display labels (``Mon``, ``周一``...)
+        and the headers are translated; None gives None.
+    """
+    check_lang(lang)
+    if table is None:
+        return None
+    key = next(c for c in table.columns if c not in CONVERSION_COLUMNS)
+    out = table.copy()
+    out[key] = [_group_label(key, v, lang) for v in table[key]]
+    return translate_columns(out, lang) if lang != "en" else out
+
+
+def show(table: pd.DataFrame | None, kind: str | None = None, lang: str = "en", min_calls: int = 30) -> None:
+    """Display a :func:`conversion_by` table in a notebook: the table, its chart, its notes.
+
+    Shows :func:`labelled`, :func:`conversion_chart` and prints
+    :func:`conversion_notes` (``kind``, ``lang`` and ``min_calls`` as there). None
+    (no data) shows nothing.
+    """
+    check_lang(lang)
+    if table is None:
+        return
+    from IPython.display import display
+
+    display(labelled(table, lang))
+    display(conversion_chart(table, lang))
+    print("\n".join(conversion_notes(table, kind=kind, lang=lang, min_calls=min_calls)))
+
+
 # ----------------------------------------------------------------------------- plot
 def conversion_chart(table: pd.DataFrame, lang: str = "en", title: str | None = None):
     """Conversion rate per group with its interval, the overall rate dashed.
 
     Parameters
     ----------
-    table : DataFrame
-        From :func:`conversion_by`.
+    table : DataFrame or None
+        From :func:`conversion_by`; None gives None (nothing drawn).
     lang : {"en", "zh"}
     title : str, optional
         Defaults to "Conversion by <attribute>".
@@ -340,13 +384,16 @@ def conversion_chart(table: pd.DataFrame, lang: str = "en", title: str | None = 
     from matplotlib.figure import Figure
 
     check_lang(lang)
+    if table is None:
+        return None
     missing = [c for c in CONVERSION_COLUMNS if c not in table.columns]
     if missing:
         raise ParameterError(f"table lacks column(s) {', '.join(missing)}: pass a conversion_by() result")
     key = next(c for c in table.columns if c not in CONVERSION_COLUMNS)
     labels = [_group_label(key, v, lang) for v in table[key]]
     rate = table["conversion_rate"].to_numpy(float)
-    err = np.vstack([rate - table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float) - rate])
+    err = np.clip(np.vstack([rate - table["ci_low"].to_numpy(float),
+                             table["ci_high"].to_numpy(float) - rate]), 0, None)
     fig = Figure(figsize=(max(6.0, 0.55 * len(table) + 3), 4.2), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(table))
@@ -438,6 +485,29 @@ register({
                             "通话时长：{best} 的通话成交率最高，{worst} 最低；但时长要到通话结束才知道"
                             "（无意向的客户会早早挂断）。它适合用于辅导（用提问让有意向的客户多谈），"
                             "不能用来决定打给谁或何时打，也不应催坐席缩短通话。"),
+    # headings of the Bank Marketing notebook (06_bank_marketing)
+    "bank.title": ("Telemarketing conversion by attribute: UCI Bank Marketing",
+                   "按属性看电话营销成交率：UCI 银行营销数据"),
+    "bank.about": ("41,188 real calls of a Portuguese bank's term-deposit campaigns (May 2008 - Nov 2010; "
+                   "Moro, Cortez & Rita 2014, CC BY 4.0). Each row is the last call to a customer in a "
+                   "campaign; all are connected calls. Conversion = subscriptions / calls, with 95% Wilson "
+                   "intervals. These are associations, not effects: the bank chose whom to call when.",
+                   "葡萄牙某银行定期存款营销的 41,188 通真实通话（2008年5月至2010年11月；Moro、Cortez 与 Rita 2014，"
+                   "CC BY 4.0）。每行是一次营销中对某客户的最后一通电话，均已接通。成交率 = 认购数 / 通话数，附 95% "
+                   "Wilson 区间。以下均为相关而非因果：打给谁、何时打是银行选择的。"),
+    "bank.attempt": ("How often: conversion by attempt number", "拨打频次：按第几次拨打的成交率"),
+    "bank.attempt_caveat": ("Attempt = contacts to the customer in this campaign, this call included. "
+                            "The row is the last contact, so a high attempt number also means the earlier "
+                            "attempts did not close.",
+                            "拨打次数 = 本次营销中对该客户的联系次数（含本次）。每行是最后一次联系，"
+                            "所以次数高也意味着此前几次都未成交。"),
+    "bank.weekday": ("When: conversion by weekday", "何时拨打：按星期的成交率"),
+    "bank.month_of_year": ("When: conversion by month of the year", "何时拨打：按月份的成交率"),
+    "bank.month": ("Conversion month by month", "逐月成交率"),
+    "bank.channel": ("How: conversion by contact channel", "如何拨打：按联系方式的成交率"),
+    "bank.previous": ("Whom: conversion by the previous campaign's outcome", "打给谁：按上次营销结果的成交率"),
+    "bank.segment": ("Whom: conversion by customer segment", "打给谁：按客户群的成交率"),
+    "bank.duration": ("Call length: conversion by call duration", "通话时长：按通话时长的成交率"),
     # the Bank Marketing attributes
     "contact_channel": ("contact channel", "联系方式"),
     "attempt": ("attempt", "拨打次数"),

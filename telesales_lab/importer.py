@@ -810,3 +810,46 @@ def import_sources(sources, mapping_path, out_dir) -> pd.DataFrame:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return summary
+
+
+def _manifest_matches(out: Path, sources: list[Path], mapping: Path) -> bool:
+    try:
+        info = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (info.get("telesales_lab_version") == __version__
+            and info.get("mapping_sha256") == _sha256(mapping)
+            and [s.get("sha256") for s in info.get("sources", [])] == [_sha256(p) for p in sources])
+
+
+def import_or_skip(sources, mapping_path, out_dir):
+    """Import for a notebook: reuse an up-to-date import, or skip when a source is absent.
+
+    Parameters
+    ----------
+    sources : path or list of path
+    mapping_path : path
+    out_dir : path
+        As for :func:`import_sources`. When ``out_dir`` already holds an import of the
+        same sources (by SHA-256) through the same mapping, it is loaded as it is.
+
+    Returns
+    -------
+    Dataset or None
+        The imported data set, or None (after printing why) when a source file is
+        absent, so that a notebook run where the data is not available ends cleanly:
+        the functions of :mod:`telesales_lab.attributes` pass None through.
+    """
+    from .io import load_dataset
+
+    sources = [Path(s) for s in (sources if isinstance(sources, (list, tuple)) else [sources])]
+    absent = [str(p) for p in sources if not p.is_file()]
+    if absent:
+        print(f"Skipped: {', '.join(absent)} not found, so there is nothing to analyse here. "
+              "Point the source parameter at the export (for the UCI Bank Marketing data, "
+              "../shared/datasets/uci-bank-marketing/bank-additional-full.csv from the repository root).")
+        return None
+    out = Path(out_dir)
+    if not _manifest_matches(out, sources, Path(mapping_path)):
+        import_sources(sources, mapping_path, out)
+    return load_dataset(out)

@@ -359,3 +359,35 @@ def test_extra_column_names_must_be_snake_case(tmp_path):
     mapping = _small_mapping(tmp_path, extra='[calls.extra]\n"Contact Channel" = "cust"\n')
     with pytest.raises(MappingError, match=r"\[calls\.extra\] Contact Channel: extra column names must be snake_case"):
         build_tables([_write(tmp_path, "e.csv", frame)], mapping)
+
+
+def test_readme_mapping_example_runs(tmp_path):
+    """The mapping shown in the README imports the example export (plus an age column)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The mapping file", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    block = block.replace('missing = ["-", "NULL"]', 'missing = ["-", "NULL"]\n')
+    mapping = _mapping(tmp_path, block)
+    src = _example_source()
+    src["年龄"] = [str(20 + i % 50) for i in range(len(src))]
+    path = tmp_path / "export.csv"
+    src.to_csv(path, index=False, encoding="gb18030")
+    out = tmp_path / "out"
+    import_sources([path], mapping, out)
+    data = load_dataset(out)
+    assert len(data.calls) == len(src)
+    assert data.customers["customer_id"].str.match(r"^K[0-9a-f]{16}$").all()
+    assert set(data.customers["age_band"]) <= {"<25", "25-34", "35-44", "45-54", "55+"}
+    assert int((data.calls["outcome"] == "sale").sum()) == len(data.orders)
+
+
+def test_import_or_skip(tmp_path, capsys):
+    from telesales_lab.importer import import_or_skip
+
+    assert import_or_skip([tmp_path / "absent.csv"], DIALER_MAPPING, tmp_path / "o") is None
+    assert "Skipped: " in capsys.readouterr().out and not (tmp_path / "o").exists()
+    first = import_or_skip(EXAMPLE, DIALER_MAPPING, tmp_path / "o")
+    stamp = (tmp_path / "o" / "calls.csv").stat().st_mtime_ns
+    again = import_or_skip(EXAMPLE, DIALER_MAPPING, tmp_path / "o")  # up to date: not imported again
+    assert (tmp_path / "o" / "calls.csv").stat().st_mtime_ns == stamp
+    assert len(first.calls) == len(again.calls) == 200
