@@ -40,6 +40,19 @@ def translate_columns(frame, lang: str = "en"):
     return frame.rename(columns={c: t(c, lang) for c in frame.columns})
 
 
+def heading(key: str, lang: str = "en", level: int = 2, suffix: str = ""):
+    """A notebook heading in ``lang``: ``display(heading("outcomes.trend", lang))``.
+
+    Markdown cells cannot switch language, so notebooks show their headings through this.
+    Returns an ``IPython.display.Markdown`` object (``level`` is the number of ``#``).
+    """
+    from IPython.display import Markdown
+
+    check_lang(lang)
+    text = t(key, lang) + (f" {suffix}" if suffix else "")
+    return Markdown("#" * max(1, min(int(level), 6)) + " " + text)
+
+
 register({
     # shared vocabulary: ids, roles, outcomes, objections, skills, classes
     "rep_id": ("rep", "坐席"),

@@ -67,7 +67,25 @@ def setup(lang: str = "en") -> str:
     rc["font.family"] = ["sans-serif"]
     rc["font.sans-serif"] = [family] + [f for f in rc["font.sans-serif"] if f != family]
     rc["axes.unicode_minus"] = False
+    _show_figures_inline()
     return family
+
+
+def _show_figures_inline() -> None:
+    """In a Jupyter kernel, make ``display(fig)`` render a PNG.
+
+    The helpers build figures without pyplot (so nothing is drawn twice or kept open), and
+    IPython only knows how to show such a Figure once a PNG formatter is registered.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    select_figure_formats(shell, {"png"}, bbox_inches="tight", dpi=100)
 
 
 def _figure(ncols: int = 1, width: float = 10.0, height: float = 4.5):
@@ -273,7 +291,7 @@ def followup_chart(frame: pd.DataFrame, lang: str = "en", max_days: float = 60.0
         From :func:`telesales_lab.outcomes.followup_speed` (column ``days``).
     lang : {"en", "zh"}
     max_days : float
-        Longer follow-ups are counted in the last bin.
+        Follow-ups this long or longer are shown as one hatched bar to the right.
 
     Returns
     -------
@@ -284,10 +302,17 @@ def followup_chart(frame: pd.DataFrame, lang: str = "en", max_days: float = 60.0
     if max_days <= 0:
         raise ParameterError(f"max_days == {max_days!r}, must be > 0")
     fig, (ax,) = _figure(1, 8, 4)
-    days = np.clip(frame["days"].to_numpy(float), 0, max_days)
-    ax.hist(days, bins=np.linspace(0, max_days, 31), color="#4C72B0")
+    days = frame["days"].to_numpy(float)
+    days = days[~np.isnan(days)]
+    width = max_days / 30
+    ax.hist(days[days < max_days], bins=np.linspace(0, max_days, 31), color="#4C72B0")
+    longer = int((days >= max_days).sum())
+    if longer:  # one hatched bar for the long tail, labelled, instead of a misleading last bin
+        ax.bar(max_days + width, longer, width=width, align="edge", color="#8C8C8C", hatch="//")
+        ax.annotate(f"≥ {max_days:g}: {longer}", (max_days + 1.5 * width, longer), ha="center",
+                    va="bottom", fontsize=8)
     if len(days):
-        median = float(np.median(frame["days"].to_numpy(float)))
+        median = float(np.median(days))
         ax.axvline(min(median, max_days), color="#C44E52", linestyle="--",
                    label=f"{t('median_days', lang)}: {median:.1f}")
         ax.legend(fontsize=8)
