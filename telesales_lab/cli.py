@@ -139,14 +139,17 @@ _REGISTRARS.append(_register_funnel)
 
 # ----------------------------------------------------------------------------- plan, training-effect (training)
 def _cmd_plan(args) -> int:
-    from .i18n import check_lang, translate_columns
+    from .i18n import check_lang, t, translate_columns
     from .io import load_dataset
     from .training import plan
 
     check_lang(args.lang)
     frame = plan(load_dataset(args.data_dir), args.month, rep_id=args.rep, policy=args.policy, lang=args.lang)
     if args.format == "table":
-        frame = translate_columns(frame, args.lang)
+        for col in ("skill", "method"):
+            frame[col] = frame[col].map(lambda v: t(v, args.lang))
+        frame["due_on"] = frame["due_on"].dt.strftime("%Y-%m-%d")
+        frame = translate_columns(frame.astype(object).where(frame.notna(), ""), args.lang)
     emit(frame, args.format)
     return 0
 
