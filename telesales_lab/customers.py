@@ -41,6 +41,10 @@ i18n.register({
     "revisit_due": ("revisit due", "到期回访"),
     "birthday": ("birthday soon", "近期生日"),
     "lapsed_a": ("lapsed A customer", "流失A类客户"),
+    "customers": ("customers", "客户数"),
+    "share": ("share", "占比"),
+    "monetary_share": ("share of amount", "金额占比"),
+    "never_ordered": ("never ordered", "未下单"),
 })
 
 
@@ -138,6 +142,46 @@ def classify_customers(data, month: str, policy=None) -> pd.DataFrame:
         "potential": s["potential"].round(2),
     })
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def class_summary(classes: pd.DataFrame) -> pd.DataFrame:
+    """Size and value of each class, from :func:`classify_customers`.
+
+    Returns
+    -------
+    DataFrame
+        One row per class A, B, C: ``customer_class, customers, share, frequency``
+        (mean orders), ``monetary`` (total amount), ``monetary_share``, ``potential``
+        (mean), ``never_ordered`` (customers without any order in the window).
+    """
+    g = classes.groupby("customer_class", observed=False)
+    out = pd.DataFrame({
+        "customers": g.size(),
+        "frequency": g["frequency"].mean(),
+        "monetary": g["monetary"].sum(),
+        "potential": g["potential"].mean(),
+        "never_ordered": g["frequency"].apply(lambda f: int((f == 0).sum())),
+    }).reindex(list(CUSTOMER_CLASSES))
+    out.insert(1, "share", out["customers"] / max(int(out["customers"].sum()), 1))
+    total = float(out["monetary"].sum())
+    out.insert(4, "monetary_share", out["monetary"] / total if total > 0 else np.nan)
+    out.index.name = "customer_class"
+    out = out.reset_index()
+    out["customer_class"] = out["customer_class"].astype("string")
+    return out
+
+
+def care_summary(care: pd.DataFrame) -> pd.DataFrame:
+    """Customers per reason and class in a :func:`care_list`.
+
+    Returns
+    -------
+    DataFrame
+        ``reason, customer_class, customers``, one row per reason and class present.
+    """
+    out = care.groupby(["reason", "customer_class"], observed=True).size().rename("customers").reset_index()
+    out["reason"] = out["reason"].astype("string")
+    return out
 
 
 def customer_class_map(data, month: str, policy=None) -> pd.Series:

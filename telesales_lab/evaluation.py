@@ -25,6 +25,8 @@ scaling is done within each team, but ranks are always across everyone evaluated
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -63,6 +65,24 @@ i18n.register({
     "orders": ("orders", "订单数"),
     "new_customers": ("new customers", "新客户数"),
     "growth": ("revenue growth", "收入增长"),
+    "best_rep_id": ("best rep", "最佳坐席"),
+    "n_reps": ("reps", "人数"),
+    # notebook headings
+    "kpi.title": ("Skills and KPI evaluation", "技能与绩效考核"),
+    "kpi.ranking": ("Monthly ranking", "月度排名"),
+    "kpi.team_summary": ("Teams", "各小组"),
+    "kpi.grades": ("Grade distribution", "等级分布"),
+    "kpi.skills": ("Skill scores", "技能得分"),
+    "kpi.skill_profiles": ("Skill profiles per rep", "坐席技能画像"),
+    "kpi.team_profiles": ("Skill profiles per team", "小组技能画像"),
+    "kpi.trend": ("Trend against earlier months", "与前几个月的趋势对比"),
+    "kpi.awards": ("Award candidates", "评优候选人"),
+    "kpi.promotion": ("Promotion readiness", "晋升准备度"),
+    "kpi.calibration": ("QA calibration: assessor drift", "质检校准：评估人偏移"),
+    "kpi.agreement": ("QA calibration: agreement between assessors", "质检校准：评估人一致性"),
+    "kpi.customers": ("Customer classes", "客户分级"),
+    "kpi.care": ("Customer care list", "客户关怀名单"),
+    "kpi.count": ("reps", "人数"),
 })
 
 COLUMNS = ["rep_id", "team", "sales", "development", "satisfaction", "skills", "teamwork", "total", "grade", "rank"]
@@ -177,9 +197,29 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
         ``feedback`` (0-100), ``complaints``, ``complaint_score``, ``teamwork_skill``,
         ``team_result``.
     """
+    policy = resolve_policy(policy)
+    key = ("evaluation_detail", str(parse_month(month)), json.dumps(policy, sort_keys=True), skills is None)
+    cache = _cache_of(data)
+    if key not in cache:
+        cache[key] = _evaluation_detail(data, month, policy, skills)
+    return cache[key].copy()
+
+
+def _cache_of(data) -> dict:
+    """Results already computed for this loaded data set (tables are never modified in place)."""
+    cache = getattr(data, "_telesales_evaluations", None)
+    if cache is None:
+        cache = {}
+        try:
+            object.__setattr__(data, "_telesales_evaluations", cache)
+        except (AttributeError, TypeError):
+            pass  # an object that takes no attributes simply gets no cache
+    return cache
+
+
+def _evaluation_detail(data, month: str, policy: dict, skills: pd.DataFrame | None) -> pd.DataFrame:
     from .skills import score_skills
 
-    policy = resolve_policy(policy)
     p = parse_month(month)
     require_data(data.calls["started_at"], p)
     kpi = policy["kpi"]
@@ -273,6 +313,57 @@ def evaluate(data, month: str, policy=None) -> pd.DataFrame:
         For a bad policy. ParameterError if nobody can be evaluated in the month.
     """
     return evaluation_detail(data, month, policy)[COLUMNS]
+
+
+def team_summary(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Team means of an evaluation (:func:`evaluate` or :func:`evaluate_period`).
+
+    Returns
+    -------
+    DataFrame
+        One row per team, best mean total first: ``team, n_reps, sales, development,
+        satisfaction, skills, teamwork, total, best_rep_id`` (the team's best rank).
+    """
+    g = evaluation.groupby("team", observed=True)
+    out = g[list(DIMENSIONS) + ["total"]].mean()
+    out.insert(0, "n_reps", g.size())
+    out["best_rep_id"] = evaluation.sort_values("rank").groupby("team", observed=True)["rep_id"].first()
+    out = out.reset_index().sort_values(["total", "team"], ascending=[False, True], kind="stable")
+    out["team"] = out["team"].astype("string")
+    out["best_rep_id"] = out["best_rep_id"].astype("string")
+    return out.reset_index(drop=True)
+
+
+def kpi_trend(data, month: str, months: int = 6, policy=None) -> pd.DataFrame:
+    """Team means of the monthly evaluation over the ``months`` months ending with ``month``.
+
+    Months without calls are skipped.
+
+    Returns
+    -------
+    DataFrame
+        One row per month and team, plus one per month with team ``overall`` (everyone
+        evaluated): ``month, team, n_reps, sales, development, satisfaction, skills,
+        teamwork, total``, sorted by month and team.
+    """
+    if int(months) < 1:
+        raise ParameterError(f"months == {months!r}, must be >= 1")
+    policy = resolve_policy(policy)
+    end = parse_month(month)
+    require_data(data.calls["started_at"], end)
+    have = set(data.calls["started_at"].dt.to_period("M").dropna().unique())
+    wanted = [m for m in pd.period_range(end - (int(months) - 1), end, freq="M") if m in have]
+    monthly = _monthly(data, wanted, policy)
+    cols = list(DIMENSIONS) + ["total"]
+    teams = monthly.groupby(["month", "team"], observed=True)
+    by_team = teams[cols].mean().join(teams.size().rename("n_reps")).reset_index()
+    allm = monthly.groupby("month", observed=True)
+    overall = allm[cols].mean().join(allm.size().rename("n_reps")).reset_index().assign(team="overall")
+    out = pd.concat([by_team, overall], ignore_index=True)
+    out = out.sort_values(["month", "team"], kind="stable").reset_index(drop=True)
+    out["month"] = out["month"].astype("string")
+    out["team"] = out["team"].astype("string")
+    return out[["month", "team", "n_reps"] + cols]
 
 
 # ----------------------------------------------------------------------------- periods

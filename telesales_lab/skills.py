@@ -325,6 +325,24 @@ def score_skills(data, month: str, policy=None) -> pd.DataFrame:
     return ev[["rep_id", "skill", "score", "ci_low", "ci_high", "n_evidence"]]
 
 
+def team_profile(evidence: pd.DataFrame) -> pd.DataFrame:
+    """Team means of the reps' skill scores (from :func:`skill_evidence`; role ``rep`` only).
+
+    Returns
+    -------
+    DataFrame
+        One row per team and skill: ``team, skill, score, n_reps``, plus the rows of team
+        ``overall`` (every rep), sorted by team and skill.
+    """
+    reps = evidence[evidence["role"] == "rep"]
+    by_team = reps.groupby(["team", "skill"], observed=True)["score"].agg(score="mean", n_reps="size").reset_index()
+    overall = reps.groupby("skill", observed=True)["score"].agg(score="mean", n_reps="size").reset_index()
+    out = pd.concat([by_team, overall.assign(team="overall")], ignore_index=True)
+    out["team"] = out["team"].astype("string")
+    out["skill"] = pd.Categorical(out["skill"].astype("string"), categories=list(SKILLS))
+    return out.sort_values(["team", "skill"], kind="stable").reset_index(drop=True)[["team", "skill", "score", "n_reps"]]
+
+
 def skill_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Wide view of :func:`score_skills`: one row per rep, one column per skill."""
     wide = scores.pivot_table(index="rep_id", columns="skill", values="score", observed=True)
