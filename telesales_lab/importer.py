@@ -455,12 +455,20 @@ def _walk_weekdays(year: pd.Series, month: pd.Series, weekday: pd.Series, column
     return pd.Series(run_day[run_id], index=year.index, dtype="int64")
 
 
+def _hex16(values: np.ndarray) -> np.ndarray:
+    """uint64 values as 16 lower-case hex digits each, without a Python loop per value."""
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    nibbles = (values[:, None] >> shifts) & np.uint64(0xF)
+    ascii_codes = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles.astype(np.intp)]
+    return np.ascontiguousarray(ascii_codes).view("S16").ravel().astype(str)
+
+
 def _hash_ids(src: _Source, columns, key: str, prefix: str, ctx: _Context) -> pd.Series:
     if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
         raise ctx.fail(key, f"id == {columns!r}, must be \"row\" or a list of source column names")
     parts = pd.DataFrame({c: _source_column(src, c, key, ctx) for c in columns})
     hashed = pd.util.hash_pandas_object(parts.fillna("\x00"), index=False, hash_key=_HASH_KEY)
-    text = pd.Series([f"{v:016x}" for v in hashed.to_numpy()], index=parts.index, dtype="string")
+    text = pd.Series(_hex16(hashed.to_numpy(np.uint64)), index=parts.index, dtype="string")
     return (prefix + text).mask(parts.isna().all(axis=1))
 
 

@@ -205,6 +205,9 @@ def test_out_folder_with_other_files_is_refused(tmp_path):
     ('duration_s = { start = "呼叫时间", end = "挂机时间", format = "%H:%M:%S" }',
      'duration_s = { start = "呼叫时间", end = "挂机时间", format = "%H:%M" }',
      r"\[calls\.columns\] duration_s: source column '呼叫时间' does not match format '%H:%M'"),
+    ('duration_s = { start = "呼叫时间", end = "挂机时间", format = "%H:%M:%S" }', 'duration_s = "话术"',
+     r"the mapped tables do not validate; nothing was written\. Check the mapping keys of these columns:\n"
+     r"  calls\.csv: column 'duration_s': not a number \[rows 2, 3, 4, 5, 6 \(\+195 more\)\]"),
     ('[reps.columns]\nname', '[reps.columns]\nrep_id = "坐席工号"\nname',
      r"\[reps\.columns\] rep_id: the reps are the distinct values of \[calls\.columns\] rep_id"),
     ('role = { constant = "rep" }', 'role = { constant = "agent" }',
@@ -391,3 +394,24 @@ def test_import_or_skip(tmp_path, capsys):
     again = import_or_skip(EXAMPLE, DIALER_MAPPING, tmp_path / "o")  # up to date: not imported again
     assert (tmp_path / "o" / "calls.csv").stat().st_mtime_ns == stamp
     assert len(first.calls) == len(again.calls) == 200
+
+
+def test_excel_source_and_hex_ids(tmp_path):
+    from telesales_lab.importer import _hex16
+
+    values = np.array([0, 1, 2**64 - 1, 0x0123456789ABCDEF], dtype=np.uint64)
+    assert _hex16(values).tolist() == [f"{int(v):016x}" for v in values]
+    frame = pd.DataFrame({"cust": ["K1", "K2"], "when": ["2026-10-01 09:00:00", "2026-10-02 10:30:00"],
+                          "secs": ["30", "45"], "res": ["y", "n"]})
+    path = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        frame.to_excel(xw, sheet_name="通话记录", index=False)
+    mapping = _small_mapping(tmp_path, source='[source]\nsheet = "通话记录"\n')
+    out = tmp_path / "x"
+    import_sources([path], mapping, out)
+    calls = load_dataset(out).calls
+    assert list(calls["outcome"].astype(str)) == ["sale", "rejected"]
+    assert list(calls["started_at"]) == [pd.Timestamp("2026-10-01 09:00"), pd.Timestamp("2026-10-02 10:30")]
+    wrong = _small_mapping(tmp_path, source='[source]\nsheet = "calls"\n')
+    with pytest.raises(MappingError, match=r"\[source\] sheet: cannot read export\.xlsx"):
+        build_tables([path], wrong)
