@@ -450,8 +450,8 @@ register({
                          "明显高于总体 {overall}（整个区间都在其上）：{groups}。"),
     "attributes.below": ("Clearly below the overall {overall} (whole interval below it): {groups}.",
                          "明显低于总体 {overall}（整个区间都在其下）：{groups}。"),
-    "attributes.timing_shift": ("When to call: schedule more of the calling in {groups}, which now get "
-                                "{share} of the calls.",
+    "attributes.timing_shift": ("When to call: schedule more of the calling in {groups} (now {share} of "
+                                "the calls).",
                                 "何时拨打：把更多拨打安排在 {groups}，目前只占通话的 {share}。"),
     "attributes.low_volume": ("Caution: these high-converting periods carry few calls ({share} together); "
                               "part of their edge may come from who was called then (e.g. callbacks to "
