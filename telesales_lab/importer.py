@@ -401,10 +401,8 @@ def _date_parts(spec: dict, key: str, src: _Source, ctx: _Context) -> pd.Series:
         weekday = _lookup(_source_column(src, spec["weekday"], key, ctx, "weekday"), _WEEKDAYS, key,
                           spec["weekday"], "weekday (mon, Monday, 周一, 1-7)", src, ctx)
         day = _walk_weekdays(year, month, weekday, spec["weekday"], key, src, ctx)
-    days_in = pd.Series([calendar.monthrange(int(y), int(m))[1] for y, m in zip(*_unique_pairs(year, month))])
-    limit = pd.MultiIndex.from_arrays(_unique_pairs(year, month))
-    limit = pd.Series(days_in.to_numpy(), index=limit)
-    bad = (day.to_numpy() > limit.reindex(pd.MultiIndex.from_arrays([year, month])).to_numpy()) | (day.to_numpy() < 1)
+    days_in = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 1})).dt.days_in_month
+    bad = ((day > days_in) | (day < 1)).to_numpy(bool)
     if bad.any():
         raise ctx.fail(key, f"day is past the end of its month in {int(bad.sum())} row(s): {src.where(bad)}")
     dates = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}))
@@ -414,11 +412,6 @@ def _date_parts(spec: dict, key: str, src: _Source, ctx: _Context) -> pd.Series:
                              key, spec["time"], src, ctx)
         dates = dates + (clock - pd.Timestamp("2000-01-01")).fillna(pd.Timedelta(0))
     return dates.astype("datetime64[ns]")
-
-
-def _unique_pairs(year: pd.Series, month: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    pairs = pd.DataFrame({"y": year.to_numpy(), "m": month.to_numpy()}).drop_duplicates()
-    return pairs["y"].to_numpy(), pairs["m"].to_numpy()
 
 
 def _walk_weekdays(year: pd.Series, month: pd.Series, weekday: pd.Series, column: str, key: str,

@@ -415,3 +415,16 @@ def test_excel_source_and_hex_ids(tmp_path):
     wrong = _small_mapping(tmp_path, source='[source]\nsheet = "calls"\n')
     with pytest.raises(MappingError, match=r"\[source\] sheet: cannot read export\.xlsx"):
         build_tables([path], wrong)
+
+
+def test_day_placeholder_and_day_past_month_end(tmp_path):
+    frame = pd.DataFrame({"cust": ["K1", "K2"], "mon": ["1月", "二月"], "yr": ["2024", "2024"],
+                          "secs": ["1", "2"], "res": ["y", "n"]})
+    path = _write(tmp_path, "d.csv", frame)
+    ok = _small_mapping(tmp_path, started='{ month = "mon", year = "yr", day = 1 }')
+    calls = build_tables([path], ok)["calls"]
+    assert list(calls["started_at"]) == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")]
+    bad = _small_mapping(tmp_path, started='{ month = "mon", year = 2023, day = 30 }')
+    with pytest.raises(MappingError, match=r"\[calls\.columns\] started_at: day is past the end of its month "
+                                           r"in 1 row\(s\): rows 3 of d\.csv"):
+        build_tables([path], bad)
