@@ -9,10 +9,11 @@ with ``contact_rate = connected / dials``, ``positive_rate = positive / connecte
 calls and ``revenue`` the amount of the orders (not cancelled) linked to the calls by
 ``orders.call_id``.
 
-Every count is additive, so each table is built from sufficient statistics: the calls
-are summed once per base key (rep, script, customer, hour, weekday) and then rolled up
-to teams, scenarios or customer classes. Rates are computed last, from the sums. No
-Python runs per call.
+Every count is additive, so each table is built from sufficient statistics: the month's
+calls are selected once, the base key (rep, script, customer, hour, weekday) is factorised,
+the team, scenario or customer class is looked up for each *distinct* id only, and the
+counts, connected durations and linked revenue are summed per group with
+``numpy.bincount``. Rates are divided last, from the sums. No Python runs per call.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ FUNNEL_COLUMNS = ("dials", "connected", "positive", "sales",
                   "contact_rate", "positive_rate", "conversion_rate", "aht_s", "revenue")
 #: Additive sufficient statistics behind every funnel column.
 _SUMS = ("dials", "connected", "positive", "sales", "connected_duration_s", "revenue")
-#: Which base key each ``by`` is summed over before the roll-up.
+#: The per-call key each ``by`` is factorised on before mapping ids to groups.
 _BASE = {
     "rep": "rep_id",
     "team": "rep_id",
@@ -52,8 +53,6 @@ _BASE = {
 }
 #: ``by=`` values accepted by :func:`followup_summary`.
 FOLLOWUP_BY = {"rep": "rep_id", "team": "team"}
-#: Metrics of :func:`funnel_change`, in order.
-CHANGE_METRICS = FUNNEL_COLUMNS
 
 
 # ----------------------------------------------------------------------------- helpers
