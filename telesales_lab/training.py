@@ -108,6 +108,8 @@ i18n.register({
     "training_effect": ("training effect", "培训效果"),
     "career_readiness": ("career readiness", "晋升准备度"),
     "next_role": ("next role", "下一岗位"),
+    "missing": ("still missing", "尚欠条件"),
+    "ready": ("ready", "已具备"),
 })
 
 
@@ -661,6 +663,40 @@ def _calendar(gaps, catalog, p, st, lang) -> pd.DataFrame:
     for col in ("session_month", "area", "module_id", "module_title", "skill", "teams"):
         out[col] = out[col].astype("string")
     return out
+
+
+# ----------------------------------------------------------------------------- career path
+def career_readiness(data, month: str, policy=None, *, lang: str = "en") -> pd.DataFrame:
+    """Readiness for the next step of the career path (rep -> team lead -> supervisor).
+
+    The rules and the verdict come from :func:`telesales_lab.evaluation.promotion_readiness`
+    (``[promotion.*]`` of the policy); this adds what is still missing and, where the
+    skills fall short, a coaching module for the weakest skill.
+
+    Returns
+    -------
+    DataFrame
+        ``rep_id, team, role, next_role, ready, tenure_months, grade, grade_streak,
+        min_skill, weakest_skill, missing, module_id, module_title`` -- one row per rep and
+        team lead evaluated, ready first. ``missing`` lists ``tenure``, ``grades`` and
+        ``skills`` (``"; "``-separated) for the rules not met, empty when ready.
+    """
+    from .evaluation import promotion_readiness
+
+    i18n.check_lang(lang)
+    full, _ = training_settings(policy)
+    r = promotion_readiness(data, month, full)
+    parts = np.column_stack([np.where(~r[c].to_numpy(bool), w, "")
+                             for c, w in (("meets_tenure", "tenure"), ("meets_grades", "grades"),
+                                          ("meets_skills", "skills"))])
+    r["missing"] = pd.array(["; ".join(x for x in row if x) for row in parts], dtype="string")  # ~100 rows
+    mods = _module_lookup(load_catalog(data), lang)
+    mods = mods[mods["method"] == "coaching"].drop(columns="method")
+    r = r.merge(mods.rename(columns={"skill": "weakest_skill"}), on="weakest_skill", how="left")
+    r.loc[r["meets_skills"].to_numpy(bool), ["module_id", "module_title"]] = pd.NA
+    cols = ["rep_id", "team", "role", "next_role", "ready", "tenure_months", "grade", "grade_streak",
+            "min_skill", "weakest_skill", "missing", "module_id", "module_title"]
+    return r[cols].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- training effect
