@@ -32,7 +32,7 @@ i18n.register({
     "mean_diff": ("mean difference", "平均差"),
     "drift": ("drift", "偏移"),
     "se": ("std. error", "标准误"),
-    "z": ("z", "z 值"),
+    "z": ("z", "z值"),
     "flagged": ("flagged", "标记"),
     "panel": ("assessors", "评估组"),
     "n_targets": ("targets", "评估对象数"),
@@ -41,8 +41,9 @@ i18n.register({
     "icc2_k": ("ICC(2,k)", "ICC(2,k)"),
     "type": ("type", "类型"),
     "icc": ("ICC", "ICC"),
-    "ci_low": ("lower 95%", "95%下限"),
-    "ci_high": ("upper 95%", "95%上限"),
+    "ci_low": ("CI low", "置信下限"),
+    "ci_high": ("CI high", "置信上限"),
+    "mean_spread": ("mean spread (max - min)", "平均极差"),
 })
 
 _TARGET = ["rep_id", "skill", "month"]

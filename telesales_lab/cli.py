@@ -243,10 +243,11 @@ def _add_lang(p) -> None:
 
 
 def _emit_lang(frame, args) -> int:
-    from .i18n import check_lang, translate_columns
+    from .evaluation import translate
+    from .i18n import check_lang
 
     check_lang(args.lang)
-    emit(translate_columns(frame, args.lang) if args.format == "table" else frame, args.format)
+    emit(translate(frame, args.lang) if args.format == "table" else frame, args.format)
     return 0
 
 

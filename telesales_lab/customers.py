@@ -35,7 +35,7 @@ i18n.register({
     "potential": ("potential (0-100)", "潜在价值（0-100）"),
     "class_score": ("class score", "分级得分"),
     "reason": ("reason", "原因"),
-    "due_on": ("due on", "到期日"),
+    "due_on": ("due on", "完成期限"),
     "last_call_on": ("last call", "上次通话"),
     "last_order_on": ("last order", "上次下单"),
     "revisit_due": ("revisit due", "到期回访"),

@@ -25,8 +25,6 @@ scaling is done within each team, but ranks are always across everyone evaluated
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -37,7 +35,8 @@ from .policy import DIMENSIONS, grade_at_least, grade_of, resolve_policy
 from .schema import SKILLS
 
 i18n.register({
-    "sales": ("sales results", "销售业绩"),
+    # "sales" alone is the funnel's count of sales elsewhere: see translate()
+    "kpi.sales": ("sales results", "销售业绩"),
     "development": ("customer development", "客户开发"),
     "satisfaction": ("customer satisfaction", "客户满意度"),
     "skills": ("sales skills", "销售技能"),
@@ -51,6 +50,13 @@ i18n.register({
     "margin": ("lead over next", "领先次名"),
     "n_eligible": ("eligible", "符合条件人数"),
     "n_calls": ("calls", "通话数"),
+    "min_calls": ("fewest calls in a month", "单月最少通话数"),
+    "n_feedback": ("feedback responses", "回访评价数"),
+    "feedback": ("feedback (0-100)", "客户评价（0-100）"),
+    "complaints": ("complaints", "投诉数"),
+    "complaint_score": ("complaints resolved in time (%)", "投诉及时处理率（%）"),
+    "teamwork_skill": ("teamwork skill", "团队协作技能"),
+    "team_result": ("team result", "小组业绩"),
     "next_role": ("next role", "下一岗位"),
     "tenure_months": ("tenure (months)", "司龄（月）"),
     "grade_streak": ("grade streak", "连续达标月数"),
@@ -59,7 +65,7 @@ i18n.register({
     "meets_tenure": ("tenure met", "司龄达标"),
     "meets_grades": ("grades met", "等级达标"),
     "meets_skills": ("skills met", "技能达标"),
-    "ready": ("ready", "可晋升"),
+    "ready": ("ready", "已具备"),
     "revenue": ("revenue", "收入"),
     "profit": ("profit", "利润"),
     "orders": ("orders", "订单数"),
@@ -197,24 +203,13 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
         ``feedback`` (0-100), ``complaints``, ``complaint_score``, ``teamwork_skill``,
         ``team_result``.
     """
+    from .skills import memo
+
     policy = resolve_policy(policy)
-    key = ("evaluation_detail", str(parse_month(month)), json.dumps(policy, sort_keys=True), skills is None)
-    cache = _cache_of(data)
-    if key not in cache:
-        cache[key] = _evaluation_detail(data, month, policy, skills)
-    return cache[key].copy()
-
-
-def _cache_of(data) -> dict:
-    """Results already computed for this loaded data set (tables are never modified in place)."""
-    cache = getattr(data, "_telesales_evaluations", None)
-    if cache is None:
-        cache = {}
-        try:
-            object.__setattr__(data, "_telesales_evaluations", cache)
-        except (AttributeError, TypeError):
-            pass  # an object that takes no attributes simply gets no cache
-    return cache
+    if skills is not None:  # the caller's own scores: nothing to remember
+        return _evaluation_detail(data, month, policy, skills)
+    return memo(data, "evaluation_detail", month, policy, ("kpi", "grades", "skills", "calibration"),
+                lambda: _evaluation_detail(data, month, policy, skills))
 
 
 def _evaluation_detail(data, month: str, policy: dict, skills: pd.DataFrame | None) -> pd.DataFrame:
@@ -313,6 +308,20 @@ def evaluate(data, month: str, policy=None) -> pd.DataFrame:
         For a bad policy. ParameterError if nobody can be evaluated in the month.
     """
     return evaluation_detail(data, month, policy)[COLUMNS]
+
+
+def translate(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Display copy of an evaluation table with ``lang`` column labels.
+
+    Like :func:`telesales_lab.i18n.translate_columns`, except that ``sales`` is labelled as
+    the sales-results dimension (elsewhere, e.g. in the funnel, it is a count of sales).
+    """
+    from .i18n import t, translate_columns
+
+    out = translate_columns(frame, lang)
+    if lang != "en" and "sales" in frame.columns:
+        out = out.rename(columns={out.columns[list(frame.columns).index("sales")]: t("kpi.sales", lang)})
+    return out
 
 
 def team_summary(evaluation: pd.DataFrame) -> pd.DataFrame:
@@ -561,7 +570,7 @@ def promotion_readiness(data, month: str, policy=None) -> pd.DataFrame:
             if m not in have:
                 break
             try:
-                e = evaluation_detail(data, str(m), pol, skills=skills if m == p else None)
+                e = evaluation_detail(data, str(m), pol)
             except ParameterError:
                 break
             grades.append(e.set_index("rep_id")["grade"].rename(str(m)))

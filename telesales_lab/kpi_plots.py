@@ -104,9 +104,10 @@ def kpi_trend_chart(trend: pd.DataFrame, lang: str = "en", column: str = "total"
         ax.plot(wide.index.astype(str), wide[team].to_numpy(float), marker="o",
                 lw=2.5 if overall else 1.2, ls="--" if overall else "-", color="black" if overall else None,
                 label=t("overall", lang) if overall else str(team))
-    ax.set_ylabel(t(column, lang))
+    label = t("kpi.sales" if column == "sales" else column, lang)
+    ax.set_ylabel(label)
     ax.set_xlabel(t("month", lang))
-    ax.set_title(f"{t('kpi.trend', lang)}: {t(column, lang)}")
+    ax.set_title(f"{t('kpi.trend', lang)}: {label}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
 

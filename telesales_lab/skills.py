@@ -36,6 +36,8 @@ the ``[skills] lookback_months`` months ending with the month:
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -46,15 +48,16 @@ from .policy import resolve_policy
 from .schema import CONNECTED_OUTCOMES, POSITIVE_OUTCOMES, SKILLS
 
 i18n.register({
-    "ci_low": ("lower 95%", "95%下限"),
-    "ci_high": ("upper 95%", "95%上限"),
+    "ci_low": ("CI low", "置信下限"),
+    "ci_high": ("CI high", "置信上限"),
     "n_evidence": ("evidence", "证据量"),
     "prior_mean": ("peer mean", "同组均值"),
     "assessment_mean": ("assessment mean", "评估均分"),
     "n_assessments": ("assessments", "评估次数"),
     "call_metric": ("call metric", "通话指标"),
     "call_score": ("call-based score", "通话折算分"),
-    "n_calls": ("calls used", "使用通话数"),
+    "n_calls": ("calls", "通话数"),
+    "call_value": ("call metric value", "通话指标值"),
     "call_weight": ("call evidence weight", "通话证据权重"),
 })
 
@@ -226,6 +229,31 @@ def skill_evidence(data, month: str, policy=None) -> pd.DataFrame:
         - ``score``, ``ci_low``, ``ci_high``, ``n_evidence`` (assessments + calls used)
     """
     policy = resolve_policy(policy)
+    return memo(data, "skill_evidence", month, policy, ("skills", "calibration"),
+                lambda: _skill_evidence(data, month, policy))
+
+
+def memo(data, name: str, month: str, policy: dict, sections: tuple[str, ...], compute) -> pd.DataFrame:
+    """``compute()``, remembered on the loaded data set for the month and the policy sections used.
+
+    A notebook asks for the same month's scores several times (ranking, trends, awards,
+    promotion); the tables of a loaded data set are never modified in place, so the result
+    is kept on it. A copy is returned each time.
+    """
+    key = (name, str(parse_month(month)), json.dumps({k: policy[k] for k in sections}, sort_keys=True))
+    cache = getattr(data, "_telesales_memo", None)
+    if cache is None:
+        cache = {}
+        try:
+            object.__setattr__(data, "_telesales_memo", cache)
+        except (AttributeError, TypeError):
+            return compute()  # an object that takes no attributes gets no memory
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key].copy()
+
+
+def _skill_evidence(data, month: str, policy: dict) -> pd.DataFrame:
     cfg = policy["skills"]
     start, end = _window(month, int(cfg["lookback_months"]))
     if not in_month(data.assessments["assessed_on"], month).any():

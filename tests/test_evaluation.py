@@ -270,3 +270,30 @@ def test_evaluate_cli_csv(demo, capsys):
     assert lines[0] == "rep_id,team,sales,development,satisfaction,skills,teamwork,total,grade,rank"
     assert main(["evaluate", str(folder), "--month", MONTH, "--period", "quarter", "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("rep_id,team,period,n_months,")
+
+
+def test_chinese_labels_and_plots(demo):
+    from matplotlib.figure import Figure
+
+    from telesales_lab import kpi_plots
+    from telesales_lab.calibration import assessor_drift
+    from telesales_lab.evaluation import kpi_trend, translate
+    from telesales_lab.skills import skill_evidence, team_profile
+
+    _, data, _, _ = demo
+    e = evaluate(data, MONTH)
+    zh = translate(e, "zh")
+    assert list(zh.columns)[:3] == ["坐席", "小组", "销售业绩"]
+    assert translate(e, "en").columns.equals(e.columns)
+    ev = skill_evidence(data, MONTH)
+    trend = kpi_trend(data, MONTH, 2)
+    assert set(trend["month"]) == {"2026-09", "2026-10"} and "overall" in set(trend["team"])
+    overall = trend[trend["team"] == "overall"].set_index("month")
+    assert overall.loc[MONTH, "total"] == pytest.approx(e["total"].mean())
+    for fig in (kpi_plots.grade_chart(e, load_policy()["grades"], "zh"), kpi_plots.skill_heatmap(ev, "zh"),
+                kpi_plots.team_radar(team_profile(ev), "zh"), kpi_plots.kpi_trend_chart(trend, "zh", "sales"),
+                kpi_plots.drift_chart(assessor_drift(data, MONTH), "zh")):
+        assert isinstance(fig, Figure) and fig.axes[0].get_title()
+    assert kpi_plots.kpi_trend_chart(trend, "zh", "sales").axes[0].get_ylabel() == "销售业绩"
+    with pytest.raises(ParameterError, match="grade_chart needs the columns grade"):
+        kpi_plots.grade_chart(e.drop(columns="grade"), ["A"], "en")
