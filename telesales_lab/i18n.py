@@ -9,12 +9,29 @@ from __future__ import annotations
 
 LANGS = ("en", "zh")
 _LABELS: dict[str, dict[str, str]] = {}
+_CONTEXTS: dict[str, dict[str, dict[str, str]]] = {}
+#: (key, first labels, second labels) for global keys registered twice with different words.
+CONFLICTS: list[tuple[str, dict, dict]] = []
 
 
-def register(labels: dict[str, tuple[str, str]]) -> None:
-    """Add ``{key: (english, chinese)}`` labels."""
+def register(labels: dict[str, tuple[str, str]], context: str | None = None) -> None:
+    """Add ``{key: (english, chinese)}`` labels.
+
+    A word that means one thing everywhere is registered without ``context``. A column
+    name that means something else in one table (``sales`` is a count in the funnel but
+    the sales-results dimension in the evaluation) is registered with that table's
+    ``context`` and looked up with it. Registering a global key twice with different
+    words is a mistake; it is recorded in :data:`CONFLICTS`, which a test keeps empty.
+    """
     for key, (en, zh) in labels.items():
-        _LABELS[key] = {"en": en, "zh": zh}
+        entry = {"en": en, "zh": zh}
+        if context is not None:
+            _CONTEXTS.setdefault(context, {})[key] = entry
+            continue
+        old = _LABELS.get(key)
+        if old is not None and old != entry:
+            CONFLICTS.append((key, old, entry))
+        _LABELS[key] = entry
 
 
 def check_lang(lang: str) -> str:
@@ -25,19 +42,19 @@ def check_lang(lang: str) -> str:
     return lang
 
 
-def t(key: str, lang: str = "en") -> str:
-    """The label for ``key`` in ``lang``; unknown keys come back as they are."""
-    entry = _LABELS.get(key)
+def t(key: str, lang: str = "en", context: str | None = None) -> str:
+    """The label for ``key`` in ``lang`` (within ``context`` first); unknown keys come back as they are."""
+    entry = _CONTEXTS.get(context, {}).get(key) or _LABELS.get(key)
     if entry is None:
         return key
     return entry.get(lang) or entry["en"]
 
 
-def translate_columns(frame, lang: str = "en"):
+def translate_columns(frame, lang: str = "en", context: str | None = None):
     """A copy of ``frame`` with display labels as column names (for ``lang="zh"``)."""
     if lang == "en":
         return frame
-    return frame.rename(columns={c: t(c, lang) for c in frame.columns})
+    return frame.rename(columns={c: t(c, lang, context) for c in frame.columns})
 
 
 def heading(key: str, lang: str = "en", level: int = 2, suffix: str = ""):
