@@ -415,6 +415,74 @@ def _register_report(sub) -> None:
 _REGISTRARS.append(_register_report)
 
 
+# ----------------------------------------------------------------------------- rank-scripts (script ranking)
+_RANK_TABLES = ("ranking", "pairwise", "revenue", "calls-needed", "allocation", "plan", "srm", "phrases")
+
+
+def _cmd_rank_scripts(args) -> int:
+    from . import script_ranking as sr
+    from .i18n import check_lang, translate_columns
+    from .io import load_dataset
+
+    check_lang(args.lang)
+    opts = dict(padjust=args.padjust, alpha=args.alpha, min_connected=args.min_connected, min_reps=args.min_reps)
+    sr._ranker(**opts)._settings()  # refuse bad options before loading the data
+    data = load_dataset(args.data_dir)
+    by = args.by
+    if args.table == "ranking":
+        frame = sr.rank_scripts(data, args.month, by=by, window_months=args.window_months, **opts)
+    elif args.table == "pairwise":
+        frame = sr.pairwise_comparisons(data, args.month, by=by, window_months=args.window_months, **opts)
+    elif args.table == "revenue":
+        frame = sr.revenue_per_call(data, args.month, by=by, window_months=args.window_months, alpha=args.alpha,
+                                    min_connected=args.min_connected, min_reps=args.min_reps)
+    elif args.table == "calls-needed":
+        frame = sr.calls_needed(data, args.month, by=by, window_months=args.window_months, **opts)
+    elif args.table == "allocation":
+        frame = sr.thompson_allocation(data, args.month, by=by, window_months=args.window_months, **opts)
+    elif args.table == "plan":
+        frame = sr.assignment_plan(data, args.month, window_months=args.window_months, **opts)
+    elif args.table == "srm":
+        frame = sr.srm_check(data, args.month, args.intended_split, window_months=args.window_months)
+    else:
+        frame = sr.phrase_analysis(data, args.month, source=args.phrase_source, window_months=args.window_months)
+    if args.format == "table":
+        frame = translate_columns(frame, args.lang)
+    emit(frame, args.format)
+    return 0
+
+
+def _register_rank_scripts(sub) -> None:
+    p = sub.add_parser("rank-scripts", help="rank call-script variants per scenario, adjusted for the reps "
+                                            "who used them, with honest verdicts")
+    p.add_argument("data_dir", help="folder with one file per table")
+    _add_month(p)
+    p.add_argument("--by", choices=("customer_class",), default=None,
+                   help="also rank within customer class (adds a customer_class column after scenario)")
+    p.add_argument("--window-months", type=_positive_int, default=1, metavar="N",
+                   help="months of calls ending with --month (default 1)")
+    p.add_argument("--padjust", choices=("holm", "bh"), default="holm",
+                   help="multiplicity correction of the pairwise tests (default holm)")
+    p.add_argument("--alpha", type=float, default=0.05, help="test level and 1 - interval coverage (default 0.05)")
+    p.add_argument("--min-connected", type=_positive_int, default=100,
+                   help="connected calls a variant needs to be ranked (default 100)")
+    p.add_argument("--min-reps", type=_positive_int, default=3,
+                   help="reps a variant needs to be ranked (default 3)")
+    p.add_argument("--table", choices=_RANK_TABLES, default="ranking",
+                   help="which table to print (default ranking; see the README)")
+    p.add_argument("--intended-split", default="equal",
+                   help="for --table srm: 'equal' or a CSV (scenario, script_id, share) / JSON file")
+    p.add_argument("--phrase-source", choices=("transcript", "script"), default="transcript",
+                   help="for --table phrases: call transcripts or script texts (default transcript)")
+    _add_format(p)
+    p.add_argument("--lang", choices=("en", "zh"), default="en",
+                   help="language of the table headers (table format only; CSV keeps snake_case)")
+    p.set_defaults(func=_cmd_rank_scripts)
+
+
+_REGISTRARS.append(_register_rank_scripts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
