@@ -38,8 +38,12 @@ _CJK_NAME = re.compile(f"^[{_CJK}·]{{2,}}$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z'.\-]*(?: [A-Za-z][A-Za-z'.\-]*){0,3}$")
 _LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z'.\-]*(?: [A-Za-z][A-Za-z'.\-]*)*")
 _DIGITS = re.compile(r"[0-9]+")
-_DIGITS_SEPARATED = re.compile(r"[0-9](?:[ \-]?[0-9])+")
+# groups of 2-4 digits joined by single spaces or dashes (138 1234 5678, 138-1234-5678),
+# not part of a decimal number (SVG coordinates are full of "12.39 -11.31")
+_DIGITS_SEPARATED = re.compile(r"(?<![\d.])\d{2,4}(?:[ \-]\d{2,4}){1,4}(?![\d.])")
 _DATA_URI = re.compile(r"data:[\w/+.\-]+;base64,[A-Za-z0-9+/=\s]+")
+#: SVG drawing data (glyph outlines, polylines) is numbers only
+_SVG_GEOMETRY = re.compile(r'\s(?:d|points|transform|viewBox)="[^"]*"')
 
 
 def mask_phone(phone):
@@ -199,10 +203,9 @@ class _Targets:
         found = []
         runs = Counter(_normalise_phone(r) for r in _DIGITS.findall(text) if len(r) >= MIN_PHONE_DIGITS)
         for run in _DIGITS_SEPARATED.findall(text):
-            if not run.isdigit():
-                joined = _normalise_phone(re.sub(r"[ \-]", "", run))
-                if len(joined) >= MIN_PHONE_DIGITS:
-                    runs[joined] += 1
+            joined = _normalise_phone(run.replace(" ", "").replace("-", ""))
+            if len(joined) >= MIN_PHONE_DIGITS:
+                runs[joined] += 1
         for digits in runs.keys() & self.phones.keys():
             found.append(("phone", self.phones[digits], mask_phone(digits), runs[digits]))
         hits = _cjk_substrings(text, self.cjk_lengths, self.cjk) if self.cjk else Counter()
@@ -269,7 +272,7 @@ def output_text(path: Path) -> str:
         except ValueError:
             return text
     if suffix in (".html", ".htm", ".svg", ".xml"):
-        return html.unescape(_DATA_URI.sub(" ", text))
+        return html.unescape(_SVG_GEOMETRY.sub(" ", _DATA_URI.sub(" ", text)))
     return text
 
 

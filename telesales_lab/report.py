@@ -49,15 +49,15 @@ from .i18n import check_lang, register, t
 #: Notebooks (file names in ``notebooks/``) that the monthly report runs, in this order.
 NOTEBOOKS = [
     "01_call_outcomes.ipynb",
+    "03_skills_kpis.ipynb",
 ]
 
 #: The only parameters the report injects into a notebook.
 PARAMETERS = ("data_dir", "month", "lang", "output_dir")
 #: Sub-folder of ``output_dir`` where :func:`save_table` writes.
 TABLES_DIR = "tables"
-#: Excel's limits on a sheet name and on the rows of a sheet.
+#: Excel's limit on the length of a sheet name.
 SHEET_NAME_MAX = 31
-EXCEL_MAX_ROWS = 1_048_576
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 #: Set in each report kernel's environment, so save_table can record who wrote a table.
 _NOTEBOOK_ENV = "TELESALES_REPORT_NOTEBOOK"
@@ -104,7 +104,7 @@ def _table_meta(path: Path) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def save_table(frame, name: str, output_dir) -> Path:
+def save_table(frame, name: str, output_dir) -> None:
     """Hand a table to the report's Excel workbook.
 
     Notebooks call this for every table worth a sheet. The table is written, atomically, as
@@ -121,10 +121,8 @@ def save_table(frame, name: str, output_dir) -> Path:
     output_dir : path
         The notebook's ``output_dir`` parameter.
 
-    Returns
-    -------
-    Path
-        The Parquet file written.
+    Returns nothing, so that a notebook's last line ``save_table(...)`` shows nothing in the
+    report; the file is ``<output_dir>/tables/<name>.parquet``.
 
     Raises
     ------
@@ -173,7 +171,6 @@ def save_table(frame, name: str, output_dir) -> Path:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
 def _read_tables(folder: Path, order: list[str]) -> list[dict]:
@@ -209,78 +206,30 @@ def _sheet_title(meta: dict, lang: str, taken: set[str]) -> str:
     return title
 
 
-def _display_width(text: str) -> int:
-    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
-
-
-def _excel_columns(frame):
-    """Columns as Python values openpyxl can store; missing values as None."""
-    import numpy as np
-    import pandas as pd
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    out = {}
-    for col in frame.columns:
-        s = frame[col]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = s.dt.tz_convert(None)
-        if (pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s)
-                or pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s)):
-            values = np.array(s.astype(object).to_numpy(), dtype=object)
-            if pd.api.types.is_float_dtype(s):
-                values[~np.isfinite(s.to_numpy(dtype=float, na_value=np.nan))] = None
-        else:
-            text = s.astype("string")
-            text = text.str.replace(ILLEGAL_CHARACTERS_RE.pattern, "", regex=True).str.slice(0, 32_767)
-            values = np.array(text.astype(object).to_numpy(), dtype=object)
-        values[pd.isna(s).to_numpy()] = None
-        out[col] = values
-    return out
-
-
 def _write_workbook(items: list[dict], path: Path, lang: str) -> list[dict]:
     """One sheet per table, headers in ``lang``; returns what each sheet holds."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
     from .i18n import translate_columns
+    from .workbook import MAX_ROWS, write_workbook
 
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
     taken: set[str] = set()
-    sheets = []
+    sheets, frames = [], []
     for item in items:
         meta, frame = item["meta"], item["frame"]
         labels = meta.get("labels") or {}
         register({c: (lab.get("en") or c, lab.get("zh") or c) for c, lab in labels.items()
                   if t(c, "zh") == c})  # keep the running package's own labels first
         shown = translate_columns(frame, lang)
-        truncated = len(shown) > EXCEL_MAX_ROWS - 1
+        if shown.columns.duplicated().any():  # two columns with one label: keep them apart
+            shown.columns = [f"{label} ({c})" if dup else label for label, c, dup in
+                             zip(shown.columns, frame.columns, shown.columns.duplicated(keep=False))]
+        truncated = len(shown) > MAX_ROWS - 1
         if truncated:
-            shown = shown.iloc[: EXCEL_MAX_ROWS - 1]
+            shown = shown.iloc[: MAX_ROWS - 1]
         title = _sheet_title(meta, lang, taken)
-        ws = book.create_sheet(title)
-        columns = _excel_columns(shown)
-        sample = shown.head(200).astype("string")
-        for j, col in enumerate(shown.columns, start=1):
-            width = max([_display_width(str(col))] + [_display_width(v) for v in sample[col].dropna()])
-            ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, width + 2))
-        ws.freeze_panes = "A2"
-        header = []
-        for col in shown.columns:
-            cell = WriteOnlyCell(ws, value=str(col))
-            cell.font = bold
-            header.append(cell)
-        ws.append(header)
-        for row in zip(*columns.values()):
-            ws.append(row)
+        frames.append((title, shown))
         sheets.append({"sheet": title, "table": meta["name"], "notebook": meta.get("notebook"),
                        "rows": len(frame), "truncated": truncated})
-    tmp = path.with_name(f".{path.name}.tmp")
-    book.save(tmp)
-    os.replace(tmp, path)
+    write_workbook(frames, path)
     return sheets
 
 
@@ -309,8 +258,13 @@ def _defer_rfc3987_import() -> None:
     def is_valid_syntax(term, value):
         return _real().is_valid_syntax(term, value)
 
+    def __getattr__(attr):  # dunders too would load it: the import system asks for __path__
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(_real(), attr)
+
     stub.is_valid_syntax = is_valid_syntax
-    stub.__getattr__ = lambda attr: getattr(_real(), attr)
+    stub.__getattr__ = __getattr__
     sys.modules[name] = stub
 
 
@@ -323,11 +277,15 @@ def default_notebooks_dir() -> Path:
 
 
 def _notebook_title(nb, fallback: str) -> str:
+    """The first heading, from a markdown cell or a markdown output (``i18n.heading``)."""
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
+        texts = [cell.source] if cell.cell_type == "markdown" else [
+            out.get("data", {}).get("text/markdown", "") for out in cell.get("outputs", [])]
+        for text in texts:
+            text = "".join(text) if isinstance(text, list) else text
+            for line in text.splitlines():
                 if line.lstrip().startswith("#"):
-                    return line.lstrip("# ").strip() or fallback
+                    return line.strip().lstrip("#").strip() or fallback
     return fallback
 
 
@@ -503,12 +461,12 @@ _INDEX_CSS = """
 body{font-family:"Noto Sans CJK SC","Noto Sans SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;
 max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.5}
 h1{margin-bottom:.2rem} .meta{color:#555;margin-top:0} li{margin:.3rem 0}
-.small{color:#666;font-size:.9em} ul.reps{columns:4}
+.small{color:#666;font-size:.9em} ul.reps{columns:4} h3{margin-bottom:.2rem}
 """
 
 
 def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks: list[dict],
-                 workbook: str | None, sheets: list[dict], packs: list[str]) -> Path:
+                 workbook: str | None, sheets: list[dict], packs: list[str], reps=None) -> Path:
     e = html.escape
     by_notebook: dict = {}
     for s in sheets:
@@ -527,8 +485,18 @@ def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks:
     else:
         book = f'<p>{t("report.no_tables", lang)}</p>'
     if packs:
-        links = "".join(f'<li><a href="coaching/{e(p)}">{e(Path(p).stem)}</a></li>' for p in packs)
-        coaching = f'<ul class="reps">{links}</ul>'
+        reps = reps.drop_duplicates("rep_id").set_index("rep_id") if reps is not None else None
+        teams: dict = {}
+        for p in packs:
+            rep = Path(p).stem
+            team, name = "", ""
+            if reps is not None and rep in reps.index:
+                team, name = str(reps.at[rep, "team"]), str(reps.at[rep, "name"] or "")
+            teams.setdefault(team, []).append(
+                f'<li><a href="coaching/{e(p)}">{e(rep)}</a> <span class="small">{e(name)}</span></li>')
+        coaching = "".join(f'<h3>{e(team)}</h3><ul class="reps">{"".join(links)}</ul>' if team
+                           else f'<ul class="reps">{"".join(links)}</ul>'
+                           for team, links in sorted(teams.items()))
     else:
         coaching = f'<p>{t("report.no_coaching", lang)}</p>'
     title = f'{t("report.title", lang)} {month}'
@@ -592,7 +560,7 @@ def _build_packs(data, month: str, folder: Path, lang: str, say) -> list[str]:
 # ----------------------------------------------------------------------------- public API
 def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: bool = True, *,
                notebooks: list[str] | None = None, notebooks_dir=None, jobs: int | None = None,
-               privacy_check: bool = True) -> Path:
+               coaching: bool = True, privacy_check: bool = True) -> Path:
     """Build the month's report into ``<out>/<month>/`` and swap it in.
 
     Parameters
@@ -614,6 +582,8 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
     jobs : int, optional
         Notebooks run at the same time, each in its own kernel (default: 2, or 1 on a
         one-core machine).
+    coaching : bool, default True
+        Write the coaching packs (when ``telesales_lab.coaching`` exists).
     privacy_check : bool, default True
         Refuse to publish a report in which :func:`telesales_lab.privacy.scan_outputs`
         finds a customer's phone number or name.
@@ -668,7 +638,7 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
     tmp.mkdir()  # mkdir (not mkdtemp) so the folder gets the user's usual permissions
     try:
         _defer_rfc3987_import()
-        params = {"data_dir": str(data_dir), "month": month, "lang": lang, "output_dir": "."}
+        params = dict(zip(PARAMETERS, (str(data_dir), month, lang, ".")))
         results = _Runner(sources, params, tmp, final, jobs, say, lang).run()
         run = [results[s.name] for s in sources]
 
@@ -682,11 +652,11 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
             for s in sheets:
                 if s["truncated"]:
                     say(f"warning: table {s['table']} has {s['rows']:,} rows; the sheet keeps "
-                        f"Excel's maximum of {EXCEL_MAX_ROWS - 1:,}; tables/{s['table']}.parquet has all")
+                        f"Excel's maximum; tables/{s['table']}.parquet has all")
 
-        packs = _build_packs(data, month, tmp / "coaching", lang, say)
+        packs = _build_packs(data, month, tmp / "coaching", lang, say) if coaching else []
         shutil.rmtree(tmp / ".logs", ignore_errors=True)
-        _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs)
+        _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps)
 
         if privacy_check:
             from .privacy import scan_outputs

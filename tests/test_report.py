@@ -1,0 +1,390 @@
+"""The monthly report: papermill runs into a temporary folder, swapped in; HTML, Excel, index.
+
+One real report (lang zh) is built once per module, from the notebooks of ``report.NOTEBOOKS``
+that exist plus a fixture notebook of our own, on a small generated data set; most tests
+look at that report. Each report run starts a kernel per notebook, so runs are kept few.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io as stdio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from telesales_lab import report
+from telesales_lab.cli import main
+from telesales_lab.exceptions import DataValidationError, ParameterError, ReportError
+from telesales_lab.i18n import t
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH = "2026-10"
+PARAMS_CELL = (
+    'data_dir: str = "../data/demo"  # data set folder\n'
+    'month: str = "2026-10"  # month to analyse\n'
+    'lang: str = "en"  # en or zh\n'
+    'output_dir: str = "../reports/scratch"  # where tables are written'
+)
+
+
+def _notebook(path: Path, *cells: str, title: str = "# Fixture", parameters: bool = True) -> Path:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    body = [new_markdown_cell(title), new_code_cell("from telesales_lab import io, report")]
+    if parameters:
+        p = new_code_cell(PARAMS_CELL)
+        p.metadata["tags"] = ["parameters"]
+        body.append(p)
+    body += [new_code_cell(c) for c in cells]
+    nb.cells = body
+    nbformat.write(nb, path)
+    return path
+
+
+FIXTURE_CELLS = (
+    "from matplotlib.figure import Figure\n"
+    "from telesales_lab import outcomes, plotting\n"
+    "from telesales_lab.i18n import t, translate_columns",
+    "data = io.load_dataset(data_dir)\n"
+    "plotting.setup(lang)\n"
+    'by_team = outcomes.funnel(data, month, by="team")\n'
+    'report.save_table(by_team, "funnel_by_team", output_dir)\n'
+    "translate_columns(by_team, lang)",
+    'report.save_table(by_team.set_index("team")[["dials", "sales"]], "dials_by_team", output_dir)',
+    "fig = Figure(figsize=(8, 4))\n"
+    "ax = fig.subplots()\n"
+    'ax.bar(by_team["team"], by_team["dials"])\n'
+    'ax.set_title(t("dials", lang))\n'
+    "fig",
+)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> Path:
+    from telesales_lab.demo import write_demo
+
+    folder = tmp_path_factory.mktemp("data") / "small"
+    write_demo(folder, n_teams=2, reps_per_team=5, n_customers=400, n_calls=4000, months=3)
+    return folder
+
+
+def _real_notebooks() -> list[str]:
+    return [n for n in report.NOTEBOOKS if (ROOT / "notebooks" / n).is_file()]
+
+
+@pytest.fixture(scope="module")
+def built(small_data, tmp_path_factory):
+    """A Chinese report of the fixture notebook and every existing report notebook."""
+    nbdir = tmp_path_factory.mktemp("notebooks")
+    real = _real_notebooks()
+    for name in real:
+        shutil.copy(ROOT / "notebooks" / name, nbdir / name)
+    _notebook(nbdir / "00_fixture.ipynb", *FIXTURE_CELLS, title="# 报告测试 Report fixture")
+    names = ["00_fixture.ipynb"] + real
+    out = tmp_path_factory.mktemp("reports")
+    folder = report.run_report(small_data, MONTH, out=out, lang="zh", progress=False,
+                               notebooks=names, notebooks_dir=nbdir)
+    return {"folder": folder, "out": out, "names": names, "data": small_data}
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ----------------------------------------------------------------------------- the built report
+@pytest.mark.slow
+def test_report_writes_every_file_and_nothing_else(built):
+    folder = built["folder"]
+    assert folder == (built["out"] / MONTH).resolve()
+    assert sorted(p.name for p in built["out"].iterdir()) == [MONTH]  # no temporary folder left over
+    for name in built["names"]:
+        stem = Path(name).stem
+        assert (folder / name).is_file() and (folder / f"{stem}.html").is_file()
+    assert (folder / "index.html").is_file()
+    assert (folder / f"{MONTH}_tables.xlsx").is_file()
+    assert {"funnel_by_team.parquet", "dials_by_team.parquet"} <= {p.name for p in (folder / "tables").iterdir()}
+    assert not (folder / ".logs").exists()
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    for name in built["names"]:
+        assert f'href="{Path(name).stem}.html"' in index and f'href="{name}"' in index
+    assert f'href="{MONTH}_tables.xlsx"' in index
+    assert t("report.title", "zh") in index and t("report.analyses", "zh") in index
+
+
+@pytest.mark.slow
+def test_injected_parameters_are_exactly_the_four(built):
+    folder, data = built["folder"], built["data"]
+    expected = {"data_dir": str(Path(data).resolve()), "month": MONTH, "lang": "zh", "output_dir": "."}
+    for name in built["names"]:
+        nb = nbformat.read(folder / name, as_version=4)
+        meta = nb.metadata["papermill"]
+        assert meta["parameters"] == expected
+        assert meta.get("environment_variables", {}) == {}
+        assert meta["output_path"] == str(folder / name)
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1
+        namespace: dict = {}
+        exec(injected[0].source, {}, namespace)  # the cell holds assignments of literals only
+        assert namespace == expected
+        tags = [c.metadata.get("tags", []) for c in nb.cells]
+        assert tags.index(["injected-parameters"]) == tags.index(["parameters"]) + 1
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert errors == []
+
+
+@pytest.mark.slow
+def test_html_hides_code_and_embeds_images(built):
+    html = (built["folder"] / "00_fixture.html").read_text(encoding="utf-8")
+    assert "report.save_table" not in html and "load_dataset" not in html  # no input cells
+    assert "<title>报告测试 Report fixture</title>" in html
+    assert re.search(r"<td>[\u4e00-\u9fff]{2}[一二三]组</td>", html)  # Chinese team names in the table
+    pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(pngs) == 1  # the fixture's one figure, rendered as an image rather than its repr
+    assert base64.b64decode(pngs[0]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert "<Figure size" not in html
+    assert not re.search(r'<script[^>]+src="https?://', html)  # opens offline
+
+
+@pytest.mark.slow
+def test_workbook_has_a_sheet_per_table_with_chinese_headers(built):
+    from openpyxl import load_workbook
+
+    import telesales_lab.outcomes  # noqa: F401  (registers the funnel's labels)
+
+    folder = built["folder"]
+    book = load_workbook(folder / f"{MONTH}_tables.xlsx", read_only=True)
+    saved = sorted(p.stem for p in (folder / "tables").glob("*.parquet"))
+    assert len(book.sheetnames) == len(saved)
+    assert book.sheetnames[:2] == ["funnel_by_team", "dials_by_team"]  # fixture first, in save order
+    frame = pd.read_parquet(folder / "tables" / "funnel_by_team.parquet")
+    rows = list(book["funnel_by_team"].iter_rows(values_only=True))
+    assert list(rows[0]) == [t(c, "zh") for c in frame.columns]
+    assert rows[0][:3] == ("小组", "拨打量", "接通量")
+    assert len(rows) == len(frame) + 1
+    body = pd.DataFrame(rows[1:], columns=frame.columns)
+    assert body["team"].tolist() == frame["team"].tolist()
+    assert body["dials"].tolist() == frame["dials"].tolist()
+    pd.testing.assert_series_equal(body["conversion_rate"].astype(float), frame["conversion_rate"],
+                                   check_names=False)
+    dials = pd.read_parquet(folder / "tables" / "dials_by_team.parquet")
+    assert list(dials.columns) == ["team", "dials", "sales"]  # the index was kept as a column
+    assert sorted(dials["team"]) == sorted(frame["team"])
+
+
+@pytest.mark.slow
+def test_coaching_packs_are_fanned_out_and_linked(built):
+    import importlib.util
+
+    if importlib.util.find_spec("telesales_lab.coaching") is None:
+        pytest.skip("telesales_lab.coaching does not exist yet")
+    folder = built["folder"]
+    packs = sorted(p.name for p in (folder / "coaching").glob("*.html"))
+    assert packs
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    for name in packs:
+        assert f'href="coaching/{name}"' in index
+
+
+@pytest.mark.slow
+def test_a_real_report_holds_no_customer_phone_or_name(built, tmp_path):
+    from telesales_lab.io import load_dataset
+    from telesales_lab.privacy import scan_outputs
+
+    data = load_dataset(built["data"])
+    assert scan_outputs(built["folder"], data) == []
+    # the scan does look: the same report with one customer planted in a copy is caught
+    customer = data.customers.iloc[5]
+    planted = tmp_path / "planted"
+    shutil.copytree(built["folder"], planted)
+    with open(planted / "00_fixture.html", "a", encoding="utf-8") as f:
+        f.write(f"<p>{customer['phone']}</p>")
+    found = scan_outputs(planted, data)
+    assert [(x.file, x.kind, x.customer_id) for x in found] == [("00_fixture.html", "phone", customer["customer_id"])]
+
+
+# ----------------------------------------------------------------------------- failures
+@pytest.mark.slow
+def test_failing_notebook_leaves_previous_report_untouched(small_data, tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    _notebook(nbdir / "ok.ipynb", 'report.save_table(io.load_dataset(data_dir).scripts[["script_id"]], "scripts", output_dir)')
+    _notebook(nbdir / "bad.ipynb", "x = 1", "raise ValueError('planted failure in ' + month)")
+    out = tmp_path / "reports"
+    report.run_report(small_data, MONTH, out=out, progress=False, notebooks=["ok.ipynb"],
+                      notebooks_dir=nbdir, coaching=False)
+    before = _tree(out)
+    assert f"{MONTH}/index.html" in before and f"{MONTH}/{MONTH}_tables.xlsx" in before
+    with pytest.raises(ReportError, match=r"notebook bad\.ipynb failed: cell 5 \(raise ValueError.*\): "
+                                          r"ValueError: planted failure in 2026-10$"):
+        report.run_report(small_data, MONTH, out=out, progress=False, notebooks=["ok.ipynb", "bad.ipynb"],
+                          notebooks_dir=nbdir, coaching=False)
+    assert _tree(out) == before  # byte for byte, and no temporary folder left beside it
+    assert sorted(p.name for p in out.iterdir()) == [MONTH]
+
+
+def test_notebook_without_parameters_cell_is_refused(small_data, tmp_path):
+    _notebook(tmp_path / "plain.ipynb", "x = 1", parameters=False)
+    with pytest.raises(ReportError, match=r"plain\.ipynb has no cell tagged 'parameters'"):
+        report.run_report(small_data, MONTH, out=tmp_path / "reports", progress=False,
+                          notebooks=["plain.ipynb"], notebooks_dir=tmp_path, coaching=False)
+    assert list((tmp_path / "reports").iterdir()) == []
+
+
+def test_missing_notebook_bad_month_and_bad_data_write_nothing(small_data, tmp_path):
+    out = tmp_path / "reports"
+    with pytest.raises(ReportError, match=r"notebook\(s\) not found: .*nope\.ipynb"):
+        report.run_report(small_data, MONTH, out=out, notebooks=["nope.ipynb"], notebooks_dir=tmp_path)
+    with pytest.raises(ParameterError, match=r"no calls in month 2025-01"):
+        report.run_report(small_data, "2025-01", out=out, notebooks=[], notebooks_dir=tmp_path)
+    with pytest.raises(ParameterError, match=r"lang == 'fr'"):
+        report.run_report(small_data, MONTH, out=out, lang="fr", notebooks=[], notebooks_dir=tmp_path)
+    broken = tmp_path / "broken"
+    shutil.copytree(small_data, broken)
+    (broken / "calls.csv").write_text("call_id\nC1\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"calls\.csv"):
+        report.run_report(broken, MONTH, out=out, notebooks=[], notebooks_dir=tmp_path)
+    assert not out.exists()
+
+
+def test_cli_report_errors_exit_2_without_traceback(small_data, tmp_path, capsys):
+    assert main(["report", str(small_data), "--month", "2026-13", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: month == '2026-13'") and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+# ----------------------------------------------------------------------------- save_table
+def test_save_table_writes_parquet_with_labels(tmp_path, monkeypatch):
+    monkeypatch.delenv("TELESALES_REPORT_NOTEBOOK", raising=False)
+    frame = pd.DataFrame({"team": ["华东一组", "华南一组"], "dials": [10, 20]})
+    assert report.save_table(frame, "by_team", tmp_path) is None  # a last line shows nothing
+    path = tmp_path / "tables" / "by_team.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
+    meta = report._table_meta(path)
+    assert meta["labels"]["team"] == {"en": "team", "zh": "小组"}
+    assert meta["name"] == "by_team" and meta["notebook"] is None
+    assert [p.name for p in (tmp_path / "tables").iterdir()] == ["by_team.parquet"]  # no temp file left
+
+
+@pytest.mark.parametrize("name, rule", [
+    ("x" * 32, "at most 31"),
+    ("a/b", "must not contain"),
+    ("what?", "must not contain"),
+    ("", "non-empty"),
+    ("History", "reserved"),
+])
+def test_save_table_refuses_names_excel_would_refuse(tmp_path, name, rule):
+    with pytest.raises(ParameterError, match=re.escape(rule)):
+        report.save_table(pd.DataFrame({"a": [1]}), name, tmp_path)
+
+
+def test_save_table_refuses_a_name_taken_by_another_notebook(tmp_path, monkeypatch):
+    frame = pd.DataFrame({"a": [1]})
+    monkeypatch.setenv("TELESALES_REPORT_NOTEBOOK", "01_call_outcomes.ipynb")
+    report.save_table(frame, "funnel", tmp_path)
+    report.save_table(frame, "funnel", tmp_path)  # the same notebook may write it again
+    monkeypatch.setenv("TELESALES_REPORT_NOTEBOOK", "02_script_ranking.ipynb")
+    with pytest.raises(ParameterError, match=r"'funnel' is already used by 01_call_outcomes\.ipynb"):
+        report.save_table(frame, "funnel", tmp_path)
+
+
+def test_notebooks_list_is_a_plain_list_of_existing_names():
+    assert isinstance(report.NOTEBOOKS, list) and report.NOTEBOOKS[0] == "01_call_outcomes.ipynb"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", n) for n in report.NOTEBOOKS)
+    assert len(set(report.NOTEBOOKS)) == len(report.NOTEBOOKS)
+
+
+# ----------------------------------------------------------------------------- start-up cost
+def test_deferred_rfc3987_import_keeps_validation_and_iri_checks():
+    """nbformat imports without building rfc3987_syntax's grammar; IRI checks still answer."""
+    code = (
+        "import sys\n"
+        "from telesales_lab.report import _defer_rfc3987_import\n"
+        "_defer_rfc3987_import()\n"
+        "import nbformat, papermill, jsonschema\n"
+        "assert 'lark' not in sys.modules, 'rfc3987_syntax was imported'\n"
+        "nbformat.validate(nbformat.v4.new_notebook())\n"
+        "checker = jsonschema.FormatChecker()\n"
+        "print(checker.conforms('http://example.com/a', 'iri'), checker.conforms('http://[::1', 'iri'),"
+        " 'lark' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "True"]
+
+
+# ----------------------------------------------------------------------------- headless browser
+def _chromium() -> str:
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make browser` installs it")
+        pytest.skip("chromium is not installed (`make browser`)")
+    return path
+
+
+def _browse(chromium: str, page: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    """Headless Chromium with the CJK font mplfonts ships made visible to it (fontconfig)."""
+    from telesales_lab.plotting import font_path
+
+    conf = tmp / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"<dir>{font_path().parent}</dir><cachedir>{tmp / 'fc-cache'}</cachedir></fontconfig>",
+        encoding="utf-8")
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp / 'profile'}", *args, page.as_uri()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+
+
+def _ink(png: Path) -> float:
+    """Share of pixels that are not (near) white."""
+    from PIL import Image
+    import numpy as np
+
+    pixels = np.asarray(Image.open(png).convert("L"))
+    return float((pixels < 240).mean())
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(built, tmp_path):
+    from PIL import Image
+
+    chromium = _chromium()
+    folder = built["folder"]
+    shots = {}
+    for page in ("index.html", "00_fixture.html"):
+        png = tmp_path / f"{Path(page).stem}.png"
+        done = _browse(chromium, folder / page, tmp_path, f"--screenshot={png}", "--window-size=1280,2000")
+        assert png.is_file(), done.stderr[-2000:]
+        shots[page] = _ink(png)
+    keep = os.environ.get("TELESALES_KEEP_SCREENSHOTS")
+    if keep:  # to look at them: TELESALES_KEEP_SCREENSHOTS=/some/folder pytest -k chromium
+        for png in tmp_path.glob("*.png"):
+            shutil.copy(png, Path(keep) / png.name)
+    assert shots["index.html"] > 0.005  # headings and links drawn
+    assert shots["00_fixture.html"] > 0.03  # a table and a bar chart drawn
+
+    dom = _browse(chromium, folder / "00_fixture.html", tmp_path, "--dump-dom").stdout
+    payloads = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', dom)
+    assert len(payloads) == 1
+    image = Image.open(stdio.BytesIO(base64.b64decode(payloads[0])))
+    image.verify()
+    image = Image.open(stdio.BytesIO(base64.b64decode(payloads[0])))
+    assert image.format == "PNG" and image.width >= 300 and image.height >= 150
+    assert "拨打量" in dom or "小组" in dom  # the Chinese table headers reached the page
