@@ -50,6 +50,7 @@ from .i18n import check_lang, register, t
 NOTEBOOKS = [
     "01_call_outcomes.ipynb",
     "03_skills_kpis.ipynb",
+    "04_training_plan.ipynb",
 ]
 
 #: The only parameters the report injects into a notebook.

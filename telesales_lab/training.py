@@ -110,6 +110,15 @@ i18n.register({
     "next_role": ("next role", "下一岗位"),
     "missing": ("still missing", "尚欠条件"),
     "ready": ("ready", "已具备"),
+    "training.title": ("Training plan", "培训计划"),
+    "training.plans": ("Individual plans by team", "各小组个人培训计划"),
+    "training.team_gaps": ("Team-wide gaps: share of reps with a credible gap", "小组共性差距：存在明确差距的人数比例"),
+    "training.coach_load": ("Coach load", "辅导人负荷"),
+    "training.calendar": ("Annual classroom calendar", "年度课堂培训日历"),
+    "training.career": ("Career path: readiness for the next step", "职业发展：晋升准备度"),
+    "training.effects": ("Training effects (difference in differences)", "培训效果（双重差分）"),
+    "training.no_effects": ("No training log in this data set: no effects to estimate.",
+                            "该数据集没有培训记录，无法估计培训效果。"),
 })
 
 
@@ -663,6 +672,111 @@ def _calendar(gaps, catalog, p, st, lang) -> pd.DataFrame:
     for col in ("session_month", "area", "module_id", "module_title", "skill", "teams"):
         out[col] = out[col].astype("string")
     return out
+
+
+def plans_by_team(data, plan_frame: pd.DataFrame) -> pd.DataFrame:
+    """The plan with each rep's team in front, sorted by team, rep and priority.
+
+    Returns
+    -------
+    DataFrame
+        ``team`` followed by the :func:`plan` columns.
+    """
+    team = data.reps.assign(rep_id=data.reps["rep_id"].astype("string")).set_index("rep_id")["team"]
+    out = plan_frame.copy()
+    out.insert(0, "team", out["rep_id"].map(team).astype("string"))
+    return out.sort_values(["team", "rep_id", "priority"], kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- plots
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots()
+
+
+def plot_team_gaps(team_frame: pd.DataFrame, lang: str = "en"):
+    """Heatmap of team x skill: share of the team's reps with a credible gap.
+
+    Parameters
+    ----------
+    team_frame : DataFrame
+        From :func:`team_plan`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    i18n.check_lang(lang)
+    grid = team_frame.pivot_table(index="team", columns="skill", values="share_gap", aggfunc="first",
+                                  observed=True).reindex(columns=list(SKILLS))
+    fig, ax = _figure(9, 0.9 + 0.45 * max(len(grid), 1))
+    image = ax.imshow(grid.to_numpy(float), aspect="auto", cmap="Reds", vmin=0, vmax=1)
+    ax.set_xticks(range(len(SKILLS)), [i18n.t(sk, lang) for sk in SKILLS], rotation=30, ha="right")
+    ax.set_yticks(range(len(grid)), list(grid.index))
+    for (r, c), v in np.ndenumerate(grid.to_numpy(float)):
+        if np.isfinite(v):
+            ax.text(c, r, f"{v:.0%}", ha="center", va="center", fontsize=8, color="white" if v > 0.5 else "black")
+    fig.colorbar(image, ax=ax, format=lambda v, _: f"{v:.0%}")
+    ax.set_title(i18n.t("training.team_gaps", lang))
+    return fig
+
+
+def plot_coach_load(load: pd.DataFrame, lang: str = "en"):
+    """Bars of coachees per coach against the cap.
+
+    Parameters
+    ----------
+    load : DataFrame
+        From :func:`coach_load`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    i18n.check_lang(lang)
+    shown = load[load["n_coachees"] > 0]
+    fig, ax = _figure(9, 0.9 + 0.3 * max(len(shown), 1))
+    y = np.arange(len(shown))
+    ax.barh(y, shown["n_coachees"].to_numpy(float), color="#4C72B0")
+    ax.set_yticks(y, [f"{c} ({tm})" for c, tm in zip(shown["coach_id"], shown["team"])])
+    ax.invert_yaxis()
+    if len(load):
+        ax.axvline(float(load["cap"].iloc[0]), color="#C44E52", ls="--", label=i18n.t("cap", lang))
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel(i18n.t("n_coachees", lang))
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(i18n.t("training.coach_load", lang))
+    return fig
+
+
+def plot_effects(effects: pd.DataFrame, lang: str = "en"):
+    """Forest plot: each module's effect on its skill with its interval.
+
+    Parameters
+    ----------
+    effects : DataFrame
+        From :func:`training_effect`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    i18n.check_lang(lang)
+    shown = effects.dropna(subset=["effect"])
+    fig, ax = _figure(8, 0.9 + 0.4 * max(len(shown), 1))
+    y = np.arange(len(shown))
+    eff = shown["effect"].to_numpy(float)
+    lo = np.nan_to_num(eff - shown["ci_low"].to_numpy(float))
+    hi = np.nan_to_num(shown["ci_high"].to_numpy(float) - eff)
+    ax.errorbar(eff, y, xerr=np.vstack([lo, hi]), fmt="o", color="#4C72B0", ecolor="#555", capsize=3)
+    ax.axvline(0, color="#999", lw=1)
+    ax.set_yticks(y, [f"{m} · {i18n.t(str(sk), lang)}" for m, sk in zip(shown["module_id"], shown["skill"])])
+    ax.invert_yaxis()
+    ax.set_xlabel(i18n.t("effect", lang))
+    ax.set_title(i18n.t("training.effects", lang))
+    return fig
 
 
 # ----------------------------------------------------------------------------- career path

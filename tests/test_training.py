@@ -418,13 +418,14 @@ def _cli(*args):
                           encoding="utf-8")
 
 
-def test_plan_cli_prints_exactly_the_plan_columns(demo, demo_plan):
+def test_plan_cli_prints_exactly_the_plan_columns(demo, demo_plan, capsys):
+    from telesales_lab.cli import main
+
     rep = next(iter(demo[2]["weak_skills"]))
-    out = _cli("plan", str(demo[0]), "--month", MONTH, "--rep", rep, "--format", "csv")
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert lines[0] == ",".join(training.PLAN_COLUMNS)
-    got = pd.read_csv(pd.io.common.StringIO(out.stdout), dtype=str, keep_default_na=False)
+    assert main(["plan", str(demo[0]), "--month", MONTH, "--rep", rep, "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == ",".join(training.PLAN_COLUMNS)
+    got = pd.read_csv(pd.io.common.StringIO(out), dtype=str, keep_default_na=False)
     want = demo_plan[demo_plan["rep_id"] == rep]
     assert list(got["skill"]) == list(want["skill"])
     assert list(got["due_on"]) == list(want["due_on"].dt.strftime("%Y-%m-%d"))
@@ -437,9 +438,10 @@ def test_plan_cli_unknown_rep_exits_2_without_traceback(demo):
     assert "rep_id == 'R999'" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_training_effect_cli(demo):
-    out = _cli("training-effect", str(demo[0]), "--format", "csv")
-    assert out.returncode == 0, out.stderr
-    got = pd.read_csv(pd.io.common.StringIO(out.stdout))
+def test_training_effect_cli(demo, capsys):
+    from telesales_lab.cli import main
+
+    assert main(["training-effect", str(demo[0]), "--format", "csv"]) == 0
+    got = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert list(got.columns) == training.EFFECT_COLUMNS
     assert demo[2]["training_effect"]["module_id"] in set(got["module_id"])
