@@ -14,7 +14,8 @@ with a module of the training catalog and a method:
   over coach capacity slots, which covers as many gaps as possible, the largest first, and
   spreads the load. A gap no coach can take falls back to practice.
 
-The settings live in the policy file's ``[training]`` table (defaults in :data:`DEFAULTS`).
+The settings live in the policy file's ``[training]`` table (defaults shipped in
+``telesales_lab/defaults/policy.toml``).
 
 Where a ``training_log`` exists, :func:`training_effect` estimates each module's effect on the
 assessment scores of its skill by difference in differences: trained reps before and after
@@ -45,27 +46,11 @@ CATALOG_COLUMNS = ["module_id", "title", "title_zh", "skill", "method", "hours",
 EFFECT_COLUMNS = ["module_id", "skill", "effect", "ci_low", "ci_high", "p_value", "n_trained", "n_control",
                   "n_assessments"]
 
-#: Settings of the ``[training]`` policy table and their defaults.
-DEFAULTS: dict = {
-    "target": 60.0,               # skill score every rep should reach (0-100)
-    "min_gap": 5.0,               # smaller gaps (points) are not worth a plan item
-    "top_n": 3,                   # plan items per rep, largest gaps first
-    "planned_roles": ["rep"],     # who gets an individual plan
-    "classroom_share": 0.5,       # share of the team's planned reps with the gap -> classroom
-    "classroom_min_reps": 3,      # ... and at least this many of them
-    "online_skills": ["product_knowledge"],
-    "practice_skills": ["objection_handling", "closing"],
-    "coach_roles": ["team_lead"],  # roles that coach; senior reps coach too
-    "senior_tenure_months": 24,   # a rep with this much tenure at the month end is senior
-    "coach_min_score": 70.0,      # a coach's own score in the skill
-    "coach_margin": 10.0,         # coach's score - rep's score, at least
-    "coach_cap": 3,               # coachees per coach per month, at most
-    "coach_scope": "team",        # "team": coaches from the rep's own team; "centre": anyone
-    "due_weeks": [2, 4, 6],       # weeks after the month end, by priority (1, 2, 3, ...)
-    "calendar_months": 12,        # length of the classroom calendar
-    "effect_level": 0.95,         # confidence level of training effects
-    "effect_min_trained": 5,      # trained reps seen before and after, for an interval
-}
+#: Keys of the policy's ``[training]`` table (defaults in ``defaults/policy.toml``).
+SETTINGS = ("target", "min_gap", "top_n", "planned_roles", "classroom_share", "classroom_min_reps",
+            "online_skills", "practice_skills", "coach_roles", "senior_tenure_months", "coach_min_score",
+            "coach_margin", "coach_cap", "coach_scope", "due_weeks", "calendar_months", "effect_level",
+            "effect_min_trained")
 
 i18n.register({
     "priority": ("priority", "优先级"),
@@ -123,47 +108,34 @@ i18n.register({
 
 
 # ----------------------------------------------------------------------------- settings
-def _policy_defaults_have_training() -> bool:
-    from .policy import load_policy
-
-    return "training" in load_policy()
-
-
 def training_settings(policy=None) -> tuple[dict, dict]:
-    """The full policy and its ``[training]`` settings, checked.
+    """The full policy and its ``[training]`` table, checked.
 
     Parameters
     ----------
     policy : dict, path or None
-        As for :func:`telesales_lab.policy.resolve_policy`. A dict may carry a
-        ``"training"`` table of :data:`DEFAULTS` keys to change.
+        As for :func:`telesales_lab.policy.resolve_policy`; e.g.
+        ``{"training": {"coach_cap": 2}}`` changes one setting.
 
     Returns
     -------
     policy : dict
         The full policy, to pass on to the skill scores.
     settings : dict
-        :data:`DEFAULTS` overridden by the policy's ``[training]`` table.
+        The ``[training]`` table: the shipped defaults overridden by the user's keys.
 
     Raises
     ------
     PolicyError
-        An unknown key or a value out of range, naming the key and the rule.
+        An unknown key, a value of the wrong type or out of range, naming the key and the rule.
     """
     from .policy import resolve_policy
 
-    extra: dict = {}
-    if isinstance(policy, dict) and "training" in policy and not _policy_defaults_have_training():
-        # the shipped policy file has no [training] table yet: take ours from the dict
-        extra = policy["training"]
-        policy = {k: v for k, v in policy.items() if k != "training"}
     full = resolve_policy(policy)
-    given = {**full.get("training", {}), **extra}
-    settings = copy.deepcopy(DEFAULTS)
-    for key, value in given.items():
-        if key not in DEFAULTS:
-            raise PolicyError(f"[training] {key}: unknown key; allowed here: {', '.join(DEFAULTS)}")
-        settings[key] = copy.deepcopy(value)
+    settings = copy.deepcopy(full.get("training", {}))
+    missing = [k for k in SETTINGS if k not in settings]
+    if missing:  # the shipped policy.toml and this module disagree: a packaging mistake
+        raise PolicyError(f"defaults/policy.toml: [training] lacks {', '.join(missing)}")
     _check_settings(settings)
     return full, settings
 
@@ -465,7 +437,7 @@ def plan(data, month: str, rep_id: str | None = None, policy=None, *, scores=Non
     rep_id : str, optional
         Only this rep's plan.
     policy : dict, path or None
-        The policy; its ``[training]`` table sets :data:`DEFAULTS`.
+        The policy; its ``[training]`` table holds the rules above.
     scores : DataFrame, optional
         Skill scores already computed (``rep_id, skill, score, ci_low, ci_high``).
     lang : {"en", "zh"}

@@ -104,7 +104,10 @@ def test_training_settings_refuse_unknown_keys_and_bad_values():
     with pytest.raises(PolicyError, match=r"\[training\] online_skills .*'juggling' is not one of"):
         training.training_settings({"training": {"online_skills": ["juggling"]}})
     _, st = training.training_settings({"training": {"coach_cap": 1}})
-    assert st["coach_cap"] == 1 and st["target"] == training.DEFAULTS["target"]
+    from telesales_lab.policy import load_policy
+
+    assert st["coach_cap"] == 1 and st["target"] == load_policy()["training"]["target"]
+    assert set(load_policy()["training"]) == set(training.SETTINGS)
 
 
 # ----------------------------------------------------------------------------- plans on hand-made scores
