@@ -10,7 +10,8 @@ skill, one month) that several assessors scored:
   model ``score = target + assessor + noise`` (targets absorbed, so only comparisons on
   shared targets count) and compared with the mean offset of the other, undrifting
   assessors. :func:`assessor_drift` flags an assessor when the offset is both
-  statistically clear (``|z| >= drift_z``) and large enough to matter
+  statistically clear (``|z| >= drift_z`` and a Holm-adjusted p-value below ``alpha``)
+  and large enough to matter
   (``|drift| >= min_drift`` points).
 """
 
@@ -34,6 +35,7 @@ i18n.register({
     "se": ("std. error", "标准误"),
     "z": ("z", "z值"),
     "flagged": ("flagged", "标记"),
+    "p_value": ("p value", "p 值"),
     "panel": ("assessors", "评估组"),
     "n_targets": ("targets", "评估对象数"),
     "n_raters": ("raters", "评估人数"),
@@ -189,11 +191,14 @@ def assessor_drift(data, month: str, policy=None) -> pd.DataFrame:
         - ``n_ratings``: ratings given in the window
         - ``n_shared``: ratings on targets another assessor also scored
         - ``mean_diff``: mean of (own score - the other assessors' mean on the same target)
-        - ``drift``: fixed-effects offset against the (precision-weighted median) offset of
-          the unflagged others
+        - ``drift``: fixed-effects offset against the precision-weighted mean offset of the
+          unflagged others
         - ``se``, ``z``: its standard error and ``drift / se``
-        - ``flagged``: ``|z| >= drift_z`` and ``|drift| >= min_drift``, with at least
-          ``min_shared`` shared ratings; empty drift/se/z when there are too few
+        - ``p_value``: two-sided, Holm-adjusted over the assessors judged (a centre with
+          many assessors would otherwise flag someone by chance)
+        - ``flagged``: ``|z| >= drift_z``, ``p_value < alpha`` and ``|drift| >= min_drift``,
+          with at least ``min_shared`` shared ratings; empty drift/se/z/p_value when there
+          are too few
     """
     policy = resolve_policy(policy)
     cfg = policy["calibration"]
@@ -201,9 +206,10 @@ def assessor_drift(data, month: str, policy=None) -> pd.DataFrame:
     counts = r.groupby("assessor_id", observed=True).size().rename("n_ratings")
     s = _shared(r)
     out = pd.DataFrame({"assessor_id": counts.index.astype("string"), "n_ratings": counts.to_numpy()})
-    cols = ["assessor_id", "n_ratings", "n_shared", "mean_diff", "drift", "se", "z", "flagged"]
+    cols = ["assessor_id", "n_ratings", "n_shared", "mean_diff", "drift", "se", "z", "p_value", "flagged"]
     if s.empty:
-        out = out.assign(n_shared=0, mean_diff=np.nan, drift=np.nan, se=np.nan, z=np.nan, flagged=False)
+        out = out.assign(n_shared=0, mean_diff=np.nan, drift=np.nan, se=np.nan, z=np.nan, p_value=np.nan,
+                         flagged=False)
         return out[cols]
 
     tgt = s.groupby(_TARGET, observed=True)["score"]
@@ -218,8 +224,10 @@ def assessor_drift(data, month: str, policy=None) -> pd.DataFrame:
     few = out["n_shared"] < cfg["min_shared"]
     out.loc[few, ["drift", "se"]] = np.nan
     out["z"] = out["drift"] / out["se"]
-    out["flagged"] = ((out["z"].abs() >= cfg["drift_z"]) & (out["drift"].abs() >= cfg["min_drift"])).fillna(False)
-    out["flagged"] = out["flagged"].astype(bool)
+    judged = out["z"].notna().to_numpy(bool)
+    out["p_value"] = np.where(judged, _holm(out["z"].to_numpy(float), judged), np.nan)
+    out["flagged"] = ((out["z"].abs() >= cfg["drift_z"]) & (out["drift"].abs() >= cfg["min_drift"])
+                      & (out["p_value"] < cfg["alpha"])).fillna(False).astype(bool)
     out = out.assign(_o=-out["z"].abs().fillna(-1)).sort_values(["_o", "assessor_id"], kind="stable")
     return out[cols].reset_index(drop=True)
 
@@ -229,11 +237,12 @@ def _fixed_effects_drift(s: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.Seri
 
     Offsets are identified only up to a constant within each connected group of
     assessors, so each is reported against the other unflagged assessors of its group:
-    their weighted median offset, each weighted by the precision of its comparison with
+    their weighted mean offset, each weighted by the precision of its comparison with
     this assessor (so a well-linked neighbour counts more than one reached through a
-    long chain of shared targets). The standard error is that of the contrast against
-    the same weighted mean. Flagged assessors leave the reference set and the contrasts
-    are recomputed until the flags stop changing.
+    long chain of shared targets); the standard error is that of this contrast, from the
+    model's covariance. The first pass uses the weighted median instead, so that one
+    drifter does not drag its neighbours' reference; flagged assessors then leave the
+    reference set and the contrasts are recomputed until the flags stop changing.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -264,10 +273,10 @@ def _fixed_effects_drift(s: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.Seri
 
     cov = sigma2 * xtx_pinv
     enough = np.bincount(a_idx, minlength=n_a) >= cfg["min_shared"]
-    flagged = np.zeros(n_a, bool)
-    drift = np.full(n_a, np.nan)
-    se = np.full(n_a, np.nan)
-    for _ in range(n_a + 1):  # a few passes at most, until the flags stop changing
+
+    def contrasts(flagged: np.ndarray, robust: bool) -> tuple[np.ndarray, np.ndarray]:
+        drift = np.full(n_a, np.nan)
+        se = np.full(n_a, np.nan)
         for a in range(n_a):  # one contrast per assessor, not per rating
             ref = np.flatnonzero((comp == comp[a]) & (np.arange(n_a) != a) & ~flagged)
             if len(ref) == 0:
@@ -275,17 +284,41 @@ def _fixed_effects_drift(s: pd.DataFrame, cfg: dict) -> tuple[pd.Series, pd.Seri
             # others weighted by how precisely they are compared with this assessor
             var_ab = cov[a, a] + cov[ref, ref] - 2 * cov[a, ref]
             w = 1.0 / np.maximum(var_ab, 1e-12)
-            drift[a] = beta[a] - _weighted_median(beta[ref], w)
+            w = w / w.sum()
+            level = _weighted_median(beta[ref], w) if robust else float(w @ beta[ref])
+            drift[a] = beta[a] - level
             c = np.zeros(n_a)
             c[a] = 1.0
-            c[ref] -= w / w.sum()
+            c[ref] -= w
             se[a] = np.sqrt(max(float(c @ cov @ c), 0.0))
+        return drift, se
+
+    def flags(drift: np.ndarray, se: np.ndarray) -> np.ndarray:
         z = drift / se
-        new = (np.abs(z) >= cfg["drift_z"]) & (np.abs(drift) >= cfg["min_drift"]) & enough
+        return (np.abs(z) >= cfg["drift_z"]) & (np.abs(drift) >= cfg["min_drift"]) & enough & (
+            _holm(z, enough) < cfg["alpha"])
+
+    # a robust first pass (weighted median) finds the clear drifters; then each assessor is
+    # compared with the weighted mean of the others not flagged, whose standard error is exact
+    flagged = flags(*contrasts(np.zeros(n_a, bool), robust=True))
+    for _ in range(n_a + 1):  # a few passes at most, until the flags stop changing
+        drift, se = contrasts(flagged, robust=False)
+        new = flags(drift, se)
         if (new == flagged).all():
             break
         flagged = new
     return pd.Series(drift, index=assessors), pd.Series(se, index=assessors)
+
+
+def _holm(z: np.ndarray, judged: np.ndarray) -> np.ndarray:
+    """Holm-adjusted two-sided p-values of ``z`` over the judged assessors (others: 1)."""
+    from statsmodels.stats.multitest import multipletests
+
+    out = np.ones(len(z))
+    ok = judged & np.isfinite(z)
+    if ok.any():
+        out[ok] = multipletests(2 * stats.norm.sf(np.abs(z[ok])), method="holm")[1]
+    return out
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:

@@ -424,9 +424,10 @@ def evaluate_period(data, period: str = "quarter", end_month: str | None = None,
     DataFrame
         One row per person evaluated in at least one month of the period, by rank:
         ``rep_id, team, period, n_months, sales, development, satisfaction, skills,
-        teamwork, total, grade, rank``; the scores are the means over the months the rep
-        was evaluated, ``total`` the weighted sum of those means (= the mean of the
-        monthly totals), ``period`` e.g. ``2026Q4`` or ``2026``.
+        teamwork, total, grade, rank, n_calls, min_calls``; the scores are the means over
+        the months the rep was evaluated, ``total`` the weighted sum of those means (= the
+        mean of the monthly totals), ``period`` e.g. ``2026Q4`` or ``2026``, ``n_calls``
+        the calls in the period and ``min_calls`` the fewest in one of its months.
     """
     if end_month is None:
         raise ParameterError("end_month is required, e.g. end_month='2026-10'")

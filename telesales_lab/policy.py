@@ -215,6 +215,7 @@ def _check_rules(policy: dict, label: str) -> None:
     _check_range(label, "calibration", "lookback_months", cal["lookback_months"], lo=1, integer=True)
     _check_range(label, "calibration", "drift_z", cal["drift_z"], lo=0)
     _check_range(label, "calibration", "min_drift", cal["min_drift"], lo=0)
+    _check_range(label, "calibration", "alpha", cal["alpha"], lo=1e-9, hi=1)
     _check_range(label, "calibration", "min_shared", cal["min_shared"], lo=2, integer=True)
 
     cu = policy["customers"]

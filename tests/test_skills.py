@@ -75,10 +75,28 @@ def test_icc_refuses_incomplete_designs():
 def test_drifting_assessor_flagged_and_nobody_else(demo):
     _, data, truth, _ = demo
     d = assessor_drift(data, MONTH)
-    assert list(d.columns) == ["assessor_id", "n_ratings", "n_shared", "mean_diff", "drift", "se", "z", "flagged"]
+    assert list(d.columns) == ["assessor_id", "n_ratings", "n_shared", "mean_diff", "drift", "se", "z", "p_value",
+                               "flagged"]
     assert list(d.loc[d["flagged"], "assessor_id"]) == [truth["drifting_assessor_id"]]
     row = d.set_index("assessor_id").loc[truth["drifting_assessor_id"]]
     assert row["drift"] == pytest.approx(truth["drifting_assessor_bias"], abs=2.5)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_only_the_drifter_is_flagged_among_68_assessors(seed):
+    """A centre of 50 teams: 68 assessors, so a bare |z| >= 3 would now and then flag an honest one."""
+    from types import SimpleNamespace
+
+    from telesales_lab.demo import generate_demo
+
+    tables, truth = generate_demo(seed=seed, n_teams=50, n_calls=20_000, n_customers=2000)
+    a = tables["assessments"]
+    data = SimpleNamespace(assessments=a.assign(assessed_on=pd.to_datetime(a["assessed_on"]),
+                                                score=a["score"].astype(float)))
+    d = assessor_drift(data, truth["window"]["end_month"])
+    assert len(d) == 68
+    assert list(d.loc[d["flagged"], "assessor_id"]) == [truth["drifting_assessor_id"]]
+    assert d["p_value"].between(0, 1).all()
 
 
 def test_drift_matches_a_statsmodels_fixed_effects_fit():
@@ -95,7 +113,7 @@ def test_drift_matches_a_statsmodels_fixed_effects_fit():
     from telesales_lab.calibration import _fixed_effects_drift, _shared
 
     shared = _shared(s)
-    drift, se = _fixed_effects_drift(shared, {"drift_z": 3.0, "min_drift": 3.0, "min_shared": 5})
+    drift, se = _fixed_effects_drift(shared, {"drift_z": 3.0, "min_drift": 3.0, "min_shared": 5, "alpha": 0.05})
     fit = smf.ols("score ~ C(rep_id) + C(assessor_id, Treatment('A'))", data=shared).fit()
     tb, tc = "C(assessor_id, Treatment('A'))[T.B]", "C(assessor_id, Treatment('A'))[T.C]"
     b, c = fit.params[tb], fit.params[tc]
@@ -105,10 +123,12 @@ def test_drift_matches_a_statsmodels_fixed_effects_fit():
     assert se["C"] == pytest.approx(fit.bse[tc], rel=1e-6)
     assert drift["A"] == pytest.approx(-c, abs=1e-8)
     assert se["A"] == pytest.approx(fit.bse[tc], rel=1e-6)
-    # B against the precision-weighted median of A (at 0) and C
-    w_a, w_c = 1 / v.loc[tb, tb], 1 / (v.loc[tb, tb] + v.loc[tc, tc] - 2 * v.loc[tb, tc])
-    ref = (0.0 if w_a >= w_c else c) if c > 0 else (c if w_c >= w_a else 0.0)
-    assert drift["B"] == pytest.approx(b - ref, abs=1e-8)
+    # B (flagged) against the precision-weighted mean of A (at 0) and C
+    var_ba, var_bc = v.loc[tb, tb], v.loc[tb, tb] + v.loc[tc, tc] - 2 * v.loc[tb, tc]
+    w_c = (1 / var_bc) / (1 / var_ba + 1 / var_bc)
+    assert drift["B"] == pytest.approx(b - w_c * c, abs=1e-8)
+    contrast = np.array([1.0, -w_c])  # B - w_c * C, A being the reference level
+    assert se["B"] == pytest.approx(np.sqrt(contrast @ v.loc[[tb, tc], [tb, tc]].to_numpy() @ contrast), rel=1e-6)
     assert drift["B"] == pytest.approx(5.0, abs=1.5)
     assert abs(drift["A"]) < 1.5 and abs(drift["C"]) < 1.5
 
