@@ -447,7 +447,7 @@ def _cmd_rank_scripts(args) -> int:
     else:
         frame = sr.phrase_analysis(data, args.month, source=args.phrase_source, window_months=args.window_months)
     if args.format == "table":
-        frame = translate_columns(frame, args.lang)
+        frame = translate_columns(frame, args.lang, context=sr.CONTEXT)
     emit(frame, args.format)
     return 0
 

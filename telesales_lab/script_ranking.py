@@ -71,16 +71,17 @@ import numpy as np
 import pandas as pd
 from scipy import fft as _fft
 from scipy import stats
-from scipy.special import expit, logit
+from scipy.special import expit, gammaln, logit
 
 from .exceptions import ParameterError
-from .i18n import register
+from .i18n import check_lang, register, t
 from .periods import in_month, in_window, parse_month, require_data
 
 __all__ = [
     "RANK_COLUMNS", "VERDICTS", "ScriptRanker", "script_cells", "analyse_scripts", "rank_scripts",
-    "rank_cells", "pairwise_comparisons", "revenue_per_call", "srm_check", "calls_needed",
+    "rank_cells", "raw_vs_adjusted", "pairwise_comparisons", "revenue_per_call", "srm_check", "calls_needed",
     "thompson_allocation", "assignment_plan", "phrase_analysis", "wilson_interval", "adjust_pvalues",
+    "plot_intervals", "plot_allocation", "plot_phrases",
 ]
 
 #: Columns of the ranking table (``customer_class`` follows ``scenario`` with ``by="customer_class"``).
@@ -96,22 +97,13 @@ _CELL_SUMS = ("calls", "connected", "sales", "revenue", "revenue_sq")
 _RIDGE_SD = 3.0  # prior sd of centred log-odds effects, used only when the MLE does not exist
 
 register({
-    "calls": ("calls", "通话数"),
-    "connected": ("connected", "接通数"),
-    "sales": ("sales", "成交数"),
     "sale_rate": ("sale rate", "成交率"),
-    "ci_low": ("CI low", "置信下限"),
-    "ci_high": ("CI high", "置信上限"),
     "adj_effect": ("adjusted sale rate", "调整后成交率"),
     "adj_ci_low": ("adjusted CI low", "调整后下限"),
     "adj_ci_high": ("adjusted CI high", "调整后上限"),
     "prob_best": ("probability best", "最优概率"),
     "expected_loss": ("expected loss", "预期损失"),
-    "rank": ("rank", "排名"),
     "verdict": ("verdict", "结论"),
-    "best": ("best", "最优"),
-    "inconclusive": ("inconclusive", "尚无定论"),
-    "insufficient_data": ("insufficient data", "数据不足"),
     "script_a": ("script A", "话术A"),
     "script_b": ("script B", "话术B"),
     "shared_reps": ("reps using both", "共同使用坐席数"),
@@ -121,12 +113,10 @@ register({
     "odds_ratio": ("odds ratio", "优势比"),
     "or_ci_low": ("OR CI low", "优势比下限"),
     "or_ci_high": ("OR CI high", "优势比上限"),
-    "p_value": ("p-value", "P值"),
     "p_adj": ("adjusted p-value", "校正P值"),
     "significant": ("significant", "显著"),
     "mh_odds_ratio": ("Mantel-Haenszel OR", "MH优势比"),
     "mh_p_value": ("Mantel-Haenszel p", "MH检验P值"),
-    "revenue": ("revenue", "收入"),
     "revenue_per_connected": ("revenue per connected call", "每接通收入"),
     "adj_revenue_per_connected": ("adjusted revenue per connected call", "调整后每接通收入"),
     "observed_share": ("observed share", "实际占比"),
@@ -137,14 +127,11 @@ register({
     "rate_a": ("rate A", "A成交率"),
     "rate_b": ("rate B", "B成交率"),
     "effect_size": ("effect size (h)", "效应量h"),
-    "alpha": ("alpha", "显著性水平"),
-    "power": ("power", "检验效能"),
     "n_per_arm": ("connected calls needed per arm", "每组所需接通数"),
     "connected_a": ("connected A", "A接通数"),
     "connected_b": ("connected B", "B接通数"),
     "further_a": ("further calls A", "A还需接通"),
     "further_b": ("further calls B", "B还需接通"),
-    "share": ("share", "分配比例"),
     "planned_calls": ("planned calls", "计划通话数"),
     "phrase": ("phrase", "短语"),
     "calls_with": ("connected calls with phrase", "含短语接通数"),
@@ -152,8 +139,57 @@ register({
     "sale_rate_with": ("sale rate with", "含短语成交率"),
     "sale_rate_without": ("sale rate without", "不含短语成交率"),
     "log_odds_ratio": ("log odds ratio (rep-adjusted)", "对数优势比（坐席调整）"),
+})
+#: Generic column words other modules label too: registered for this module's tables only
+#: (``translate_columns(frame, lang, context=CONTEXT)``), so no global label is overridden.
+CONTEXT = "script_ranking"
+register({
+    "calls": ("calls", "通话数"),
+    "connected": ("connected", "接通数"),
+    "sales": ("sales", "成交数"),
+    "ci_low": ("CI low", "置信下限"),
+    "ci_high": ("CI high", "置信上限"),
+    "rank": ("rank", "排名"),
+    "p_value": ("p-value", "P值"),
+    "revenue": ("revenue", "收入"),
+    "alpha": ("alpha", "显著性水平"),
+    "power": ("power", "检验效能"),
+    "share": ("share", "分配比例"),
     "z": ("z", "z值"),
+    "best": ("best", "最优"),
+    "inconclusive": ("inconclusive", "尚无定论"),
+    "insufficient_data": ("insufficient data", "数据不足"),
     "source": ("source", "来源"),
+    "cold_call": ("cold call", "陌生电话"),
+    "follow_up": ("follow-up", "跟进回访"),
+    "renewal": ("renewal", "续约"),
+    "upsell": ("upsell", "增购升级"),
+}, context=CONTEXT)
+register({  # notebook headings and sheet names
+    "ranking.title": ("Script ranking", "话术排名"),
+    "ranking.ranking": ("Ranking: raw and rep-adjusted sale rates, verdicts", "排名：原始与坐席调整后成交率及结论"),
+    "ranking.raw_vs_adjusted": ("Raw against adjusted", "原始与调整后对比"),
+    "ranking.pairwise": ("Pairwise comparisons", "两两比较"),
+    "ranking.revenue": ("Revenue per connected call", "每接通收入"),
+    "ranking.by_class": ("Ranking by customer class", "按客户等级排名"),
+    "ranking.srm": ("Sample ratio check", "样本比例检查"),
+    "ranking.calls_needed": ("Calls needed to separate the top two", "区分前两名所需通话"),
+    "ranking.allocation": ("Next month: allocation", "下月话术分配"),
+    "ranking.plan": ("Next month: assignment plan by rep", "下月坐席分配计划"),
+    "ranking.phrases": ("Phrases that go with a sale", "与成交相关的短语"),
+    "ranking.method": ("How to read this", "阅读说明"),
+    "raw_rank": ("raw rank", "原始排名"),
+    "rank_change": ("rank change (raw - adjusted)", "排名变化（原始-调整）"),
+    "script_ranking": ("script ranking", "话术排名"),
+    "script_pairwise": ("script pairwise", "话术两两比较"),
+    "script_revenue": ("script revenue", "话术收入"),
+    "script_ranking_class": ("script ranking by class", "分客户等级话术排名"),
+    "script_srm": ("script sample ratio", "话术样本比例"),
+    "script_calls_needed": ("script calls needed", "话术所需通话"),
+    "script_allocation": ("script allocation", "话术分配"),
+    "script_plan": ("script assignment plan", "话术分配计划"),
+    "script_phrases": ("script phrases", "话术短语"),
+    "transcript_phrases": ("transcript phrases", "通话记录短语"),
 })
 
 
@@ -189,20 +225,38 @@ def _check_padjust(padjust):
 
 
 # ----------------------------------------------------------------------------- sufficient statistics
-def _window_calls(data, month, window_months: int, columns=()) -> pd.DataFrame:
-    """The window's calls with scenario, connected, sale and revenue (non-cancelled orders)."""
+def _positions(keys: pd.Series, index_values) -> np.ndarray:
+    """Position of each key in ``index_values`` (-1 if absent), through Arrow's hash lookup."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(pd.Series(keys).astype("string"))
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    pos = pc.index_in(arr, value_set=pa.array(pd.Series(index_values, dtype="string"), type=pa.string()))
+    return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _window_calls(data, month, window_months: int, columns=(), scenario: bool = True) -> pd.DataFrame:
+    """The window's calls: rep, script, [scenario,] connected, sale, revenue and in_month flags.
+
+    Revenue is the amount of the non-cancelled orders linked to the call by ``orders.call_id``,
+    counted on connected calls only (revenue per *connected* call). Id columns keep the
+    loaded (Arrow) string dtype: converting a million ids to Python objects is the slow part.
+    """
     p = parse_month(month) if not isinstance(month, pd.Period) else month
     calls = data.calls
     require_data(calls["started_at"], p, "calls")
     mask = in_window(calls["started_at"], p, window_months).to_numpy(bool)
-    sub = calls.loc[mask]
-    scen_map = data.scripts.set_index("script_id")["scenario"]
+    need = ["rep_id", "script_id", "call_id", "outcome", "started_at"] + [c for c in columns if c not in
+                                                                           ("rep_id", "script_id")]
+    sub = calls.loc[mask, need]
     outcome = sub["outcome"]
+    connected = (outcome != "no_answer").to_numpy(bool)
     out = pd.DataFrame({
-        "scenario": sub["script_id"].map(scen_map).astype("string").to_numpy(),
-        "rep_id": sub["rep_id"].astype("string").to_numpy(),
-        "script_id": sub["script_id"].astype("string").to_numpy(),
-        "connected": (outcome != "no_answer").to_numpy(bool),
+        "rep_id": sub["rep_id"].astype("string").reset_index(drop=True),
+        "script_id": sub["script_id"].astype("string").reset_index(drop=True),
+        "connected": connected,
         "sale": (outcome == "sale").to_numpy(bool),
     })
     orders = data.orders
@@ -210,21 +264,25 @@ def _window_calls(data, month, window_months: int, columns=()) -> pd.DataFrame:
     per_call = orders.loc[ok].groupby("call_id", sort=False, observed=True)["amount"].sum()
     rev = np.zeros(len(sub))
     if len(per_call):
-        pos = per_call.index.get_indexer(sub["call_id"])
+        pos = _positions(sub["call_id"], per_call.index)
         rev = np.where(pos >= 0, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
-    out["revenue"] = np.where(out["connected"].to_numpy(), rev, 0.0)
+    out["revenue"] = np.where(connected, rev, 0.0)
     out["in_month"] = in_month(sub["started_at"], p).to_numpy(bool)
+    if scenario:
+        scen = data.scripts.set_index("script_id")["scenario"]
+        pos = _positions(out["script_id"], scen.index)
+        out["scenario"] = pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string")
     for c in columns:
-        out[c] = sub[c].to_numpy()
+        out[c] = sub[c].reset_index(drop=True)
     return out
 
 
-def _class_of(data, month, customer_ids) -> np.ndarray:
+def _class_of(data, month, customer_ids: pd.Series) -> np.ndarray:
     from .customers import customer_class_map  # lazy: the customers module reads the policy
 
     cmap = customer_class_map(data, str(month))
-    pos = cmap.index.get_indexer(pd.Index(customer_ids))
-    values = cmap.to_numpy(object)
+    pos = _positions(customer_ids, cmap.index)
+    values = np.asarray(cmap.to_numpy(object), dtype=object)
     return np.where(pos >= 0, values[np.maximum(pos, 0)], "C")  # acquired after the month: C
 
 
@@ -259,21 +317,25 @@ def script_cells(data, month: str, by: str | None = None, window_months: int = 1
     by = _check_by(by)
     window_months = _check_window(window_months)
     p = parse_month(month)
-    calls = _window_calls(data, p, window_months, columns=("customer_id",) if by else ())
-    keys = ["scenario"] + ([by] if by else []) + ["rep_id", "script_id"]
+    calls = _window_calls(data, p, window_months, columns=("customer_id",) if by else (), scenario=False)
+    keys = ([by] if by else []) + ["rep_id", "script_id"]
     if by:
-        calls["customer_class"] = _class_of(data, p, calls["customer_id"])
-    calls["calls"] = 1
-    calls["revenue_sq"] = calls["revenue"] ** 2
+        calls[by] = pd.Series(_class_of(data, p, calls["customer_id"]), dtype="string")
+    calls["calls"] = np.int64(1)
+    calls["revenue_sq"] = calls["revenue"].to_numpy() ** 2
     calls["calls_month"] = calls["in_month"].astype(np.int64)
     calls = calls.rename(columns={"sale": "sales"})
     cols = list(_CELL_SUMS) + ["calls_month"]
-    cells = calls.groupby(keys, sort=True, observed=True)[cols].sum().reset_index()
+    cells = calls.groupby(keys, sort=False, observed=True)[cols].sum().reset_index()
+    scen = data.scripts.set_index("script_id")["scenario"]
+    pos = _positions(cells["script_id"], scen.index)
+    cells.insert(0, "scenario", pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string"))
     for c in ("calls", "connected", "sales", "calls_month"):
         cells[c] = cells[c].astype(np.int64)
+    keys = ["scenario"] + keys
     for c in keys:
         cells[c] = cells[c].astype("string")
-    return cells
+    return cells.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- intervals
@@ -336,6 +398,17 @@ def _profile_alpha(n, y, beta):
     return a
 
 
+def _binom_pmf(k, n, q):
+    """Binomial pmf, rows = (n, q) pairs, columns = k (0 where k > n)."""
+    n_ = n[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = (gammaln(n_ + 1) - gammaln(k + 1) - gammaln(np.maximum(n_ - k, 0) + 1)
+                + k * np.log(q)[:, None] + (n_ - k) * np.log1p(-q)[:, None])
+    out = np.exp(logp)
+    out[~(k <= n_)] = 0.0
+    return np.nan_to_num(out, nan=0.0)
+
+
 def _cond_terms(n, y, beta, need_cov=True):
     """Conditional log-likelihood, per-rep scores and summed information of informative reps.
 
@@ -364,14 +437,23 @@ def _cond_terms(n, y, beta, need_cov=True):
         F, G, Q = [], [], []
         for j in range(J):
             k = np.arange(nmax[j] + 1)
-            pmf = stats.binom.pmf(k[None, :], nr[:, j:j + 1], qr[:, j:j + 1])
+            pmf = _binom_pmf(k, nr[:, j], qr[:, j])
             F.append(_fft.rfft(pmf, M, axis=1))
             G.append(_fft.rfft(pmf * k, M, axis=1))
             if need_cov:
                 Q.append(_fft.rfft(pmf * (k * k), M, axis=1))
 
+        # the inverse transform evaluated at each rep's own total S only
+        K = M // 2 + 1
+        w = np.full(K, 2.0)
+        w[0] = 1.0
+        if M % 2 == 0:
+            w[-1] = 1.0
+        phase = np.exp(2j * np.pi * np.outer(Sr, np.arange(K)) / M) * (w / M)
+        pr, pi = np.ascontiguousarray(phase.real), np.ascontiguousarray(phase.imag)
+
         def at_s(spec):
-            return _fft.irfft(spec, M, axis=1)[r, Sr]
+            return np.einsum("rk,rk->r", spec.real, pr) - np.einsum("rk,rk->r", spec.imag, pi)
 
         total = np.ones_like(F[0])
         for f in F:
@@ -1052,6 +1134,30 @@ def rank_scripts(data, month: str, by: str | None = None, window_months: int = 1
                            n_draws=n_draws, random_state=random_state).ranking_
 
 
+def raw_vs_adjusted(ranking: pd.DataFrame) -> pd.DataFrame:
+    """Raw and adjusted estimates side by side, with the rank each gives.
+
+    Parameters
+    ----------
+    ranking : DataFrame
+        From :func:`rank_scripts`.
+
+    Returns
+    -------
+    DataFrame
+        ``scenario, [customer_class,] script_id, connected, sale_rate, raw_rank, adj_effect,
+        rank, rank_change``: ``raw_rank`` orders the ranked variants by their raw rate,
+        ``rank_change = raw_rank - rank`` (positive: the rep adjustment moves it up).
+        Variants with insufficient data are left out.
+    """
+    keys = ["scenario"] + (["customer_class"] if "customer_class" in ranking else [])
+    out = ranking[ranking["rank"].notna()].copy()
+    out["raw_rank"] = out.groupby(keys)["sale_rate"].rank(ascending=False, method="min").astype("Int64")
+    out["rank_change"] = (out["raw_rank"] - out["rank"]).astype("Int64")
+    cols = keys + ["script_id", "connected", "sale_rate", "raw_rank", "adj_effect", "rank", "rank_change"]
+    return out[cols].reset_index(drop=True)
+
+
 def pairwise_comparisons(data, month: str, by: str | None = None, window_months: int = 1, *,
                          padjust: str = "holm", alpha: float = 0.05, min_connected: int = 100,
                          min_reps: int = 3) -> pd.DataFrame:
@@ -1583,3 +1689,147 @@ def _merge_phrases(res, X, docs, rng):
     out = pd.DataFrame(rows).drop(columns=["_g", "_len"])
     out = out[out["phrase"].str.strip().str.len() > 0]
     return out.drop_duplicates("phrase").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- plots
+register({
+    "plot.intervals": ("Sale rate per variant: raw and adjusted for the reps", "各话术成交率：原始与坐席调整后"),
+    "plot.raw": ("raw (Wilson interval)", "原始（Wilson区间）"),
+    "plot.adjusted": ("adjusted for reps", "坐席调整后"),
+    "plot.allocation": ("Next month's share of calls (Thompson sampling, with floor)",
+                        "下月话术分配比例（汤普森抽样，含下限）"),
+    "plot.phrases": ("Phrases that go with a sale (rep-adjusted z)", "与成交相关的短语（坐席调整z值）"),
+})
+
+_VERDICT_COLOURS = {"best": "#1a7f37", "inconclusive": "#0969da", "insufficient_data": "#8c959f"}
+
+
+def _row_labels(frame, lang):
+    keys = ["scenario"] + (["customer_class"] if "customer_class" in frame else [])
+    parts = [frame[k].astype(str).map(lambda v: t(v, lang, CONTEXT)) for k in keys] + [frame["script_id"].astype(str)]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + " · " + p
+    return out.tolist()
+
+
+def plot_intervals(ranking: pd.DataFrame, lang: str = "en"):
+    """Forest plot: raw rate (Wilson interval) and adjusted rate (interval) for every variant.
+
+    Parameters
+    ----------
+    ranking : DataFrame
+        From :func:`rank_scripts`.
+    lang : {"en", "zh"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Adjusted estimates are coloured by verdict; raw ones are grey, just above.
+    """
+    from matplotlib.figure import Figure
+
+    check_lang(lang)
+    missing = [c for c in RANK_COLUMNS if c not in ranking]
+    if missing:
+        raise ParameterError(f"ranking frame lacks column(s) {', '.join(missing)}; pass rank_scripts()'s table")
+    labels = _row_labels(ranking, lang)
+    y = np.arange(len(ranking))[::-1].astype(float)
+    fig = Figure(figsize=(9, 0.42 * len(ranking) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    raw = ranking["sale_rate"].to_numpy(float)
+    ax.errorbar(raw, y + 0.18, xerr=[raw - ranking["ci_low"], ranking["ci_high"] - raw], fmt="o", ms=4,
+                color="#8c959f", capsize=2, label=t("plot.raw", lang))
+    adj = ranking["adj_effect"].to_numpy(float)
+    ok = np.isfinite(adj)
+    for verdict, colour in _VERDICT_COLOURS.items():
+        sel = ok & (ranking["verdict"] == verdict).to_numpy()
+        if sel.any():
+            ax.errorbar(adj[sel], y[sel] - 0.18,
+                        xerr=[adj[sel] - ranking["adj_ci_low"].to_numpy(float)[sel],
+                              ranking["adj_ci_high"].to_numpy(float)[sel] - adj[sel]],
+                        fmt="s", ms=5, color=colour, capsize=2,
+                        label=f"{t('plot.adjusted', lang)}: {t(verdict, lang, CONTEXT)}")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(t("sale_rate", lang, CONTEXT))
+    ax.set_title(t("plot.intervals", lang))
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def plot_allocation(allocation: pd.DataFrame, lang: str = "en"):
+    """Stacked bars: next month's share of calls per variant in each scenario (x class).
+
+    Parameters
+    ----------
+    allocation : DataFrame
+        From :func:`thompson_allocation`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    check_lang(lang)
+    if not {"scenario", "script_id", "share"} <= set(allocation.columns):
+        raise ParameterError("allocation frame needs columns scenario, script_id, share; pass "
+                             "thompson_allocation()'s table")
+    keys = ["scenario"] + (["customer_class"] if "customer_class" in allocation else [])
+    groups = list(allocation.groupby(keys, sort=True))
+    fig = Figure(figsize=(9, 0.55 * len(groups) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    for i, (key, g) in enumerate(groups):
+        left = 0.0
+        for k, row in enumerate(g.sort_values("share", ascending=False).itertuples()):  # a few variants
+            ax.barh(len(groups) - 1 - i, row.share, left=left, color=cmap(k % 10), edgecolor="white")
+            if row.share >= 0.06:
+                ax.text(left + row.share / 2, len(groups) - 1 - i, f"{row.script_id}\n{row.share:.0%}",
+                        ha="center", va="center", fontsize="x-small", color="white")
+            left += row.share
+    names = [" · ".join(t(str(v), lang, CONTEXT) for v in (key if isinstance(key, tuple) else (key,))) for key, _ in groups]
+    ax.set_yticks(np.arange(len(groups))[::-1], names)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(t("share", lang, CONTEXT))
+    ax.set_title(t("plot.allocation", lang))
+    return fig
+
+
+def plot_phrases(phrases: pd.DataFrame, lang: str = "en", top: int = 8):
+    """Horizontal bars of the rep-adjusted z of the strongest phrases per scenario.
+
+    Parameters
+    ----------
+    phrases : DataFrame
+        From :func:`phrase_analysis`.
+    top : int
+        Phrases per scenario and direction.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    check_lang(lang)
+    if not {"scenario", "phrase", "z"} <= set(phrases.columns):
+        raise ParameterError("phrases frame needs columns scenario, phrase, z; pass phrase_analysis()'s table")
+    parts = []
+    for _, g in phrases.groupby("scenario", sort=True):
+        g = g.sort_values("z", ascending=False)
+        parts.append(pd.concat([g[g["z"] > 0].head(top), g[g["z"] < 0].tail(top)]))
+    sel = pd.concat(parts) if parts else phrases.head(0)
+    fig = Figure(figsize=(9, 0.32 * max(len(sel), 1) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(sel))[::-1]
+    short = sel["phrase"].astype(str).map(lambda p: p if len(p) <= 24 else p[:23] + "…")
+    ax.barh(y, sel["z"], color=np.where(sel["z"] > 0, "#1a7f37", "#cf222e"))
+    ax.set_yticks(y, [f"{t(s, lang, CONTEXT)} · {p}" for s, p in zip(sel["scenario"], short)], fontsize="small")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("z")
+    ax.set_title(t("plot.phrases", lang))
+    return fig
