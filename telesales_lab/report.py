@@ -49,6 +49,7 @@ from .i18n import check_lang, register, t
 #: Notebooks (file names in ``notebooks/``) that the monthly report runs, in this order.
 NOTEBOOKS = [
     "01_call_outcomes.ipynb",
+    "02_script_ranking.ipynb",
     "03_skills_kpis.ipynb",
     "04_training_plan.ipynb",
 ]

@@ -178,6 +178,20 @@ register({  # notebook headings and sheet names
     "ranking.plan": ("Next month: assignment plan by rep", "下月坐席分配计划"),
     "ranking.phrases": ("Phrases that go with a sale", "与成交相关的短语"),
     "ranking.method": ("How to read this", "阅读说明"),
+    "ranking.method_text": (
+        "Reps choose their scripts, and good reps make any script look good, so the raw sale rate "
+        "(per connected call, with a Wilson interval) can mislead. The **adjusted sale rate** compares "
+        "variants *within each rep* (conditional logistic regression with one stratum per rep) and reports "
+        "the rate expected if every rep had used the variant, with an interval that treats calls as "
+        "clustered within reps. **Probability best** and **expected loss** come from the posterior of the "
+        "adjusted rates. A variant is called **best** only when it beats every other variant of its scenario "
+        "after the Holm correction and is best with probability at least 95%; otherwise the verdict is "
+        "**inconclusive**, or **insufficient data** below 100 connected calls or 3 reps.",
+        "坐席会自行选择话术，而优秀坐席用任何话术成交率都高，因此原始成交率（每接通，Wilson区间）可能误导。"
+        "**调整后成交率**在每位坐席内部比较各话术（按坐席分层的条件logistic回归），给出所有坐席都使用该话术时的预期成交率，"
+        "其区间考虑了同一坐席通话之间的相关性。**最优概率**与**预期损失**来自调整后成交率的后验分布。"
+        "只有当某话术在Holm校正后显著优于同场景的所有其他话术、且最优概率不低于95%时才判为**最优**；"
+        "否则为**尚无定论**；接通少于100次或使用坐席少于3人时为**数据不足**。"),
     "raw_rank": ("raw rank", "原始排名"),
     "rank_change": ("rank change (raw - adjusted)", "排名变化（原始-调整）"),
     "script_ranking": ("script ranking", "话术排名"),
@@ -1799,7 +1813,7 @@ def plot_allocation(allocation: pd.DataFrame, lang: str = "en"):
     return fig
 
 
-def plot_phrases(phrases: pd.DataFrame, lang: str = "en", top: int = 8):
+def plot_phrases(phrases: pd.DataFrame, lang: str = "en", top: int = 5):
     """Horizontal bars of the rep-adjusted z of the strongest phrases per scenario.
 
     Parameters
