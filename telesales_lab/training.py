@@ -395,18 +395,19 @@ def _assign_coaches(items: pd.DataFrame, scores: pd.DataFrame, pool: pd.DataFram
     cs = cs.astype({"coach_id": "string", "skill": "string"})
     cand = pool[["coach_id", "team"]].rename(columns={"team": "coach_team"}).merge(cs, on="coach_id")
     cand = cand[cand["coach_score"] >= st["coach_min_score"]]
+    # coach x skill score matrix (NaN where a coach has no score), built once
+    matrix = cand.pivot_table(index="coach_id", columns="skill", values="coach_score", aggfunc="first",
+                              observed=True).reindex(columns=list(SKILLS))
+    team_of = cand.drop_duplicates("coach_id").set_index("coach_id")["coach_team"]
     groups = items["team"] if st["coach_scope"] == "team" else pd.Series("all", index=items.index)
     for key, idx in items.groupby(groups, sort=True).groups.items():  # one small problem per team
         it = items.loc[idx]
-        cc = cand if st["coach_scope"] == "centre" else cand[cand["coach_team"] == key]
-        coaches = pd.Index(cc["coach_id"].unique())
+        coaches = matrix.index if st["coach_scope"] == "centre" else matrix.index[
+            team_of.reindex(matrix.index).to_numpy() == key]
         if coaches.empty:
             continue
-        # coach x skill score matrix; NaN where the coach has no score
-        mat = cc.pivot_table(index="coach_id", columns="skill", values="coach_score", aggfunc="first")
-        mat = mat.reindex(index=coaches, columns=list(SKILLS))
         skill_pos = pd.Index(SKILLS).get_indexer(it["skill"])
-        coach_scores = mat.to_numpy(float)[:, skill_pos].T            # items x coaches
+        coach_scores = matrix.loc[coaches].to_numpy(float)[:, skill_pos].T   # items x coaches
         diff = coach_scores - it["score"].to_numpy(float)[:, None]
         feasible = (diff >= st["coach_margin"]) & np.isfinite(diff)
         feasible &= coaches.to_numpy()[None, :] != it["rep_id"].to_numpy()[:, None]  # never the rep
