@@ -336,10 +336,9 @@ def _stderr_tail(path: Path, lines: int = 5) -> str:
 class _Runner:
     """Runs the report's notebooks with papermill's parameterisation and nbclient, N at a time."""
 
-    def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path,
-                 jobs: int, say, lang: str):
+    def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path, jobs: int, say):
         self.sources, self.params, self.workdir, self.final = sources, params, workdir, final
-        self.jobs, self.say, self.lang = jobs, say, lang
+        self.jobs, self.say = jobs, say
         self.done = 0
         self.results: dict[str, dict] = {}
 
@@ -357,11 +356,10 @@ class _Runner:
         nb.metadata.papermill["output_path"] = str(self.final / source.name)
         return nb
 
-    async def run_one(self, source: Path, gate) -> None:
+    async def run_one(self, source: Path, nb, gate) -> None:
         from nbclient import NotebookClient
         from nbclient.exceptions import DeadKernelError
 
-        nb = self.prepare(source)
         kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
         async with gate:
             started = time.perf_counter()
@@ -403,8 +401,11 @@ class _Runner:
     async def run_all(self) -> None:
         import asyncio
 
+        prepared = [(s, self.prepare(s)) for s in self.sources]  # every notebook checked before any runs
+        if not prepared:
+            return
         gate = asyncio.Semaphore(self.jobs)
-        tasks = [asyncio.ensure_future(self.run_one(s, gate)) for s in self.sources]
+        tasks = [asyncio.ensure_future(self.run_one(s, nb, gate)) for s, nb in prepared]
         try:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         except BaseException:
@@ -641,7 +642,7 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
     try:
         _defer_rfc3987_import()
         params = dict(zip(PARAMETERS, (str(data_dir), month, lang, ".")))
-        results = _Runner(sources, params, tmp, final, jobs, say, lang).run()
+        results = _Runner(sources, params, tmp, final, jobs, say).run()
         run = [results[s.name] for s in sources]
 
         step = time.perf_counter()
