@@ -344,13 +344,13 @@ def test_shuffling_rows_and_renaming_ids_leaves_results_unchanged(demo, by):
     renamed, rep_map, script_map = _renamed(data, np.random.default_rng(1))
     back = {v: k for k, v in script_map.items()}
     keys = ["scenario"] + ([by] if by else []) + ["script_id"]
-    a = sr.rank_scripts(data, MONTH, by=by, window_months=3)
-    b = sr.rank_scripts(renamed, MONTH, by=by, window_months=3)
+    fit_a = sr.analyse_scripts(data, MONTH, by=by, window_months=3)
+    fit_b = sr.analyse_scripts(renamed, MONTH, by=by, window_months=3)
+    a, b = fit_a.ranking_, fit_b.ranking_.copy()
     b["script_id"] = b["script_id"].map(back).astype("string")
     a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
-    pa = sr.pairwise_comparisons(data, MONTH, by=by, window_months=3)
-    pb = sr.pairwise_comparisons(renamed, MONTH, by=by, window_months=3)
+    pa, pb = fit_a.pairwise_, fit_b.pairwise_.copy()
     for c in ("script_a", "script_b"):
         pb[c] = pb[c].map(back).astype("string")
     pk = keys[:-1] + ["script_a", "script_b"]
