@@ -89,6 +89,20 @@ i18n.register({
     "kpi.customers": ("Customer classes", "客户分级"),
     "kpi.care": ("Customer care list", "客户关怀名单"),
     "kpi.count": ("reps", "人数"),
+    # sheet names of the tables the skills-and-KPI notebook saves (at most 31 characters)
+    "kpi_ranking": ("KPI ranking", "月度绩效排名"),
+    "kpi_teams": ("KPI by team", "各小组绩效"),
+    "kpi_trend": ("KPI trend", "绩效趋势"),
+    "skill_scores": ("Skill scores", "技能得分"),
+    "skill_team_profile": ("Team skill profiles", "小组技能画像"),
+    "awards_month": ("Awards - month", "月度评优候选"),
+    "awards_quarter": ("Awards - quarter", "季度评优候选"),
+    "awards_year": ("Awards - year", "年度评优候选"),
+    "promotion_readiness": ("Promotion readiness", "晋升评估"),
+    "qa_assessor_drift": ("QA assessor drift", "质检评估人偏移"),
+    "qa_agreement": ("QA agreement", "质检评估一致性"),
+    "customer_classes": ("Customer classes", "客户分级"),
+    "care_list": ("Care list", "客户关怀名单"),
 })
 
 COLUMNS = ["rep_id", "team", "sales", "development", "satisfaction", "skills", "teamwork", "total", "grade", "rank"]
