@@ -50,8 +50,8 @@ def mask_phone(phone):
     """Mask a phone number: keep the first 3 and last 4 digits.
 
     ``"13812345678"`` -> ``"138****5678"``. Separators and a leading country code ``86``
-    are dropped; numbers of fewer than 8 digits keep only their last 2. Works on one value or on a pandas Series (vectorised);
-    missing values stay missing.
+    are dropped; numbers of fewer than 8 digits keep only their last 2. Works on one value
+    or on a pandas Series (vectorised); missing values stay missing.
 
     Parameters
     ----------

@@ -477,12 +477,14 @@ def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks:
     items = []
     for nb in notebooks:
         tables = by_notebook.get(nb["ipynb"], [])
-        extra = f' <span class="small">— {t("report.sheets", lang)}: {e(", ".join(s["sheet"] for s in tables))}</span>' if tables else ""
+        names = e(", ".join(s["sheet"] for s in tables))
+        extra = f' <span class="small">— {t("report.sheets", lang)}: {names}</span>' if tables else ""
+        ipynb = f'<a href="{e(nb["ipynb"])}">{t("report.notebook", lang)}</a>'
         items.append(f'<li><a href="{e(nb["html"])}">{e(nb["title"])}</a> '
-                     f'<span class="small">(<a href="{e(nb["ipynb"])}">{t("report.notebook", lang)}</a>)</span>{extra}</li>')
+                     f'<span class="small">({ipynb})</span>{extra}</li>')
     if workbook:
-        notes = [f'{e(s["sheet"])} ({s["rows"]:,}{", " + t("report.truncated", lang) if s["truncated"] else ""})'
-                 for s in sheets]
+        cut = ", " + t("report.truncated", lang)
+        notes = [f'{e(s["sheet"])} ({s["rows"]:,}{cut if s["truncated"] else ""})' for s in sheets]
         book = (f'<p><a href="{e(workbook)}">{e(workbook)}</a> — {t("report.workbook_link", lang)}</p>'
                 f'<p class="small">{t("report.sheets", lang)}: {"; ".join(notes)}</p>')
     else:
@@ -503,12 +505,13 @@ def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks:
     else:
         coaching = f'<p>{t("report.no_coaching", lang)}</p>'
     title = f'{t("report.title", lang)} {month}'
+    now = f"{datetime.now():%Y-%m-%d %H:%M}"
     page = f"""<!DOCTYPE html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}">
 <head><meta charset="utf-8"><title>{e(title)}</title><style>{_INDEX_CSS}</style></head>
 <body>
 <h1>{e(title)}</h1>
-<p class="meta">{t("report.data", lang)}: {e(data_dir.name)} · {t("report.generated", lang)}: {datetime.now():%Y-%m-%d %H:%M}</p>
+<p class="meta">{t("report.data", lang)}: {e(data_dir.name)} · {t("report.generated", lang)}: {now}</p>
 <p class="small">{t("report.privacy", lang)}</p>
 <h2>{t("report.analyses", lang)}</h2>
 <ul>{"".join(items)}</ul>

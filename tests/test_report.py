@@ -346,8 +346,9 @@ def _browse(chromium: str, page: Path, tmp: Path, *args: str) -> subprocess.Comp
         f"<dir>{font_path().parent}</dir><cachedir>{tmp / 'fc-cache'}</cachedir></fontconfig>",
         encoding="utf-8")
     env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp / 'profile'}", *args, page.as_uri()]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
 
