@@ -149,7 +149,7 @@ def _cmd_plan(args) -> int:
         for col in ("skill", "method"):
             frame[col] = frame[col].map(lambda v: t(v, args.lang))
         frame["due_on"] = frame["due_on"].dt.strftime("%Y-%m-%d")
-        frame = translate_columns(frame.astype(object).where(frame.notna(), ""), args.lang)
+        frame = translate_columns(frame.astype(object).where(frame.notna(), ""), args.lang, "training")
     emit(frame, args.format)
     return 0
 
@@ -165,7 +165,7 @@ def _cmd_training_effect(args) -> int:
         _progress(f"{args.data_dir} has no training_log table: no training effects to estimate")
     frame = training_effect(data, module_id=args.module, policy=args.policy)
     if args.format == "table":
-        frame = translate_columns(frame, args.lang)
+        frame = translate_columns(frame, args.lang, "training")
     emit(frame, args.format)
     return 0
 

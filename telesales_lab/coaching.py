@@ -64,33 +64,39 @@ i18n.register({
     "coaching.rep_label": ("rep", "坐席"),
     "coaching.team_label": ("team average", "小组平均"),
     "stage": ("stage", "阶段"),
-    "metric": ("metric", "指标"),
     "rep_value": ("rep", "本人"),
     "team_average": ("team average", "小组平均"),
     "difference": ("difference", "差异"),
+    "script_name": ("script name", "话术名称"),
+    "times_met": ("times met", "遇到次数"),
+    "exercise": ("exercise", "练习内容"),
+    "action": ("action", "行动"),
+    "objection_save_rate": ("objections saved", "异议挽回率"),
+    "none_objection": ("no objection", "无异议"),
+})
+
+# Words other modules own too (outcomes, skills, evaluation ...): this module's tables look
+# them up in the "coaching" context, so they show even when the owner is not imported, and
+# the global labels stay the owners'.
+i18n.register({
+    "metric": ("metric", "指标"),
     "started_at": ("started at", "开始时间"),
     "duration_s": ("duration (s)", "时长（秒）"),
     "objection": ("objection", "异议"),
     "outcome": ("outcome", "结果"),
     "revenue": ("revenue", "收入"),
-    "script_name": ("script name", "话术名称"),
-    "times_met": ("times met", "遇到次数"),
-    "exercise": ("exercise", "练习内容"),
     "current": ("current", "当前"),
-    "action": ("action", "行动"),
-    "objection_save_rate": ("objections saved", "异议挽回率"),
     "dials": ("dials", "拨打量"),
     "connected": ("connected", "接通量"),
     "positive": ("positive", "积极结果"),
     "sales": ("sales", "成交量"),
     "contact_rate": ("contact rate", "接通率"),
     "positive_rate": ("positive rate", "积极率"),
-    "conversion_rate": ("conversion rate", "转化率"),
+    "conversion_rate": ("conversion rate", "成交率"),
     "aht_s": ("avg handle time (s)", "平均通话时长（秒）"),
-    "ci_low": ("interval low", "区间下限"),
-    "ci_high": ("interval high", "区间上限"),
-    "none_objection": ("no objection", "无异议"),
-})
+    "ci_low": ("CI low", "置信下限"),
+    "ci_high": ("CI high", "置信上限"),
+}, context="coaching")
 
 # role-play exercise per weak skill: {script} {scenario} {objection} are filled in
 _EXERCISES = {
@@ -461,7 +467,7 @@ def _display(frame: pd.DataFrame, section: str, lang: str) -> pd.DataFrame:
     for col in _VOCAB_COLUMNS:
         if col in f:
             words = f[col].astype("string")
-            f[col] = words.map({w: t(w, lang) for w in words.dropna().unique()})
+            f[col] = words.map({w: t(w, lang, "coaching") for w in words.dropna().unique()})
     return f.astype("string").fillna("")
 
 
@@ -479,7 +485,7 @@ def table(pack: dict, section: str, lang: str | None = None) -> pd.DataFrame:
     if section not in SECTIONS:
         raise ParameterError(f"section == {section!r}, must be one of {'|'.join(SECTIONS)}")
     lang = lang or pack["lang"]
-    return i18n.translate_columns(_display(pack[section], section, lang), lang)
+    return i18n.translate_columns(_display(pack[section], section, lang), lang, "coaching")
 
 
 class Chart(str):
@@ -764,7 +770,7 @@ def _all_tables(ctx: dict, lang: str) -> dict:
     for name, frame in ctx["sections"].items():
         disp = _display(frame, name, lang)
         cols = [c for c in disp.columns if c != "rep_id" or name == "plan"]
-        head = _head_html(i18n.translate_columns(disp[cols].iloc[:0], lang).columns)
+        head = _head_html(i18n.translate_columns(disp[cols].iloc[:0], lang, "coaching").columns)
         rows = _rows_html(disp[cols])
         bodies = rows.groupby(frame["rep_id"].to_numpy(), sort=False).agg("".join)  # one join per rep
         out[name] = {rep: head + body + "</tbody></table>" for rep, body in bodies.items()}

@@ -59,7 +59,6 @@ i18n.register({
     "module_title": ("module title", "课程名称"),
     "method": ("method", "方式"),
     "coach_id": ("coach", "辅导人"),
-    "due_on": ("due on", "完成期限"),
     "classroom": ("classroom", "课堂培训"),
     "coaching": ("one-to-one coaching", "一对一辅导"),
     "online": ("online", "在线学习"),
@@ -72,7 +71,6 @@ i18n.register({
     "industry_knowledge": ("industry knowledge", "行业知识"),
     "team_mean": ("team mean", "小组均值"),
     "target": ("target", "目标"),
-    "n_reps": ("reps", "人数"),
     "n_gap": ("reps with the gap", "存在差距人数"),
     "share_gap": ("share with the gap", "存在差距比例"),
     "mean_score": ("mean score", "平均得分"),
@@ -83,18 +81,14 @@ i18n.register({
     "n_coachees": ("coachees", "辅导人数"),
     "cap": ("cap", "上限"),
     "effect": ("effect (points)", "效果（分）"),
-    "p_value": ("p value", "p 值"),
     "n_trained": ("trained reps", "受训人数"),
     "n_control": ("control reps", "对照人数"),
-    "n_assessments": ("assessments", "评估次数"),
     "coach_load": ("coach load", "辅导负荷"),
     "training_plan": ("training plan", "培训计划"),
     "annual_calendar": ("annual classroom calendar", "年度课堂培训日历"),
     "training_effect": ("training effect", "培训效果"),
     "career_readiness": ("career readiness", "晋升准备度"),
-    "next_role": ("next role", "下一岗位"),
     "missing": ("still missing", "尚欠条件"),
-    "ready": ("ready", "已具备"),
     "training.title": ("Training plan", "培训计划"),
     "training.plans": ("Individual plans by team", "各小组个人培训计划"),
     "training.team_gaps": ("Team-wide gaps: share of reps with a credible gap", "小组共性差距：存在明确差距的人数比例"),
@@ -105,6 +99,18 @@ i18n.register({
     "training.no_effects": ("No training log in this data set: no effects to estimate.",
                             "该数据集没有培训记录，无法估计培训效果。"),
 })
+
+# Words other modules own too (outcomes, skills, evaluation ...): this module's tables look
+# them up in the "training" context, so they show even when the owner is not imported, and
+# the global labels stay the owners'.
+i18n.register({
+    "due_on": ("due on", "完成期限"),
+    "n_reps": ("reps", "人数"),
+    "p_value": ("p value", "p 值"),
+    "n_assessments": ("assessments", "评估次数"),
+    "next_role": ("next role", "下一岗位"),
+    "ready": ("ready", "已具备"),
+}, context="training")
 
 
 # ----------------------------------------------------------------------------- settings
