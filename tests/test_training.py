@@ -401,9 +401,10 @@ def test_training_effect_recovers_the_demo_truth(demo):
     assert row["ci_low"] <= te["effect"] <= row["ci_high"]
     assert row["ci_low"] > 0
     assert row["n_trained"] == len(te["trained_rep_ids"])
-    # the other modules have no planted effect: none is credibly positive and large
+    # the other modules have no planted effect: each interval given covers 0
     others = eff.drop(te["module_id"]).dropna(subset=["ci_low"])
-    assert (others["ci_low"] <= 0).all() or (others["effect"] < 3).all()
+    assert len(others) >= 1
+    assert ((others["ci_low"] <= 0) & (others["ci_high"] >= 0)).all(), others
 
 
 def test_training_effect_without_a_log_is_empty_and_unknown_module_is_refused(demo):
