@@ -35,7 +35,6 @@ from .policy import DIMENSIONS, grade_at_least, grade_of, resolve_policy
 from .schema import SKILLS
 
 i18n.register({
-    # "sales" alone is the funnel's count of sales elsewhere: see translate()
     "kpi.sales": ("sales results", "销售业绩"),
     "development": ("customer development", "客户开发"),
     "satisfaction": ("customer satisfaction", "客户满意度"),
@@ -104,6 +103,9 @@ i18n.register({
     "customer_classes": ("Customer classes", "客户分级"),
     "care_list": ("Care list", "客户关怀名单"),
 })
+
+# "sales" is a count of sales in the funnel, but the sales-results dimension here
+i18n.register({"sales": ("sales results", "销售业绩")}, context="evaluation")
 
 COLUMNS = ["rep_id", "team", "sales", "development", "satisfaction", "skills", "teamwork", "total", "grade", "rank"]
 PERIODS = ("month", "quarter", "year")
@@ -330,12 +332,9 @@ def translate(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     Like :func:`telesales_lab.i18n.translate_columns`, except that ``sales`` is labelled as
     the sales-results dimension (elsewhere, e.g. in the funnel, it is a count of sales).
     """
-    from .i18n import t, translate_columns
+    from .i18n import translate_columns
 
-    out = translate_columns(frame, lang)
-    if lang != "en" and "sales" in frame.columns:
-        out = out.rename(columns={out.columns[list(frame.columns).index("sales")]: t("kpi.sales", lang)})
-    return out
+    return translate_columns(frame, lang, context="evaluation")
 
 
 def team_summary(evaluation: pd.DataFrame) -> pd.DataFrame:
