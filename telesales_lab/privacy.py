@@ -135,11 +135,15 @@ def _public_text(data) -> str:
     """Non-personal text of the data set (teams, regions, scripts, rep names...)."""
     import pandas as pd
 
+    from .schema import PERSONAL_COLUMNS, TABLES
+
     pieces = []
     for table, frame in data.tables.items():
+        specs = TABLES.get(table, {})
         for col in frame.columns:
-            if table == "customers" and col in ("name", "phone"):
-                continue
+            spec = specs.get(col)
+            if col in PERSONAL_COLUMNS.get(table, ()) or (spec is not None and (spec.unique or spec.references)):
+                continue  # personal data, or ids (a million call ids hold no words)
             s = frame[col]
             if not (pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
                     or isinstance(s.dtype, pd.CategoricalDtype)):

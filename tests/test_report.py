@@ -233,6 +233,17 @@ def test_failing_notebook_leaves_previous_report_untouched(small_data, tmp_path)
     assert _tree(out) == before  # byte for byte, and no temporary folder left beside it
     assert sorted(p.name for p in out.iterdir()) == [MONTH]
 
+    # a notebook that prints a customer's phone number is refused too, masked in the message
+    _notebook(nbdir / "leaky.ipynb",
+              "print(io.load_dataset(data_dir).customers.sort_values('customer_id').phone.iloc[0])")
+    customers = pd.read_csv(small_data / "customers.csv", dtype=str).sort_values("customer_id")
+    phone, cid = customers["phone"].iloc[0], customers["customer_id"].iloc[0]
+    with pytest.raises(ReportError, match=rf"not published: leaky\.html: phone of customer {cid} "
+                                          rf"\({phone[:3]}\*\*\*\*{phone[-4:]}\) x1; leaky\.ipynb"):
+        report.run_report(small_data, MONTH, out=out, progress=False, notebooks=["leaky.ipynb"],
+                          notebooks_dir=nbdir, coaching=False)
+    assert _tree(out) == before
+
 
 def test_notebook_without_parameters_cell_is_refused(small_data, tmp_path):
     _notebook(tmp_path / "plain.ipynb", "x = 1", parameters=False)
