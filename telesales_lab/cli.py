@@ -26,7 +26,12 @@ def emit(frame, fmt: str = "table", stream=None) -> None:
         frame.to_csv(stream, index=False, lineterminator="\n")
         return
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
-        stream.write(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}") + "\n")
+        stream.write(frame.to_string(index=False, float_format=_number) + "\n")
+
+
+def _number(v: float) -> str:
+    """Rates keep four significant figures; money and counts show in full (512,600)."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 def _add_format(p: argparse.ArgumentParser) -> None:
@@ -497,6 +502,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. `telesales-lab funnel ... | head`): not an error;
+        # point stdout at /dev/null so the interpreter's final flush stays quiet
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
