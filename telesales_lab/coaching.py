@@ -21,7 +21,6 @@ Jinja2 template with the same tables (:func:`table`) and plots (:func:`plot_funn
 
 from __future__ import annotations
 
-import io as _io
 import os
 import re
 from pathlib import Path
@@ -32,8 +31,8 @@ import pandas as pd
 from . import i18n
 from .exceptions import ParameterError
 from .i18n import check_lang, t
-from .periods import month_bounds, parse_month
-from .schema import OUTCOMES, SKILLS
+from .periods import parse_month
+from .schema import OUTCOMES
 
 #: Sections of a pack, in page order; each is a DataFrame in the pack and a table on the page.
 SECTIONS = ("funnel", "kpis", "skills", "best_calls", "worst_calls", "role_plays", "plan", "goals")

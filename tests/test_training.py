@@ -7,7 +7,6 @@ demo's planted truth (weak skills, the trained module's effect).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -449,3 +448,15 @@ def test_training_effect_cli(demo, capsys):
     got = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert list(got.columns) == training.EFFECT_COLUMNS
     assert demo[2]["training_effect"]["module_id"] in set(got["module_id"])
+
+
+def test_plots_draw_one_mark_per_row(demo, demo_scores, demo_plan):
+    team = training.team_plan(demo[1], MONTH, scores=demo_scores)
+    fig = training.plot_team_gaps(team, "zh")
+    assert fig.axes[0].images[0].get_array().shape == (team["team"].nunique(), len(SKILLS))
+    load = training.coach_load(demo[1], MONTH, plan_frame=demo_plan)
+    fig = training.plot_coach_load(load, "en")
+    assert len(fig.axes[0].patches) == (load["n_coachees"] > 0).sum()
+    eff = training.training_effect(demo[1])
+    fig = training.plot_effects(eff, "en")
+    assert len(fig.axes[0].get_yticklabels()) == eff["effect"].notna().sum()
