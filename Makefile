@@ -34,9 +34,11 @@ demo: $(DEMO)/.done
 	$(BIN)/telesales-lab validate $(DEMO)
 	$(BIN)/telesales-lab report $(DEMO) --month 2026-10
 
-# Headless Chromium (Debian's package) for the report's browser test.
+# Headless Chromium (Debian's package) for the report's browser test, with a Chinese font so
+# that the pages' text (not only the plots, which bring their own font) renders in Chinese.
 browser:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
 
 test: $(DEMO)/.done browser
 	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
