@@ -97,6 +97,7 @@ class Result:
     seconds: float | None
     peak_mb: float | None
     tree_peak_mb: float | None = None
+    cpu_seconds: float | None = None
     ok: bool = True
     note: str = ""
     detail: dict = field(default_factory=dict)
@@ -120,11 +121,13 @@ def _tree_rss(proc) -> int:
     return total
 
 
-def measure(argv: list[str], env: dict, log: Path, sample_tree: bool = False) -> tuple[float, float, float | None, int, str]:
+def measure(argv: list[str], env: dict, log: Path, sample_tree: bool = False
+            ) -> tuple[float, float, float | None, float, int, str]:
     """Run ``argv`` to completion in a fresh process.
 
     Returns (wall seconds, peak RSS MB of the largest process waited for, sampled peak RSS MB
-    of the whole tree or None, exit status, captured stdout).
+    of the whole tree or None, CPU seconds (user + system, the process and the children it
+    waited for), exit status, captured stdout).
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as err, open(log.with_suffix(".out"), "wb") as out:
@@ -155,7 +158,9 @@ def measure(argv: list[str], env: dict, log: Path, sample_tree: bool = False) ->
         if sampler is not None:
             sampler.join()
     tree = peak[0] / 2**20 if sampler is not None else None
-    return seconds, usage.ru_maxrss / 1024, tree, proc.returncode, log.with_suffix(".out").read_text(errors="replace")
+    cpu = usage.ru_utime + usage.ru_stime
+    return (seconds, usage.ru_maxrss / 1024, tree, cpu, proc.returncode,
+            log.with_suffix(".out").read_text(errors="replace"))
 
 
 def _tail(path: Path, n: int = 3) -> str:
@@ -175,7 +180,6 @@ class Bench:
     def env(self, cache: Path | None) -> dict:
         env = dict(os.environ)
         env.setdefault("MPLCONFIGDIR", str(DATA / "mplconfig"))
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
         if cache is not None:
             env["TELESALES_CACHE_DIR"] = str(cache)
         return env
@@ -186,16 +190,16 @@ class Bench:
         log = self.logs / size / (re.sub(r"[^a-z0-9]+", "-", stage.lower()).strip("-") + ".err")
         best = None
         for _ in range(self.args.repeat):
-            seconds, peak, tree, code, out = measure(argv, env, log, sample_tree)
+            seconds, peak, tree, cpu, code, out = measure(argv, env, log, sample_tree)
             if code != 0:
-                res = Result(size, stage, seconds, peak, tree, ok=False,
+                res = Result(size, stage, seconds, peak, tree, cpu, ok=False,
                              note=f"exit {code}: {_tail(log)}")
                 say(f"[{size}] {stage} FAILED (exit {code}); see {log}")
                 self.results.append(res)
                 return res
             if best is None or seconds < best[0]:
-                best = (seconds, peak, tree, out)
-        seconds, peak, tree, out = best
+                best = (seconds, peak, tree, cpu, out)
+        seconds, peak, tree, cpu, out = best
         detail = {}
         last = out.strip().splitlines()[-1] if out.strip() else ""
         if last.startswith("{"):
@@ -203,10 +207,10 @@ class Bench:
                 detail = json.loads(last)
             except ValueError:
                 pass
-        res = Result(size, stage, seconds, peak, tree, note=note, detail=detail)
+        res = Result(size, stage, seconds, peak, tree, cpu, note=note, detail=detail)
         self.results.append(res)
         extra = f", tree {tree:,.0f} MB" if tree else ""
-        say(f"[{size}] {stage} … {seconds:.1f} s, {peak:,.0f} MB{extra}")
+        say(f"[{size}] {stage} … {seconds:.1f} s (CPU {cpu:.1f} s), {peak:,.0f} MB{extra}")
         return res
 
 
@@ -288,6 +292,22 @@ print(json.dumps({k: round(v, 3) for k, v in laps.items()} | {'calls': len(data.
 """
 
 
+_EXPORT = """import json, sys, time
+t = time.perf_counter()
+from telesales_lab.io import load_dataset
+from telesales_lab.warehouse import export_parquet
+files = export_parquet(load_dataset(sys.argv[1]), sys.argv[2])
+print(json.dumps({'files': len(files), 'in_process_s': round(time.perf_counter() - t, 3)}))
+"""
+_AGGREGATE = """import json, sys, time
+t = time.perf_counter()
+from telesales_lab.warehouse import aggregate
+sums = aggregate(sys.argv[1], memory_limit=sys.argv[2])
+print(json.dumps({'cells': len(sums), 'calls': int(sums['dials'].sum()),
+                  'in_process_s': round(time.perf_counter() - t, 3)}))
+"""
+
+
 def cli(*args: str) -> list[str]:
     return [PY, "-m", "telesales_lab.cli", *args]
 
@@ -314,6 +334,13 @@ def run_size(bench: Bench, n_calls: int, empty_s: float | None) -> None:
     bench.run(label, "first load (writes the typed cache)", [PY, "-c", _LOAD, str(folder), "fast", "cache"], env)
     bench.run(label, "cached load", [PY, "-c", _LOAD, str(folder), "fast", "cache"], env)
     bench.run(label, "scoring core: cached load + funnel + rank + skills", [PY, "-c", _CORE, str(folder), MONTH], env)
+    if not args.skip_warehouse:
+        root = DATA / "warehouse" / folder.name
+        shutil.rmtree(root, ignore_errors=True)
+        bench.run(label, "warehouse: export monthly Parquet (from the cache)", [PY, "-c", _EXPORT, str(folder), str(root)],
+                  env)
+        bench.run(label, "warehouse: DuckDB sums over the Parquet months", [PY, "-c", _AGGREGATE, str(root),
+                                                                             args.duckdb_memory], env)
     if big:
         return
     for name in ANALYSES:
@@ -352,8 +379,9 @@ def judge(results: list[Result], empty_s: float | None) -> list[Verdict]:
                 if r is None:
                     continue
                 limit = ANALYSIS_X_CSV * csv.seconds
+                cpu = f"; CPU {r.cpu_seconds / csv.cpu_seconds:.2f}x" if r.ok and csv.cpu_seconds else ""
                 verdicts.append(Verdict(size, f"{stage} <= 3x bare CSV read{tag}",
-                                        f"{r.seconds:.1f} s ({r.seconds / csv.seconds:.2f}x)" if r.ok else "failed",
+                                        f"{r.seconds:.1f} s ({r.seconds / csv.seconds:.2f}x{cpu})" if r.ok else "failed",
                                         f"{limit:.1f} s", (r.ok and r.seconds <= limit) if official else None))
             rep = by.get((size, "report (notebooks, workbook, coaching packs)"))
             if rep is not None and empty_s is not None:
@@ -412,37 +440,47 @@ def _mb(v: float | None) -> str:
     return "" if v is None else f"{v:,.0f}"
 
 
-def table(results: list[Result], floors: dict) -> str:
-    rows = [("size", "stage", "seconds", "x CSV read", "peak MB", "tree peak MB", "note")]
+def _rows(results: list[Result], floors: dict[str, Result]) -> list[tuple]:
+    """(size, stage, seconds, x CSV, CPU seconds, CPU x CSV, peak MB, tree peak MB, note) per result."""
+    rows = []
     for r in results:
         csv = floors.get(r.size)
-        ratio = f"{r.seconds / csv:.2f}" if (csv and r.seconds and r.ok and not r.stage.startswith("generate")) else ""
+        comparable = csv is not None and r.ok and not r.stage.startswith("generate")
+        ratio = f"{r.seconds / csv.seconds:.2f}" if comparable else ""
+        cpu_ratio = f"{r.cpu_seconds / csv.cpu_seconds:.2f}" if comparable and csv.cpu_seconds else ""
         note = r.note
         if r.detail:
-            note = (note + " " if note else "") + ", ".join(f"{k} {v}" for k, v in r.detail.items())
-        rows.append((r.size, r.stage, f"{r.seconds:.1f}" if r.seconds is not None else "", ratio,
+            note = (note + "; " if note else "") + ", ".join(f"{k} {v}" for k, v in r.detail.items())
+        rows.append((r.size, r.stage, f"{r.seconds:.1f}" if r.ok else "failed", ratio,
+                     f"{r.cpu_seconds:.1f}" if r.cpu_seconds is not None else "", cpu_ratio,
                      _mb(r.peak_mb), _mb(r.tree_peak_mb), note if r.ok else "FAILED " + note))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(6)]
+    return rows
+
+
+_HEAD = ("size", "stage", "seconds", "x CSV", "CPU s", "CPU x CSV", "peak MB", "tree MB", "note")
+
+
+def table(results: list[Result], floors: dict[str, Result]) -> str:
+    rows = [_HEAD] + _rows(results, floors)
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(_HEAD) - 1)]
     lines = []
     for i, row in enumerate(rows):
-        lines.append("  ".join(str(c).ljust(w) if j in (0, 1) else str(c).rjust(w)
-                               for j, (c, w) in enumerate(zip(row[:6], widths))) + "  " + row[6])
+        cells = [str(c).ljust(w) if j < 2 else str(c).rjust(w) for j, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells) + "  " + row[-1])
         if i == 0:
-            lines.append("-" * (sum(widths) + 2 * 6 + 4))
+            lines.append("-" * (sum(widths) + 2 * len(widths) + 4))
     return "\n".join(lines)
 
 
-def markdown(results: list[Result], verdicts: list[Verdict], floors: dict, info: dict) -> str:
+def markdown(results: list[Result], verdicts: list[Verdict], floors: dict[str, Result], info: dict) -> str:
     out = [f"Machine: {info.get('cpu', '?')}, {info.get('nproc')} CPUs, {info.get('ram_gb', '?')} GB RAM; "
-           f"load average {info.get('load_average_1m_at_start')} at start. Date {info['date']}, commit "
-           f"{info.get('commit')} ({info.get('uncommitted_tracked_files', 0)} tracked files with uncommitted "
-           f"changes); Python {info['python']}, pandas {info['pandas']}, pyarrow {info['pyarrow']}.", "",
-           "| size | stage | seconds | × CSV read | peak MB | tree peak MB |", "|---|---|---:|---:|---:|---:|"]
-    for r in results:
-        csv = floors.get(r.size)
-        ratio = f"{r.seconds / csv:.2f}" if (csv and r.seconds and r.ok and not r.stage.startswith("generate")) else ""
-        secs = f"{r.seconds:.1f}" if r.ok else "failed"
-        out.append(f"| {r.size} | {r.stage} | {secs} | {ratio} | {_mb(r.peak_mb)} | {_mb(r.tree_peak_mb)} |")
+           f"load average {info.get('load_average_1m_at_start')} at start, {info.get('load_average_1m_at_end')} "
+           f"at end. Date {info['date']}, commit {info.get('commit')} "
+           f"({info.get('uncommitted_tracked_files', 0)} tracked files with uncommitted changes); "
+           f"Python {info['python']}, pandas {info['pandas']}, pyarrow {info['pyarrow']}.", "",
+           "| " + " | ".join(_HEAD) + " |", "|---|---|" + "---:|" * (len(_HEAD) - 3) + "---|"]
+    for row in _rows(results, floors):
+        out.append("| " + " | ".join(str(c) for c in row) + " |")
     out += ["", "| size | target | measured | limit | verdict |", "|---|---|---:|---:|---|"]
     for v in verdicts:
         verdict = "info" if v.passed is None else ("PASS" if v.passed else "FAIL")
@@ -463,10 +501,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-full-path", action="store_true",
                    help="leave out the validate run without the loader's fast path")
     p.add_argument("--floors-at-10m", action="store_true", help="also time the CSV/Parquet floors at >= 5M calls")
+    p.add_argument("--skip-warehouse", action="store_true", help="leave out the DuckDB aggregation (issue 8, part 3)")
+    p.add_argument("--duckdb-memory", default="1GB", metavar="SIZE",
+                   help="DuckDB's memory limit for the warehouse stage (default 1GB; it spills beyond it)")
     args = p.parse_args(argv)
     if args.quick:
         args.sizes = args.sizes or "100k"
-        args.skip_report = args.skip_full_path = True
+        args.skip_report = args.skip_full_path = args.skip_warehouse = True
     sizes = [parse_size(s) for s in (args.sizes or "100k,1m").split(",") if s.strip()]
     if args.repeat < 1:
         p.error(f"--repeat {args.repeat} must be >= 1")
@@ -486,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         run_size(bench, n, empty_s)
 
-    floors = {r.size: r.seconds for r in bench.results if r.stage == "floor: pandas.read_csv" and r.ok}
+    floors = {r.size: r for r in bench.results if r.stage == "floor: pandas.read_csv" and r.ok}
     verdicts = judge(bench.results, empty_s)
     info["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     print()

@@ -166,3 +166,30 @@ def test_offsets_mixed_with_plain_times_become_utc(tmp_path):
     assert data.calls["started_at"].tolist() == [
         pd.Timestamp("2026-10-01 01:30"), pd.Timestamp("2026-10-01 10:00"),
         pd.Timestamp("2026-10-02 14:15"), pd.Timestamp("2026-10-03 11:00")]
+
+
+@pytest.mark.parametrize("values, distinct", [
+    (["C1", "C2", "C3"], True),          # ascending: decided without hashing
+    (["C3", "C1", "C2"], True),          # any order
+    (["C1", "C2", "C2", "C4"], False),   # ascending but for a repeat
+    (["C2", "C1", "C2"], False),
+    (["C1"], True),
+])
+def test_uniqueness_in_any_order(values, distinct):
+    import pyarrow as pa
+
+    assert io._distinct(pa.chunked_array([pa.array(values[:2]), pa.array(values[2:], pa.string())])) is distinct
+
+
+@pytest.mark.parametrize("children, ok", [
+    (["C2", None, "C2"], True),         # few children against many ids: the reversed look-up
+    (["C2", None, "C10"], False),
+    (["C1"] * 30 + ["C10"], False),      # many children: the direct look-up
+    (["C1"] * 30 + ["C9", None], True),
+])
+def test_references_checked_both_ways(children, ok):
+    import pyarrow as pa
+
+    known = pa.array([f"C{i}" for i in range(10)])
+    column = pa.chunked_array([pa.array(children, pa.string())])
+    assert io._all_known(column, known, len(children) - column.null_count) is ok
