@@ -46,8 +46,9 @@ test: $(DEMO)/.done browser
 lab: $(STAMP)
 	$(BIN)/jupyter lab --allow-root --no-browser --ServerApp.root_dir=$(CURDIR)/notebooks
 
+# make bench BENCH_ARGS="--sizes 100k,1m,10m" (see benchmarks/README.md)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(STATE) $(DEMO)

@@ -135,7 +135,9 @@ def _write_partition(frame: pd.DataFrame, folder: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-", suffix=".parquet")
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=False)
+        # microsecond timestamps: Spark (and other engines) cannot read Parquet's nanosecond
+        # ones; the data model's times are whole seconds, so nothing is lost
+        frame.to_parquet(tmp, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
         os.replace(tmp, folder / _FILE)
     finally:
         if os.path.exists(tmp):
