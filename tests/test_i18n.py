@@ -31,3 +31,8 @@ def test_context_label_wins_over_global():
     assert i18n.t("widget_x", "zh") == "部件"
     assert i18n.t("widget_x", "zh", context="test_ctx") == "装置"
     assert i18n.t("unknown_key_q", "zh") == "unknown_key_q"
+
+
+def test_public_names_resolve():
+    for name in telesales_lab.__all__:
+        assert getattr(telesales_lab, name) is not None, name
