@@ -237,6 +237,7 @@ def connect(root, memory_limit: str | None = None, threads: int | None = None, t
             raise ParameterError(f"{root / part}: no month=YYYY-MM/{_FILE} partitions; "
                                  "write them with telesales_lab.warehouse.export_parquet")
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a library call prints nothing
     if memory_limit:
         con.execute("SET memory_limit = ?", [str(memory_limit)])
     if threads:
