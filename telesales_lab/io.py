@@ -406,10 +406,11 @@ def read_csv_typed(table: str, path: Path, parents: dict | None = None) -> pd.Da
         own[f"{table}.{own_key}"] = _clean_text(read.column(own_key)).combine_chunks().drop_null()
     out: dict[str, pd.Series] = {}
     for name, spec in specs.items():
-        if name not in header:
-            out[name] = pd.Series(pd.array([pd.NA] * n, dtype=_empty_dtype(spec)))
+        if name not in header:  # an optional column, added empty as the full path does
             if spec.kind == "category":
                 out[name] = pd.Series(pd.Categorical.from_codes(np.full(n, -1, np.int8), dtype=spec.dtype))
+            else:
+                out[name] = pd.Series(pd.array([pd.NA] * n, dtype=_empty_dtype(spec)))
             continue
         column = read.column(name)
         if spec.kind == "category":
