@@ -105,6 +105,8 @@ def test_appending_a_month_replaces_only_that_partition(data, tmp_path):
 def test_export_refuses_a_month_without_calls_and_aggregate_an_incomplete_folder(data, tmp_path):
     with pytest.raises(ParameterError, match=r"months == \['2027-01'\]: the data set has no calls in it"):
         warehouse.export_parquet(data, tmp_path / "wh", months=["2027-01"])
+    with pytest.raises(ParameterError, match=r"by == \['team'\]: 'team' is not one of month\|rep_id"):
+        warehouse.funnel_from_sums(pd.DataFrame(), ["team"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(ParameterError, match=r"calls: no month=YYYY-MM/part-0.parquet partitions"):
         warehouse.aggregate(tmp_path / "empty")
