@@ -493,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default=None,
                    help="comma-separated total calls, e.g. 100k,1m (default 100k,1m); 10m runs the scoring "
-                        "core only and first generates 10M calls (several minutes and ~7 GB of memory)")
+                        "core only and first generates 10M calls (about 3 minutes and 5 GB of memory, once)")
     p.add_argument("--quick", action="store_true", help="100k only, no report, no full-path comparison")
     p.add_argument("--seed", type=int, default=7, help="demo seed (default 7)")
     p.add_argument("--repeat", type=int, default=1, help="runs per stage, the fastest kept (default 1)")
@@ -508,7 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.sizes = args.sizes or "100k"
         args.skip_report = args.skip_full_path = args.skip_warehouse = True
-    sizes = [parse_size(s) for s in (args.sizes or "100k,1m").split(",") if s.strip()]
+    try:
+        sizes = [parse_size(s) for s in (args.sizes or "100k,1m").split(",") if s.strip()]
+    except argparse.ArgumentTypeError as exc:
+        p.error(str(exc))
     if args.repeat < 1:
         p.error(f"--repeat {args.repeat} must be >= 1")
 
