@@ -33,6 +33,16 @@ from .exceptions import ParameterError
 from .periods import month_bounds, parse_month, require_data
 from .policy import DIMENSIONS, grade_at_least, grade_of, resolve_policy
 from .schema import SKILLS
+from .skills import (
+    _month_ordinals,
+    _month_rep_sums,
+    call_month_stats,
+    call_months,
+    feedback_month_stats,
+    memo,
+    remember,
+    score_skills,
+)
 
 i18n.register({
     "kpi.sales": ("sales results", "销售业绩"),
@@ -138,11 +148,12 @@ def _symmetric_change(now: pd.Series, before: pd.Series) -> pd.Series:
 # ----------------------------------------------------------------------------- raw metrics
 def _evaluated(data, month, policy: dict) -> pd.DataFrame:
     """People evaluated in ``month``: role in the policy, hired by its end, calling in it."""
-    start, end = month_bounds(month)
+    p = month if isinstance(month, pd.Period) else parse_month(month)
+    _, end = month_bounds(p)
     reps = data.reps
-    calls = data.calls
-    in_m = ((calls["started_at"] >= start) & (calls["started_at"] < end)).to_numpy(bool)
-    n_calls = calls.loc[in_m].groupby(calls.loc[in_m, "rep_id"].astype("string"), observed=True).size()
+    stats_ = call_month_stats(data)
+    now = stats_[stats_["month"].to_numpy() == p.ordinal]
+    n_calls = pd.Series(now["n_calls"].to_numpy(), index=pd.Index(now["rep_id"], name="rep_id"))
     keep = (reps["role"].astype("string").isin(policy["kpi"]["roles"]).to_numpy(bool)
             & (reps["hired_on"] < end).to_numpy(bool))
     out = pd.DataFrame({"rep_id": reps.loc[keep, "rep_id"].astype("string").to_numpy(),
@@ -152,45 +163,76 @@ def _evaluated(data, month, policy: dict) -> pd.DataFrame:
     return out[out["n_calls"] > 0].reset_index(drop=True)
 
 
+def _sales_month_stats(data) -> dict[str, pd.DataFrame]:
+    """Non-cancelled orders per month and rep, in one pass for every month (remembered).
+
+    ``sales``: ``month`` (ordinal), ``rep_id``, ``revenue``, ``profit``, ``orders``;
+    ``new``: ``month``, ``rep_id``, ``new_customers`` (customers whose first ever
+    non-cancelled order, ties broken by the lowest order_id, the rep took in the month).
+    Each group's amounts are summed in the table's row order, as a groupby of one month's
+    orders would sum them, so the totals are the same to the last bit.
+    """
+    def compute():
+        o = data.orders
+        ok = (o["status"] != "cancelled").to_numpy(bool)
+        o = o.loc[ok, ["order_id", "customer_id", "rep_id", "ordered_at", "amount", "profit"]]
+        keys = [pd.Series(_month_ordinals(o["ordered_at"]), index=o.index, name="month"),
+                o["rep_id"].astype("string")]
+        sales = o.groupby(keys, observed=True).agg(revenue=("amount", "sum"), profit=("profit", "sum"),
+                                                   orders=("amount", "size")).reset_index()
+        first = o.sort_values(["ordered_at", "order_id"], kind="stable").drop_duplicates("customer_id")
+        fkeys = [pd.Series(_month_ordinals(first["ordered_at"]), index=first.index, name="month"),
+                 first["rep_id"].astype("string")]
+        new = first.groupby(fkeys, observed=True).size().rename("new_customers").reset_index()
+        return {"sales": sales, "new": new}
+
+    return remember(data, ("sales_month_stats",), compute)
+
+
+def _in(frame: pd.DataFrame, month: pd.Period) -> pd.DataFrame:
+    """The rows of a per-month table for one month, indexed by rep_id."""
+    rows = frame[frame["month"].to_numpy() == month.ordinal].drop(columns="month")
+    return rows.set_index("rep_id")
+
+
 def _order_stats(data, month) -> pd.DataFrame:
-    start, end = month_bounds(month)
-    o = data.orders
-    ok = (o["status"] != "cancelled").to_numpy(bool)
-    o = o.loc[ok, ["order_id", "customer_id", "rep_id", "ordered_at", "amount", "profit"]]
-    in_m = ((o["ordered_at"] >= start) & (o["ordered_at"] < end)).to_numpy(bool)
-    cur = o.loc[in_m]
-    rep = cur["rep_id"].astype("string")
-    g = cur.groupby(rep, observed=True).agg(revenue=("amount", "sum"), profit=("profit", "sum"),
-                                            orders=("amount", "size"))
-    p_start, p_end = month_bounds(parse_month(str(month)) - 1)
-    in_p = ((o["ordered_at"] >= p_start) & (o["ordered_at"] < p_end)).to_numpy(bool)
-    prev = o.loc[in_p].groupby(o.loc[in_p, "rep_id"].astype("string"), observed=True)["amount"].sum()
-    # a new customer: their first ever non-cancelled order falls in the month (ties: lowest order_id)
-    first = o.sort_values(["ordered_at", "order_id"], kind="stable").drop_duplicates("customer_id")
-    first = first[(first["ordered_at"] >= start) & (first["ordered_at"] < end)]
-    new = first.groupby(first["rep_id"].astype("string"), observed=True).size()
+    p = month if isinstance(month, pd.Period) else parse_month(str(month))
+    stats_ = _sales_month_stats(data)
+    g = _in(stats_["sales"], p)[["revenue", "profit", "orders"]]
+    prev = _in(stats_["sales"], p - 1)["revenue"]
+    new = _in(stats_["new"], p)["new_customers"]
     g = g.reindex(g.index.union(prev.index).union(new.index)).fillna(0.0)
     g["previous_revenue"] = prev.reindex(g.index).fillna(0.0)
     g["new_customers"] = new.reindex(g.index).fillna(0.0)
     return g
 
 
+def _feedback_month_stats(data, resolve_within_days: float) -> pd.DataFrame:
+    """Feedback per month and rep (:func:`telesales_lab.skills.feedback_month_stats`) with
+    ``complaints`` and ``on_time``, those resolved within ``resolve_within_days`` (remembered)."""
+    def compute():
+        fb = data.feedback
+        complaint = fb["complaint"].fillna(False).to_numpy(bool)
+        limit = pd.to_timedelta(float(resolve_within_days), unit="D")
+        on_time = (complaint & (fb["resolved_at"].notna() & (fb["resolved_at"] - fb["received_at"] <= limit))
+                   .to_numpy(bool))
+        t = _month_rep_sums(_month_ordinals(fb["received_at"]), fb["rep_id"],
+                            {"complaints": complaint, "on_time": on_time})
+        return feedback_month_stats(data).merge(t[["month", "rep_id", "complaints", "on_time"]],
+                                                on=["month", "rep_id"], how="left", validate="one_to_one")
+
+    return remember(data, ("feedback_on_time", float(resolve_within_days)), compute)
+
+
 def _feedback_stats(data, month, policy: dict) -> pd.DataFrame:
-    start, end = month_bounds(month)
+    p = month if isinstance(month, pd.Period) else parse_month(str(month))
     cfg = policy["kpi"]["satisfaction"]
-    fb = data.feedback
-    in_m = ((fb["received_at"] >= start) & (fb["received_at"] < end)).to_numpy(bool)
-    fb = fb.loc[in_m]
-    rep = fb["rep_id"].astype("string")
-    complaint = fb["complaint"].fillna(False).to_numpy(bool)
-    limit = pd.to_timedelta(float(cfg["resolve_within_days"]), unit="D")
-    on_time = (complaint & (fb["resolved_at"].notna() & (fb["resolved_at"] - fb["received_at"] <= limit))
-               .to_numpy(bool))
-    f = pd.DataFrame({"rep_id": rep.to_numpy(), "score": fb["score"].astype("float64").to_numpy(),
-                      "complaints": complaint, "on_time": on_time})
-    g = f.groupby("rep_id", observed=True).agg(n_feedback=("score", "size"), score_sum=("score", "sum"),
-                                               complaints=("complaints", "sum"), on_time=("on_time", "sum"))
-    centre = float(f["score"].mean()) if len(f) else 3.0
+    f = _in(_feedback_month_stats(data, float(cfg["resolve_within_days"])), p)
+    g = pd.DataFrame({"n_feedback": f["n"], "score_sum": f["sx"], "complaints": f["complaints"],
+                      "on_time": f["on_time"]})
+    n_rows, n_scored = int(f["n"].sum()), int(f["n_scored"].sum())
+    # the month's mean score (whole-number scores: the sum is exact, as a mean over rows gives it)
+    centre = (float(f["sx"].sum()) / n_scored if n_scored else np.nan) if n_rows else 3.0
     k = float(cfg["prior_feedback"])
     g["feedback"] = ((g["score_sum"] + k * centre) / (g["n_feedback"] + k) - 1.0) / 4.0 * 100.0
     g["complaint_score"] = (g["on_time"] / g["complaints"].where(g["complaints"] > 0) * 100.0).fillna(100.0)
@@ -219,8 +261,6 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
         ``feedback`` (0-100), ``complaints``, ``complaint_score``, ``teamwork_skill``,
         ``team_result``.
     """
-    from .skills import memo
-
     policy = resolve_policy(policy)
     if skills is not None:  # the caller's own scores: nothing to remember
         return _evaluation_detail(data, month, policy, skills)
@@ -229,10 +269,9 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
 
 
 def _evaluation_detail(data, month: str, policy: dict, skills: pd.DataFrame | None) -> pd.DataFrame:
-    from .skills import score_skills
-
     p = parse_month(month)
-    require_data(data.calls["started_at"], p)
+    if p not in call_months(data):
+        require_data(data.calls["started_at"], p)  # raises, naming the months with data
     kpi = policy["kpi"]
     people = _evaluated(data, p, policy)
     if people.empty:
@@ -372,8 +411,9 @@ def kpi_trend(data, month: str, months: int = 6, policy=None) -> pd.DataFrame:
         raise ParameterError(f"months == {months!r}, must be >= 1")
     policy = resolve_policy(policy)
     end = parse_month(month)
-    require_data(data.calls["started_at"], end)
-    have = set(data.calls["started_at"].dt.to_period("M").dropna().unique())
+    have = call_months(data)
+    if end not in have:
+        require_data(data.calls["started_at"], end)  # raises, naming the months with data
     wanted = [m for m in pd.period_range(end - (int(months) - 1), end, freq="M") if m in have]
     monthly = _monthly(data, wanted, policy)
     cols = list(DIMENSIONS) + ["total"]
@@ -399,10 +439,10 @@ def _period_months(data, period: str, end_month: str) -> list[pd.Period]:
         first = pd.Period(year=end.year, month=3 * ((end.month - 1) // 3) + 1, freq="M")
     else:
         first = pd.Period(year=end.year, month=1, freq="M")
-    have = set(data.calls["started_at"].dt.to_period("M").dropna().unique())
+    have = call_months(data)
     months = [m for m in pd.period_range(first, end, freq="M") if m in have]
     if end not in have:
-        require_data(data.calls["started_at"], end)
+        require_data(data.calls["started_at"], end)  # raises, naming the months with data
     return months
 
 
@@ -566,19 +606,17 @@ def promotion_readiness(data, month: str, policy=None) -> pd.DataFrame:
         ``grade_streak`` counts consecutive months at ``min_grade`` or better, up to the
         rule's length.
     """
-    from .skills import score_skills
-
     policy = resolve_policy(policy)
     p = parse_month(month)
     _, end = month_bounds(p)
     skills = score_skills(data, month, policy)
+    have = call_months(data)
     low = skills.sort_values(["rep_id", "score"], kind="stable").drop_duplicates("rep_id").set_index("rep_id")
     frames = []
     for role, nxt in _NEXT_ROLE.items():  # two steps of the career path
         rules = policy["promotion"][nxt]
         pol = {**policy, "kpi": {**policy["kpi"], "roles": [role]}}
         months = [p - i for i in range(int(rules["grade_streak"]))]
-        have = set(data.calls["started_at"].dt.to_period("M").dropna().unique())
         grades = []
         for m in months:  # the streak's months, newest first
             if m not in have:

@@ -76,6 +76,151 @@ _MIN_CALIBRATION_N = 20  # a rep's metric takes part in fitting the measurement 
 _TAU2_FLOOR = 1.0
 
 
+# ----------------------------------------------------------------------------- remembered on the data set
+def remember(data, key: tuple, compute):
+    """``compute()``, kept on the loaded data set under ``key`` (the object itself, not a copy).
+
+    A notebook asks for the same month's numbers many times (ranking, trends, awards,
+    promotion), and each month needs the months before it; what a data set's tables give is
+    therefore computed once and kept on it. The memory is dropped when a table of the data
+    set is replaced (the tables are never modified in place). An object that takes no
+    attributes gets no memory.
+    """
+    cache = getattr(data, "_telesales_memo", None)
+    tables = getattr(data, "tables", None)
+    snapshot = dict(tables) if isinstance(tables, dict) else {}
+    if cache is not None:
+        seen = cache.get("__tables__", {})
+        if len(seen) != len(snapshot) or any(snapshot.get(k) is not v for k, v in seen.items()):
+            cache.clear()  # a table was replaced: nothing remembered holds any more
+    if cache is None:
+        cache = {}
+        try:
+            object.__setattr__(data, "_telesales_memo", cache)
+        except (AttributeError, TypeError):
+            return compute()
+    cache["__tables__"] = snapshot
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def memo(data, name: str, month: str, policy: dict, sections: tuple[str, ...], compute) -> pd.DataFrame:
+    """``compute()``, remembered on the loaded data set for the month and the policy sections used.
+
+    The key is the function's name, the month and the policy sections the result depends
+    on, so a result computed under another policy is never reused. A copy is returned each
+    time, so callers may modify what they get.
+    """
+    key = (name, str(parse_month(month)), json.dumps({k: policy[k] for k in sections}, sort_keys=True))
+    return remember(data, key, compute).copy()
+
+
+def _month_ordinals(times: pd.Series) -> np.ndarray:
+    """Months since 1970-01 of each timestamp (``pd.Period(...).ordinal``); missing: -2**63."""
+    return times.to_numpy("datetime64[ns]").astype("datetime64[M]").astype("int64")
+
+
+_NO_MONTH = np.iinfo("int64").min
+
+
+def _flags(column: pd.Series, values) -> np.ndarray:
+    """Whether each value of a (categorical) column is one of ``values``; missing: False."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        hit = np.asarray(column.cat.categories.astype("string").isin(list(values)), dtype=bool)
+        codes = column.cat.codes.to_numpy()
+        return np.where(codes >= 0, hit[np.maximum(codes, 0)], False)
+    return column.astype("string").isin(list(values)).fillna(False).to_numpy(bool)
+
+
+def _month_rep_sums(month: np.ndarray, rep: pd.Series, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Sums of ``columns`` per month and rep in one pass (rows without a month or rep left out).
+
+    Returns ``month`` (ordinal), ``rep_id`` (string), ``first_row`` (position of the
+    group's first row) and one column per entry of ``columns``: boolean columns are
+    counted, others summed as float64 (only whole numbers here, so the sums are exact).
+    """
+    codes, reps = pd.factorize(rep, sort=True)
+    n_reps = max(len(reps), 1)
+    ok = (codes >= 0) & (month != _NO_MONTH)
+    rows = np.flatnonzero(ok)
+    key = month[ok] * n_reps + codes[ok]  # sorted by month, then rep_id
+    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    out = {"month": uniq // n_reps,
+           "rep_id": pd.Series(np.asarray(reps, dtype=object)[uniq % n_reps]).astype("string"),
+           "first_row": rows[first]}
+    for name, values in columns.items():
+        v = np.asarray(values)[ok]
+        if v.dtype == bool:
+            out[name] = np.bincount(inv[v], minlength=len(uniq)).astype("int64")
+        else:
+            out[name] = np.bincount(inv, weights=v.astype("float64"), minlength=len(uniq))
+    return pd.DataFrame(out)
+
+
+def call_months(data) -> set[pd.Period]:
+    """The months that have calls (remembered on the data set)."""
+    def compute():
+        m = _month_ordinals(data.calls["started_at"])
+        return {pd.Period(ordinal=int(o), freq="M") for o in np.unique(m[m != _NO_MONTH])}
+
+    return remember(data, ("call_months",), compute)
+
+
+def call_month_stats(data) -> pd.DataFrame:
+    """Calls per month and rep, and the counts behind the call metrics (remembered).
+
+    One pass over the calls table for every month at once: ``month`` (ordinal),
+    ``rep_id``, ``first_row``, ``n_calls``, ``obj_n`` / ``obj_k`` (calls with an objection /
+    those ending positive), ``close_n`` / ``close_k`` (sale or interested / sale), ``q_n`` /
+    ``q_k`` (connected / connected without objection).
+    """
+    def compute():
+        c = data.calls
+        connected = _flags(c["outcome"], CONNECTED_OUTCOMES)
+        positive = _flags(c["outcome"], POSITIVE_OUTCOMES)
+        sale = _flags(c["outcome"], ("sale",))
+        interested = _flags(c["outcome"], ("interested",))
+        objection = c["objection"].notna().to_numpy(bool)
+        return _month_rep_sums(_month_ordinals(c["started_at"]), c["rep_id"], {
+            "n_calls": np.ones(len(c), bool), "obj_n": objection, "obj_k": objection & positive,
+            "close_n": sale | interested, "close_k": sale, "q_n": connected, "q_k": connected & ~objection})
+
+    return remember(data, ("call_month_stats",), compute)
+
+
+def order_month_stats(data) -> pd.DataFrame:
+    """Orders per month (of ``ordered_at``) and rep: ``ord_n`` all, ``ord_k`` not cancelled (remembered)."""
+    def compute():
+        o = data.orders
+        return _month_rep_sums(_month_ordinals(o["ordered_at"]), o["rep_id"], {
+            "ord_n": np.ones(len(o), bool), "ord_k": (o["status"] != "cancelled").to_numpy(bool)})
+
+    return remember(data, ("order_month_stats",), compute)
+
+
+def feedback_month_stats(data) -> pd.DataFrame:
+    """Feedback per month (of ``received_at``) and rep (remembered).
+
+    ``n`` responses, ``n_scored`` with a score, ``sx`` / ``sxx`` the sum of scores and of
+    their squares (whole numbers, so exact in any order).
+    """
+    def compute():
+        fb = data.feedback
+        s = fb["score"].astype("float64").to_numpy()
+        scored = ~np.isnan(s)
+        s0 = np.where(scored, s, 0.0)
+        return _month_rep_sums(_month_ordinals(fb["received_at"]), fb["rep_id"], {
+            "n": np.ones(len(fb), bool), "n_scored": scored, "sx": s0, "sxx": s0 * s0})
+
+    return remember(data, ("feedback_month_stats",), compute)
+
+
+def _months_between(stats_: pd.DataFrame, first: int, last: int) -> pd.DataFrame:
+    m = stats_["month"].to_numpy()
+    return stats_[(m >= first) & (m <= last)]
+
+
 def _window(month: str, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     p = parse_month(month)
     _, end = month_bounds(p)
@@ -114,31 +259,13 @@ def _assessment_stats(data, month: str, policy: dict, start, end) -> tuple[pd.Da
     return out.reset_index(), sigma2
 
 
-def _call_metrics(data, start, end) -> pd.DataFrame:
-    """Per rep and metric: the value, its count, and its sampling variance."""
-    calls = data.calls
-    keep = ((calls["started_at"] >= start) & (calls["started_at"] < end)).to_numpy(bool)
-    c = calls.loc[keep, ["rep_id", "outcome", "objection"]]
-    outcome = c["outcome"].astype("string")
-    connected = outcome.isin(CONNECTED_OUTCOMES).to_numpy(bool)
-    positive = outcome.isin(POSITIVE_OUTCOMES).to_numpy(bool)
-    objection = c["objection"].notna().to_numpy(bool)
-    sale = (outcome == "sale").to_numpy(bool)
-    interested = (outcome == "interested").to_numpy(bool)
-    f = pd.DataFrame({
-        "rep_id": c["rep_id"].astype("string").to_numpy(),
-        "obj_n": objection, "obj_k": objection & positive,
-        "close_n": sale | interested, "close_k": sale,
-        "q_n": connected, "q_k": connected & ~objection,
-    })
-    g = f.groupby("rep_id", observed=True).sum()
-
-    o = data.orders
-    keep = ((o["ordered_at"] >= start) & (o["ordered_at"] < end)).to_numpy(bool)
-    o = o.loc[keep, ["rep_id", "status"]]
-    og = pd.DataFrame({"rep_id": o["rep_id"].astype("string").to_numpy(),
-                       "ord_n": 1, "ord_k": (o["status"] != "cancelled").to_numpy(bool)}
-                      ).groupby("rep_id", observed=True).sum()
+def _call_metrics(data, first: int, last: int) -> pd.DataFrame:
+    """Per rep and metric over the months ``first..last`` (ordinals): the value, its count,
+    and its sampling variance."""
+    cols = ["obj_n", "obj_k", "close_n", "close_k", "q_n", "q_k"]
+    g = _months_between(call_month_stats(data), first, last).groupby("rep_id", observed=True)[cols].sum()
+    og = _months_between(order_month_stats(data), first, last).groupby("rep_id", observed=True)[
+        ["ord_n", "ord_k"]].sum()
 
     parts = []
     for metric, (n_col, k_col, src) in {
@@ -157,13 +284,8 @@ def _call_metrics(data, start, end) -> pd.DataFrame:
             "s2": (pooled * (1 - pooled) / n.where(n > 0)).to_numpy(),
         }))
 
-    fb = data.feedback
-    keep = ((fb["received_at"] >= start) & (fb["received_at"] < end)).to_numpy(bool)
-    fb = fb.loc[keep, ["rep_id", "score"]]
-    s = fb["score"].astype("float64")
-    fg = pd.DataFrame({"rep_id": fb["rep_id"].astype("string").to_numpy(), "x": s.to_numpy(),
-                       "xx": (s * s).to_numpy()}).groupby("rep_id", observed=True).agg(
-        n=("x", "size"), sx=("x", "sum"), sxx=("xx", "sum"))
+    fg = _months_between(feedback_month_stats(data), first, last).groupby("rep_id", observed=True)[
+        ["n", "sx", "sxx"]].sum()
     dof = (fg["n"] - 1).sum()
     within = float((fg["sxx"] - fg["sx"] ** 2 / fg["n"]).sum() / dof) if dof > 0 else np.nan
     parts.append(pd.DataFrame({"rep_id": fg.index, "metric": "feedback_mean", "n_calls": fg["n"].astype(float).to_numpy(),
@@ -173,12 +295,12 @@ def _call_metrics(data, start, end) -> pd.DataFrame:
     return out[out["n_calls"] > 0].reset_index(drop=True)
 
 
-def _people(data, start, end, assess: pd.DataFrame) -> pd.DataFrame:
-    """Who is scored (anyone assessed or calling in the window) and their prior group."""
-    calls = data.calls
-    keep = ((calls["started_at"] >= start) & (calls["started_at"] < end)).to_numpy(bool)
-    ids = pd.Index(calls.loc[keep, "rep_id"].astype("string").unique()).union(
-        pd.Index(assess["rep_id"].unique()))
+def _people(data, first: int, last: int, assess: pd.DataFrame) -> pd.DataFrame:
+    """Who is scored (anyone assessed or calling in the months ``first..last``) and their prior group."""
+    window = _months_between(call_month_stats(data), first, last)
+    # callers in the order the calls table first lists them (as ``unique`` would give them)
+    callers = window.groupby("rep_id", observed=True)["first_row"].min().sort_values(kind="stable")
+    ids = pd.Index(callers.index.astype("string")).union(pd.Index(assess["rep_id"].unique()))
     reps = data.reps.assign(rep_id=data.reps["rep_id"].astype("string")).set_index("rep_id")
     reps = reps.reindex(ids)
     role = reps["role"].astype("string")
@@ -233,34 +355,16 @@ def skill_evidence(data, month: str, policy=None) -> pd.DataFrame:
                 lambda: _skill_evidence(data, month, policy))
 
 
-def memo(data, name: str, month: str, policy: dict, sections: tuple[str, ...], compute) -> pd.DataFrame:
-    """``compute()``, remembered on the loaded data set for the month and the policy sections used.
-
-    A notebook asks for the same month's scores several times (ranking, trends, awards,
-    promotion); the tables of a loaded data set are never modified in place, so the result
-    is kept on it. A copy is returned each time.
-    """
-    key = (name, str(parse_month(month)), json.dumps({k: policy[k] for k in sections}, sort_keys=True))
-    cache = getattr(data, "_telesales_memo", None)
-    if cache is None:
-        cache = {}
-        try:
-            object.__setattr__(data, "_telesales_memo", cache)
-        except (AttributeError, TypeError):
-            return compute()  # an object that takes no attributes gets no memory
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key].copy()
-
-
 def _skill_evidence(data, month: str, policy: dict) -> pd.DataFrame:
     cfg = policy["skills"]
     start, end = _window(month, int(cfg["lookback_months"]))
-    if not in_month(data.assessments["assessed_on"], month).any():
-        require_data(data.calls["started_at"], month)
+    p = parse_month(month)
+    if p not in call_months(data) and not in_month(data.assessments["assessed_on"], p).any():
+        require_data(data.calls["started_at"], p)  # raises, naming the months with data
     assess, sigma2 = _assessment_stats(data, month, policy, start, end)
-    metrics = _call_metrics(data, start, end)
-    people = _people(data, start, end, assess)
+    first = p.ordinal - (int(cfg["lookback_months"]) - 1)
+    metrics = _call_metrics(data, first, p.ordinal)
+    people = _people(data, first, p.ordinal, assess)
 
     # one long frame: every person x every skill, with its evidence
     f = people.merge(pd.DataFrame({"skill": pd.array(SKILLS, dtype="string")}), how="cross")
