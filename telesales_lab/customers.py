@@ -27,6 +27,7 @@ from . import i18n
 from .periods import month_bounds, parse_month
 from .policy import resolve_policy
 from .schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES
+from .skills import _flags, memo, remember
 
 i18n.register({
     "frequency": ("orders in window", "购买频次"),
@@ -56,8 +57,30 @@ def _percentile(values: pd.Series) -> pd.Series:
     return (values.rank(method="min") - 1.0) / n * 100.0
 
 
+def _calls_by_customer(data) -> dict:
+    """Each call's customer as a code into ``ids``, and whether it connected / ended
+    positive (remembered on the data set: grouping a million calls by customer id text is
+    the slow part of the classes and the care list)."""
+    def compute():
+        calls = data.calls
+        code, ids = pd.factorize(calls["customer_id"])
+        return {"code": code, "ids": pd.Index(ids, name="customer_id"),
+                "connected": _flags(calls["outcome"], CONNECTED_OUTCOMES),
+                "positive": _flags(calls["outcome"], POSITIVE_OUTCOMES)}
+
+    return remember(data, ("calls_by_customer",), compute)
+
+
 def _scores(data, month: str, policy: dict) -> pd.DataFrame:
-    """Frequency, monetary, recency, potential and the composite score per customer."""
+    """Frequency, monetary, recency, potential and the composite score per customer.
+
+    Remembered on the data set for the month and the ``[customers]`` policy: the classes,
+    the care list and the lapsed-customer check all start from it.
+    """
+    return memo(data, "customer_scores", month, policy, ("customers",), lambda: _compute_scores(data, month, policy))
+
+
+def _compute_scores(data, month: str, policy: dict) -> pd.DataFrame:
     cfg = policy["customers"]
     p = parse_month(month)
     _, end = month_bounds(p)
@@ -75,13 +98,13 @@ def _scores(data, month: str, policy: dict) -> pd.DataFrame:
                                                            monetary=("amount", "sum"))
 
     calls = data.calls
-    in_win = ((calls["started_at"] >= start) & (calls["started_at"] < end)).to_numpy(bool)
-    c = calls.loc[in_win, ["customer_id", "outcome"]]
-    outcome = c["outcome"].astype("string")
-    c = pd.DataFrame({"customer_id": c["customer_id"],
-                      "connected": outcome.isin(CONNECTED_OUTCOMES).to_numpy(bool),
-                      "positive": outcome.isin(POSITIVE_OUTCOMES).to_numpy(bool)})
-    ev = c.groupby("customer_id", observed=True)[["connected", "positive"]].sum()
+    cc = _calls_by_customer(data)
+    in_win = ((calls["started_at"] >= start) & (calls["started_at"] < end)).to_numpy(bool) & (cc["code"] >= 0)
+    n_ids = len(cc["ids"])
+    called = np.bincount(cc["code"][in_win], minlength=n_ids) > 0
+    ev = pd.DataFrame({"connected": np.bincount(cc["code"][in_win & cc["connected"]], minlength=n_ids),
+                       "positive": np.bincount(cc["code"][in_win & cc["positive"]], minlength=n_ids)},
+                      index=cc["ids"])[called]  # customers called in the window
     total_conn = float(ev["connected"].sum())
     base = float(ev["positive"].sum()) / total_conn if total_conn else 0.0
     k = float(cfg["potential_prior_calls"])
@@ -280,9 +303,12 @@ def care_list(data, month: str, policy=None) -> pd.DataFrame:
     classes = classify_customers(data, month, policy)[["customer_id", "customer_class"]]
     cust = data.customers.loc[data.customers["acquired_on"] < end, ["customer_id", "acquired_on", "birthday"]]
     calls = data.calls
-    reached = calls["outcome"].astype("string").isin(CONNECTED_OUTCOMES).to_numpy(bool) & (
-        calls["started_at"] < end).to_numpy(bool)
-    last_call = calls.loc[reached].groupby("customer_id", observed=True)["started_at"].max().rename("last_call")
+    cc = _calls_by_customer(data)
+    reached = cc["connected"] & (calls["started_at"] < end).to_numpy(bool) & (cc["code"] >= 0)
+    latest = np.full(len(cc["ids"]), np.iinfo("int64").min)
+    np.maximum.at(latest, cc["code"][reached], calls["started_at"].to_numpy("datetime64[ns]").view("int64")[reached])
+    ever = latest > np.iinfo("int64").min
+    last_call = pd.Series(latest[ever].view("datetime64[ns]"), index=cc["ids"][ever], name="last_call")
     orders = data.orders
     ok = (orders["status"] != "cancelled").to_numpy(bool) & (orders["ordered_at"] < end).to_numpy(bool)
     last_order = orders.loc[ok].groupby("customer_id", observed=True)["ordered_at"].max().rename("last_order")
