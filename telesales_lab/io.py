@@ -14,11 +14,12 @@ and modification times, so later steps (other notebooks, other commands) do not 
 the CSV files again.
 
 A CSV file is first tried on a *fast path* (:func:`read_csv_typed`): one multithreaded
-Arrow read straight into the canonical types, then the same rules checked with vectorised
-Arrow kernels. A valid file (the usual case) is done there, several times faster than the
-three steps above. Anything the fast path cannot vouch for -- a value that does not parse,
-a rule broken, an unusual encoding or layout -- sends the file down the three steps, which
-alone write problem reports, so every message is exactly the same either way.
+Arrow read straight into the canonical types, then the same pandera schema. A valid file
+(the usual case) is done there, several times faster than the three steps above. A file
+the fast path cannot parse (a value that does not parse, an unusual encoding or layout)
+or that the schema refuses goes down the three steps, which alone write problem reports
+with row numbers, so every message is exactly the same either way and the pandera schema
+is the one authority on the rules.
 """
 
 from __future__ import annotations
@@ -300,63 +301,23 @@ def _category_codes(column, categories: tuple[str, ...]) -> np.ndarray | None:
     return np.concatenate(parts).astype(np.int8) if parts else np.array([], dtype=np.int8)
 
 
-def _passes(spec, column, known) -> bool:
-    """Whether a typed Arrow column keeps every rule of its :class:`ColumnSpec`.
-
-    The same rules :func:`telesales_lab.schema.table_schema` gives pandera (empty cells,
-    bounds, uniqueness, and references to ``known``, the parent's ids or None), checked with
-    Arrow kernels; category vocabularies are checked by :func:`_category_codes`.
-    """
+def _parsed_like_full_path(column) -> bool:
+    """Whether Arrow's parse agrees with :func:`coerce_table`: Arrow reads the text "nan"
+    as a number, the full path calls it "not a number"."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n_valid = len(column) - column.null_count
-    if not spec.nullable and column.null_count:
-        return False
-    if pa.types.is_floating(column.type) and pc.sum(pc.is_nan(column)).as_py():
-        return False  # the text "nan" is not a number to coerce_table
-    if spec.ge is not None or spec.le is not None:
-        low, high = (v.as_py() for v in pc.min_max(column).values())
-        if low is not None and ((spec.ge is not None and low < spec.ge) or (spec.le is not None and high > spec.le)):
-            return False
-    if spec.unique and not _distinct(column):
-        return False
-    if known is not None and n_valid and not _all_known(column, known, n_valid):
-        return False
-    return True
+    return not (pa.types.is_floating(column.type) and pc.sum(pc.is_nan(column)).as_py())
 
 
-def _distinct(column) -> bool:
-    """Whether a column without missing values holds each value once."""
-    import pyarrow.compute as pc
-
-    if len(column) < 2:
-        return True
-    if not column.null_count and pc.all(pc.less(column[:-1], column[1:])).as_py():
-        return True  # ids in ascending order, as exports often are: no hashing needed
-    return len(pc.unique(column)) == len(column)
-
-
-def _all_known(column, known, n_valid: int) -> bool:
-    """Whether every non-missing value of ``column`` is one of ``known`` (an Array)."""
-    import pyarrow.compute as pc
-
-    if len(known) > 4 * n_valid:
-        # a few values against many ids (orders.call_id against a million calls): hash the
-        # few distinct values and look the many up, rather than hashing the many
-        values = pc.unique(column.drop_null())
-        found = pc.filter(known, pc.is_in(known, value_set=values))
-        return pc.count_distinct(found).as_py() == len(values)
-    return (pc.sum(pc.is_in(column, value_set=known, skip_nulls=True)).as_py() or 0) == n_valid
-
-
-def read_csv_typed(table: str, path: Path, parents: dict | None = None) -> pd.DataFrame | None:
-    """The fast path: read a CSV file straight into canonical types and check every rule.
+def read_csv_typed(table: str, path: Path) -> pd.DataFrame | None:
+    """The fast path: read a CSV file straight into the canonical types.
 
     One multithreaded Arrow read with the canonical type of each column (timestamps,
     numbers, booleans from :data:`~telesales_lab.schema.TRUE_WORDS` /
-    :data:`~telesales_lab.schema.FALSE_WORDS`, text), then the rules of the data model
-    checked with vectorised Arrow kernels.
+    :data:`~telesales_lab.schema.FALSE_WORDS`, text), ids and text stripped, category
+    columns coded into their vocabulary. The rules (empty cells, bounds, uniqueness,
+    references) are then checked by the same pandera schema as on the full path.
 
     Parameters
     ----------
@@ -364,21 +325,18 @@ def read_csv_typed(table: str, path: Path, parents: dict | None = None) -> pd.Da
         A key of :data:`telesales_lab.schema.TABLES`.
     path : Path
         The ``.csv`` file.
-    parents : dict, optional
-        ``{"reps.rep_id": pyarrow string Array of known ids, ...}`` for the reference rules.
 
     Returns
     -------
     DataFrame or None
-        The table exactly as the full path (read as text, :func:`coerce_table`, pandera,
-        category casts) returns it for a valid file; None when the file is not UTF-8, a
-        value does not parse, or any rule is broken. The caller then takes the full path,
-        which reports each problem with file, column, rows and rule.
+        The table exactly as the full path (read as text, :func:`coerce_table`, category
+        casts) types it; None when the file is not UTF-8, its header is unusual, a value
+        does not parse or a category value is not in the vocabulary. The caller then
+        takes the full path, which reports each problem with file, column, rows and rule.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    parents = {} if parents is None else parents
     specs = TABLES[table]
     raw = path.read_bytes()
     header = _csv_header(raw)
@@ -400,10 +358,6 @@ def read_csv_typed(table: str, path: Path, parents: dict | None = None) -> pd.Da
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # a value that does not parse, a short row, bytes that are not UTF-8 ...
     n = read.num_rows
-    own_key = primary_key(table)
-    own = {}  # a table's own ids are known before its rows are checked (reps.manager_id)
-    if own_key in header:
-        own[f"{table}.{own_key}"] = _clean_text(read.column(own_key)).combine_chunks().drop_null()
     out: dict[str, pd.Series] = {}
     for name, spec in specs.items():
         if name not in header:  # an optional column, added empty as the full path does
@@ -415,15 +369,13 @@ def read_csv_typed(table: str, path: Path, parents: dict | None = None) -> pd.Da
         column = read.column(name)
         if spec.kind == "category":
             codes = _category_codes(column, spec.categories)
-            if codes is None or (not spec.nullable and (codes < 0).any()):
+            if codes is None:
                 return None
             out[name] = pd.Series(pd.Categorical.from_codes(codes, dtype=spec.dtype))
             continue
         if spec.kind in ("id", "text"):
             column = _clean_text(column)
-        ref = spec.references
-        known = own.get(ref) if ref in own else (parents[ref] if ref in parents else None)
-        if not _passes(spec, column, known):
+        if not _parsed_like_full_path(column):
             return None
         out[name] = pd.Series(_to_pandas(column, spec.kind), copy=False)
     for name in header:
@@ -446,31 +398,7 @@ def _to_pandas(column, kind: str):
     return column.to_numpy()
 
 
-class _ArrowParents(dict):
-    """``parents`` (pandas id Series by ``"table.column"``) seen as Arrow value sets, converted
-    on first use."""
 
-    def __init__(self, series: dict[str, pd.Series]):
-        super().__init__()
-        self._series = series
-
-    def __contains__(self, key) -> bool:
-        return key in self._series
-
-    def __getitem__(self, key):
-        if not super().__contains__(key):
-            self[key] = _arrow_keys(self._series[key])
-        return super().__getitem__(key)
-
-
-def _arrow_keys(values: pd.Series):
-    """The non-missing ids of a parent table, as a pyarrow string Array (a value set)."""
-    import pyarrow as pa
-
-    keys = pa.array(values.array)
-    if isinstance(keys, pa.ChunkedArray):
-        keys = keys.combine_chunks()
-    return keys.cast(pa.string()).drop_null()
 
 
 # ----------------------------------------------------------------------------- coercion
@@ -630,6 +558,23 @@ def _finish(table: str, typed: pd.DataFrame) -> pd.DataFrame:
     return typed.reset_index(drop=True)
 
 
+def _passes_schema(table: str, typed: pd.DataFrame, parents: dict[str, pd.Series], key_col) -> bool:
+    """Whether a fast-path table keeps every rule of the pandera schema.
+
+    A table that does not is read again on the full path, which reports its problems
+    with row numbers; so the schema is the one authority on the rules either way.
+    """
+    import pandera.errors
+
+    if key_col:  # a table's own ids are known before its rows are checked (reps.manager_id)
+        parents[f"{table}.{key_col}"] = typed[key_col]
+    try:
+        table_schema(table, parents).validate(typed, lazy=False)
+    except (pandera.errors.SchemaError, pandera.errors.SchemaErrors):
+        return False
+    return True
+
+
 # ----------------------------------------------------------------------------- cache
 def cache_dir() -> Path:
     """Where typed copies of validated data sets are kept (``TELESALES_CACHE_DIR``)."""
@@ -718,7 +663,6 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
     tables: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
     parents: dict[str, pd.Series] = {}
-    arrow_parents = _ArrowParents(parents)
     for table in TABLE_ORDER:
         if table not in sources:
             continue
@@ -727,10 +671,8 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
         files[table] = label
         key_col = primary_key(table)
         if FAST_PATH and path.suffix == ".csv":
-            fast = read_csv_typed(table, path, arrow_parents)
-            if fast is not None:
-                if key_col:
-                    parents[f"{table}.{key_col}"] = fast[key_col]
+            fast = read_csv_typed(table, path)
+            if fast is not None and _passes_schema(table, fast, parents, key_col):
                 tables[table] = fast
                 continue
         frame, rows, read_problems = _read_table(path, sheet)
