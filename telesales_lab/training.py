@@ -70,6 +70,10 @@ i18n.register({
     "sales_technique": ("sales technique", "销售技巧"),
     "industry_knowledge": ("industry knowledge", "行业知识"),
     "team_mean": ("team mean", "小组均值"),
+    # sheet names of the tables the training notebook saves
+    "team_gaps": ("Team gaps", "小组共性差距"),
+    "classroom_calendar": ("Classroom calendar", "课堂培训日历"),
+    "training_effects": ("Training effects", "培训效果"),
     "target": ("target", "目标"),
     "n_gap": ("reps with the gap", "存在差距人数"),
     "share_gap": ("share with the gap", "存在差距比例"),
