@@ -64,6 +64,8 @@ def _calls_by_customer(data) -> dict:
     def compute():
         calls = data.calls
         code, ids = pd.factorize(calls["customer_id"])
+        if len(ids) < np.iinfo("int32").max:
+            code = code.astype("int32")  # half the memory kept on the data set
         return {"code": code, "ids": pd.Index(ids, name="customer_id"),
                 "connected": _flags(calls["outcome"], CONNECTED_OUTCOMES),
                 "positive": _flags(calls["outcome"], POSITIVE_OUTCOMES)}

@@ -39,9 +39,10 @@ from .skills import (
     call_month_stats,
     call_months,
     feedback_month_stats,
-    memo,
+    memo_months,
     remember,
     score_skills,
+    skill_evidence_months,
 )
 
 i18n.register({
@@ -146,23 +147,6 @@ def _symmetric_change(now: pd.Series, before: pd.Series) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- raw metrics
-def _evaluated(data, month, policy: dict) -> pd.DataFrame:
-    """People evaluated in ``month``: role in the policy, hired by its end, calling in it."""
-    p = month if isinstance(month, pd.Period) else parse_month(month)
-    _, end = month_bounds(p)
-    reps = data.reps
-    stats_ = call_month_stats(data)
-    now = stats_[stats_["month"].to_numpy() == p.ordinal]
-    n_calls = pd.Series(now["n_calls"].to_numpy(), index=pd.Index(now["rep_id"], name="rep_id"))
-    keep = (reps["role"].astype("string").isin(policy["kpi"]["roles"]).to_numpy(bool)
-            & (reps["hired_on"] < end).to_numpy(bool))
-    out = pd.DataFrame({"rep_id": reps.loc[keep, "rep_id"].astype("string").to_numpy(),
-                        "team": reps.loc[keep, "team"].astype("string").to_numpy(),
-                        "role": reps.loc[keep, "role"].astype("string").to_numpy()})
-    out["n_calls"] = out["rep_id"].map(n_calls).fillna(0).astype("int64")
-    return out[out["n_calls"] > 0].reset_index(drop=True)
-
-
 def _sales_month_stats(data) -> dict[str, pd.DataFrame]:
     """Non-cancelled orders per month and rep, in one pass for every month (remembered).
 
@@ -189,24 +173,6 @@ def _sales_month_stats(data) -> dict[str, pd.DataFrame]:
     return remember(data, ("sales_month_stats",), compute)
 
 
-def _in(frame: pd.DataFrame, month: pd.Period) -> pd.DataFrame:
-    """The rows of a per-month table for one month, indexed by rep_id."""
-    rows = frame[frame["month"].to_numpy() == month.ordinal].drop(columns="month")
-    return rows.set_index("rep_id")
-
-
-def _order_stats(data, month) -> pd.DataFrame:
-    p = month if isinstance(month, pd.Period) else parse_month(str(month))
-    stats_ = _sales_month_stats(data)
-    g = _in(stats_["sales"], p)[["revenue", "profit", "orders"]]
-    prev = _in(stats_["sales"], p - 1)["revenue"]
-    new = _in(stats_["new"], p)["new_customers"]
-    g = g.reindex(g.index.union(prev.index).union(new.index)).fillna(0.0)
-    g["previous_revenue"] = prev.reindex(g.index).fillna(0.0)
-    g["new_customers"] = new.reindex(g.index).fillna(0.0)
-    return g
-
-
 def _feedback_month_stats(data, resolve_within_days: float) -> pd.DataFrame:
     """Feedback per month and rep (:func:`telesales_lab.skills.feedback_month_stats`) with
     ``complaints`` and ``on_time``, those resolved within ``resolve_within_days`` (remembered)."""
@@ -224,20 +190,89 @@ def _feedback_month_stats(data, resolve_within_days: float) -> pd.DataFrame:
     return remember(data, ("feedback_on_time", float(resolve_within_days)), compute)
 
 
-def _feedback_stats(data, month, policy: dict) -> pd.DataFrame:
-    p = month if isinstance(month, pd.Period) else parse_month(str(month))
+def _evaluated(data, months: list[pd.Period], policy: dict) -> pd.DataFrame:
+    """People evaluated in each month: role in the policy, hired by its end, calling in it.
+
+    Stacked month by month (``month`` ordinal), each month in the order of the reps table:
+    ``month, rep_id, team, role, n_calls``.
+    """
+    reps = data.reps
+    stats_ = call_month_stats(data)
+    n_calls = pd.Series(stats_["n_calls"].to_numpy(),
+                        index=pd.MultiIndex.from_arrays([stats_["month"], stats_["rep_id"]]))
+    role_ok = reps["role"].astype("string").isin(policy["kpi"]["roles"]).to_numpy(bool)
+    frames = []
+    for p in months:  # the reps table, once per month
+        keep = role_ok & (reps["hired_on"] < (p + 1).start_time).to_numpy(bool)
+        out = pd.DataFrame({"month": p.ordinal, "rep_id": reps.loc[keep, "rep_id"].astype("string").to_numpy(),
+                            "team": reps.loc[keep, "team"].astype("string").to_numpy(),
+                            "role": reps.loc[keep, "role"].astype("string").to_numpy()})
+        out["n_calls"] = n_calls.reindex(pd.MultiIndex.from_arrays([out["month"], out["rep_id"]])).fillna(0).to_numpy(
+            dtype="int64")
+        frames.append(out[out["n_calls"] > 0])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _order_values(data, people: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, dict[str, str]]]:
+    """Each evaluated person's non-cancelled orders in the month (``revenue``, ``profit``,
+    ``orders``, ``new_customers``) and the month before (``previous_revenue``), 0 when none.
+
+    Also, per month, the columns that a one-month evaluation gives as whole numbers
+    (``orders``, ``new_customers``: when no person, and no rep with orders the month
+    before or new customers, lacks a row of the month's orders), so each month's table keeps
+    the dtypes it always had.
+    """
+    stats_ = _sales_month_stats(data)
+    sales, new = stats_["sales"], stats_["new"]
+    key = pd.MultiIndex.from_arrays([people["month"], people["rep_id"]])
+    s = sales.set_index(["month", "rep_id"])
+    nw = new.set_index(["month", "rep_id"])["new_customers"]
+    prev_key = pd.MultiIndex.from_arrays([people["month"] - 1, people["rep_id"]])
+    o = pd.DataFrame({
+        "revenue": s["revenue"].reindex(key).fillna(0.0).to_numpy(),
+        "profit": s["profit"].reindex(key).fillna(0.0).to_numpy(),
+        "orders": s["orders"].reindex(key).fillna(0.0).to_numpy(dtype="float64"),
+        "new_customers": nw.reindex(key).fillna(0.0).to_numpy(dtype="float64"),
+        "previous_revenue": s["revenue"].reindex(prev_key).fillna(0.0).to_numpy(),
+    }, index=people.index)
+    dtypes = {}
+    for m in pd.unique(people["month"]):  # the reindexing a month's own order table went through
+        cur = set(sales.loc[sales["month"].to_numpy() == m, "rep_id"])
+        prev = set(sales.loc[sales["month"].to_numpy() == m - 1, "rep_id"])
+        got_new = set(new.loc[new["month"].to_numpy() == m, "rep_id"])
+        every = cur | prev | got_new
+        covered = set(people.loc[people["month"].to_numpy() == m, "rep_id"]) <= every
+        dtypes[int(m)] = {c: "int64" for c, whole in (("orders", every == cur), ("new_customers", every <= got_new))
+                          if whole and covered}
+    return o, dtypes
+
+
+def _feedback_values(data, people: pd.DataFrame, policy: dict) -> pd.DataFrame:
+    """Each evaluated person's feedback in the month: ``n_feedback``, ``feedback`` (0-100,
+    shrunk toward the month's mean), ``complaints``, ``complaint_score``; missing without
+    feedback. ``centre_feedback`` is the month's mean on the 0-100 scale."""
     cfg = policy["kpi"]["satisfaction"]
-    f = _in(_feedback_month_stats(data, float(cfg["resolve_within_days"])), p)
-    g = pd.DataFrame({"n_feedback": f["n"], "score_sum": f["sx"], "complaints": f["complaints"],
-                      "on_time": f["on_time"]})
-    n_rows, n_scored = int(f["n"].sum()), int(f["n_scored"].sum())
-    # the month's mean score (whole-number scores: the sum is exact, as a mean over rows gives it)
-    centre = (float(f["sx"].sum()) / n_scored if n_scored else np.nan) if n_rows else 3.0
+    fb = _feedback_month_stats(data, float(cfg["resolve_within_days"]))
+    fb = fb[fb["month"].isin(pd.unique(people["month"]))]
+    # each month's mean score (whole-number scores: the sum is exact, as a mean over rows gives it)
+    totals = fb.groupby("month")[["n", "n_scored", "sx"]].sum()
+    centre = {}
+    for m in pd.unique(people["month"]):
+        if m not in totals.index or totals.loc[m, "n"] == 0:
+            centre[int(m)] = 3.0
+        else:
+            n_scored = int(totals.loc[m, "n_scored"])
+            centre[int(m)] = float(totals.loc[m, "sx"]) / n_scored if n_scored else np.nan
     k = float(cfg["prior_feedback"])
-    g["feedback"] = ((g["score_sum"] + k * centre) / (g["n_feedback"] + k) - 1.0) / 4.0 * 100.0
-    g["complaint_score"] = (g["on_time"] / g["complaints"].where(g["complaints"] > 0) * 100.0).fillna(100.0)
-    g.attrs["centre_feedback"] = (centre - 1.0) / 4.0 * 100.0
-    return g
+    fb_centre = fb["month"].map(centre)
+    g = pd.DataFrame({"n_feedback": fb["n"], "complaints": fb["complaints"]})
+    g["feedback"] = ((fb["sx"] + k * fb_centre) / (fb["n"] + k) - 1.0) / 4.0 * 100.0
+    g["complaint_score"] = (fb["on_time"] / fb["complaints"].where(fb["complaints"] > 0) * 100.0).fillna(100.0)
+    g.index = pd.MultiIndex.from_arrays([fb["month"], fb["rep_id"]])
+    out = g.reindex(pd.MultiIndex.from_arrays([people["month"], people["rep_id"]]))
+    out.index = people.index
+    out["centre_feedback"] = (people["month"].map(centre) - 1.0) / 4.0 * 100.0
+    return out
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -262,25 +297,39 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
         ``team_result``.
     """
     policy = resolve_policy(policy)
-    if skills is not None:  # the caller's own scores: nothing to remember
-        return _evaluation_detail(data, month, policy, skills)
-    return memo(data, "evaluation_detail", month, policy, ("kpi", "grades", "skills", "calibration"),
-                lambda: _evaluation_detail(data, month, policy, skills))
-
-
-def _evaluation_detail(data, month: str, policy: dict, skills: pd.DataFrame | None) -> pd.DataFrame:
     p = parse_month(month)
-    if p not in call_months(data):
-        require_data(data.calls["started_at"], p)  # raises, naming the months with data
-    kpi = policy["kpi"]
-    people = _evaluated(data, p, policy)
-    if people.empty:
-        raise ParameterError(f"no one to evaluate in month {month}: nobody with role "
-                             f"{'|'.join(kpi['roles'])} made calls in it")
-    groups = people["team"] if kpi["scope"] == "team" else None
+    if skills is not None:  # the caller's own scores: nothing to remember
+        return _evaluation_details(data, [p], policy, {p: skills})[p]
+    return evaluation_details(data, [p], policy)[p]
 
-    o = _order_stats(data, p).reindex(people["rep_id"]).fillna(0.0)
-    o.index = people.index
+
+def evaluation_details(data, months: list[pd.Period], policy: dict) -> dict[pd.Period, pd.DataFrame]:
+    """:func:`evaluation_detail` of each of ``months`` (a resolved policy), remembered on the
+    data set; the months not remembered yet are evaluated together, in one pass."""
+    return memo_months(data, "evaluation_detail", months, policy, ("kpi", "grades", "skills", "calibration"),
+                       lambda missing: _evaluation_details(data, missing, policy))
+
+
+def _evaluation_details(data, months: list[pd.Period], policy: dict,
+                        skills: dict[pd.Period, pd.DataFrame] | None = None) -> dict[pd.Period, pd.DataFrame]:
+    """The evaluation of each of ``months``, computed together on the remembered per-month
+    sums: every score is scaled, averaged and ranked within its own month (grouping by
+    month), so each month comes out exactly as if evaluated alone."""
+    have = call_months(data)
+    for p in months:
+        if p not in have:
+            require_data(data.calls["started_at"], p)  # raises, naming the months with data
+    kpi = policy["kpi"]
+    people = _evaluated(data, months, policy)
+    counts = people["month"].value_counts()
+    for p in months:
+        if counts.get(p.ordinal, 0) == 0:
+            raise ParameterError(f"no one to evaluate in month {p}: nobody with role "
+                                 f"{'|'.join(kpi['roles'])} made calls in it")
+    month = people["month"]
+    groups = [month, people["team"]] if kpi["scope"] == "team" else [month]
+
+    o, dtypes = _order_values(data, people)
     people = pd.concat([people, o[["revenue", "profit", "orders", "new_customers"]]], axis=1)
     people["growth"] = _symmetric_change(o["revenue"], o["previous_revenue"])
 
@@ -291,11 +340,9 @@ def _evaluation_detail(data, month: str, policy: dict, skills: pd.DataFrame | No
     people["development"] = _weighted({k: _scale(people[k], groups, dev_cfg["scale"]) for k in dev_cfg["weights"]},
                                       dev_cfg["weights"])
 
-    fb = _feedback_stats(data, p, policy)
-    f = fb.reindex(people["rep_id"])
-    f.index = people.index
+    f = _feedback_values(data, people, policy)
     people["n_feedback"] = f["n_feedback"].fillna(0).astype("int64")
-    people["feedback"] = f["feedback"].fillna(fb.attrs.get("centre_feedback", 50.0))
+    people["feedback"] = f["feedback"].fillna(f["centre_feedback"])
     people["complaints"] = f["complaints"].fillna(0).astype("int64")
     people["complaint_score"] = f["complaint_score"].fillna(100.0)
     sat_cfg = kpi["satisfaction"]
@@ -305,33 +352,48 @@ def _evaluation_detail(data, month: str, policy: dict, skills: pd.DataFrame | No
     people["satisfaction"] = _weighted(parts, sat_cfg["weights"])
 
     if skills is None:
-        skills = score_skills(data, month, policy)
-    wide = skills.pivot_table(index="rep_id", columns="skill", values="score", observed=True)
-    wide = wide.reindex(index=people["rep_id"], columns=list(SKILLS))
+        skills = {p: e[["rep_id", "skill", "score"]] for p, e in skill_evidence_months(data, months, policy).items()}
+    scores = pd.concat([s[["rep_id", "skill", "score"]].assign(month=p.ordinal) for p, s in skills.items()],
+                       ignore_index=True)
+    wide = scores.pivot_table(index=["month", "rep_id"], columns="skill", values="score", observed=True)
+    wide = wide.reindex(index=pd.MultiIndex.from_arrays([month, people["rep_id"]]), columns=list(SKILLS))
     wide.index = people.index
     people["skills"] = wide[kpi["skills"]["skills"]].mean(axis=1)
     people["teamwork_skill"] = wide["teamwork"]
-    team_rev = people.groupby("team")["revenue"].mean()
-    team_pct = _scale(team_rev, None, "percentile")
-    people["team_result"] = people["team"].map(team_pct).astype("float64")
+    team_rev = people.groupby(["month", "team"])["revenue"].mean()
+    team_pct = _scale(team_rev, [team_rev.index.get_level_values("month")], "percentile")
+    people["team_result"] = team_pct.reindex(pd.MultiIndex.from_arrays([month, people["team"]])).to_numpy(
+        dtype="float64")
     tw = kpi["teamwork"]["weights"]
     people["teamwork"] = tw["skill"] * people["teamwork_skill"] + tw["team_result"] * people["team_result"]
     # a rep without skill evidence sits at their peers' mean (no evidence is not zero skill)
+    month_of = month.to_numpy()
     for col in ("skills", "teamwork"):
-        people[col] = people[col].fillna(people.groupby("team")[col].transform("mean")).fillna(people[col].mean())
+        overall = {p.ordinal: _mean_of(people[col][month_of == p.ordinal]) for p in months}
+        people[col] = (people[col].fillna(people.groupby(["month", "team"])[col].transform("mean"))
+                       .fillna(month.map(overall)))
 
     w = kpi["weights"]
     people["total"] = sum(w[d] * people[d] for d in DIMENSIONS)
     for d in DIMENSIONS + ("total",):
         people[d] = people[d].clip(0.0, 100.0)
     people["grade"] = grade_of(people["total"], policy["grades"])
-    order = people.sort_values(["total", "sales", "rep_id"], ascending=[False, False, True], kind="stable").index
-    people.loc[order, "rank"] = np.arange(1, len(order) + 1)
-    people["rank"] = people["rank"].astype("int64")
-    people = people.sort_values("rank", kind="stable").reset_index(drop=True)
+    people = people.sort_values(["month", "total", "sales", "rep_id"], ascending=[True, False, False, True],
+                                kind="stable")
+    people["rank"] = people.groupby("month").cumcount().astype("int64") + 1
     extra = ["role", "n_calls", "revenue", "profit", "orders", "new_customers", "growth", "n_feedback", "feedback",
              "complaints", "complaint_score", "teamwork_skill", "team_result"]
-    return people[COLUMNS + extra]
+    month_of = people["month"].to_numpy()
+    out = {}
+    for p in months:
+        e = people[month_of == p.ordinal][COLUMNS + extra].reset_index(drop=True)
+        out[p] = e.astype(dtypes[p.ordinal]) if dtypes[p.ordinal] else e
+    return out
+
+
+def _mean_of(values: pd.Series) -> float:
+    """``values.mean()`` on a fresh copy: the same arithmetic a frame of one month gets."""
+    return pd.Series(values.to_numpy(dtype="float64", copy=True)).mean()
 
 
 def evaluate(data, month: str, policy=None) -> pd.DataFrame:
@@ -446,17 +508,34 @@ def _period_months(data, period: str, end_month: str) -> list[pd.Period]:
     return months
 
 
+def _prefetch_skills(data, months: list[pd.Period], policy: dict) -> None:
+    """Compute (and remember) the skill scores of the months not remembered yet in one pass,
+    so the monthly evaluations that follow find them; months without data are left to
+    raise where they did before."""
+    try:
+        skill_evidence_months(data, [m for m in months if m in call_months(data)], policy)
+    except ParameterError:
+        pass
+
+
+def _evaluable(data, months: list[pd.Period], policy: dict) -> list[pd.Period]:
+    """The months (of ``months``) with calls and someone to evaluate in them."""
+    have = call_months(data)
+    months = [m for m in months if m in have]
+    if not months:
+        return []
+    found = set(_evaluated(data, months, policy)["month"])
+    return [m for m in months if m.ordinal in found]
+
+
 def _monthly(data, months: list[pd.Period], policy: dict) -> pd.DataFrame:
-    """:func:`evaluation_detail` of each month, stacked with a ``month`` column."""
-    frames = []
-    for m in months:  # one evaluation per month of the period
-        try:
-            frames.append(evaluation_detail(data, str(m), policy).assign(month=str(m)))
-        except ParameterError:
-            continue
-    if not frames:
+    """:func:`evaluation_detail` of each month (those with someone to evaluate), stacked with
+    a ``month`` column."""
+    ok = _evaluable(data, months, policy)
+    if not ok:
         raise ParameterError(f"no one to evaluate in {months[0]}..{months[-1]}")
-    return pd.concat(frames, ignore_index=True)
+    evaluations = evaluation_details(data, ok, policy)  # the months not remembered yet, in one pass
+    return pd.concat([evaluations[m].assign(month=str(m)) for m in ok], ignore_index=True)
 
 
 def evaluate_period(data, period: str = "quarter", end_month: str | None = None, policy=None) -> pd.DataFrame:
@@ -609,23 +688,25 @@ def promotion_readiness(data, month: str, policy=None) -> pd.DataFrame:
     policy = resolve_policy(policy)
     p = parse_month(month)
     _, end = month_bounds(p)
-    skills = score_skills(data, month, policy)
     have = call_months(data)
+    longest = max(int(policy["promotion"][nxt]["grade_streak"]) for nxt in _NEXT_ROLE.values())
+    run = []  # the months of the longest streak, newest first, up to the first without calls
+    for m in (p - i for i in range(longest)):
+        if m not in have:
+            break
+        run.append(m)
+    _prefetch_skills(data, run, policy)
+    skills = score_skills(data, month, policy)
     low = skills.sort_values(["rep_id", "score"], kind="stable").drop_duplicates("rep_id").set_index("rep_id")
     frames = []
     for role, nxt in _NEXT_ROLE.items():  # two steps of the career path
         rules = policy["promotion"][nxt]
         pol = {**policy, "kpi": {**policy["kpi"], "roles": [role]}}
         months = [p - i for i in range(int(rules["grade_streak"]))]
-        grades = []
-        for m in months:  # the streak's months, newest first
-            if m not in have:
-                break
-            try:
-                e = evaluation_detail(data, str(m), pol)
-            except ParameterError:
-                break
-            grades.append(e.set_index("rep_id")["grade"].rename(str(m)))
+        ok = _evaluable(data, months, pol)
+        run = months[:next((i for i, m in enumerate(months) if m not in ok), len(months))]  # newest first, no gap
+        evaluations = evaluation_details(data, run, resolve_policy(pol)) if run else {}
+        grades = [evaluations[m].set_index("rep_id")["grade"].rename(str(m)) for m in run]
         if not grades:
             continue
         g = pd.concat(grades, axis=1)

@@ -77,6 +77,28 @@ _TAU2_FLOOR = 1.0
 
 
 # ----------------------------------------------------------------------------- remembered on the data set
+def _cache(data) -> dict | None:
+    """The memory kept on a data set, emptied if one of its tables was replaced since; None
+    for an object that takes no attributes."""
+    cache = getattr(data, "_telesales_memo", None)
+    tables = getattr(data, "tables", None)
+    if isinstance(tables, dict):
+        snapshot = dict(tables)
+    else:  # another object with the tables as attributes
+        snapshot = {k: v for k, v in getattr(data, "__dict__", {}).items() if k != "_telesales_memo"}
+    if cache is None:
+        cache = {}
+        try:
+            object.__setattr__(data, "_telesales_memo", cache)
+        except (AttributeError, TypeError):
+            return None
+    seen = cache.get("__tables__")
+    if seen is None or len(seen) != len(snapshot) or any(snapshot.get(k) is not v for k, v in seen.items()):
+        cache.clear()  # a table was replaced: nothing remembered holds any more
+        cache["__tables__"] = snapshot
+    return cache
+
+
 def remember(data, key: tuple, compute):
     """``compute()``, kept on the loaded data set under ``key`` (the object itself, not a copy).
 
@@ -86,23 +108,16 @@ def remember(data, key: tuple, compute):
     set is replaced (the tables are never modified in place). An object that takes no
     attributes gets no memory.
     """
-    cache = getattr(data, "_telesales_memo", None)
-    tables = getattr(data, "tables", None)
-    snapshot = dict(tables) if isinstance(tables, dict) else {}
-    if cache is not None:
-        seen = cache.get("__tables__", {})
-        if len(seen) != len(snapshot) or any(snapshot.get(k) is not v for k, v in seen.items()):
-            cache.clear()  # a table was replaced: nothing remembered holds any more
+    cache = _cache(data)
     if cache is None:
-        cache = {}
-        try:
-            object.__setattr__(data, "_telesales_memo", cache)
-        except (AttributeError, TypeError):
-            return compute()
-    cache["__tables__"] = snapshot
+        return compute()
     if key not in cache:
         cache[key] = compute()
     return cache[key]
+
+
+def _policy_key(policy: dict, sections: tuple[str, ...]) -> str:
+    return json.dumps({k: policy[k] for k in sections}, sort_keys=True)
 
 
 def memo(data, name: str, month: str, policy: dict, sections: tuple[str, ...], compute) -> pd.DataFrame:
@@ -112,8 +127,26 @@ def memo(data, name: str, month: str, policy: dict, sections: tuple[str, ...], c
     on, so a result computed under another policy is never reused. A copy is returned each
     time, so callers may modify what they get.
     """
-    key = (name, str(parse_month(month)), json.dumps({k: policy[k] for k in sections}, sort_keys=True))
+    key = (name, str(parse_month(month)), _policy_key(policy, sections))
     return remember(data, key, compute).copy()
+
+
+def memo_months(data, name: str, months: list[pd.Period], policy: dict, sections: tuple[str, ...],
+                compute) -> dict[pd.Period, pd.DataFrame]:
+    """:func:`memo` for several months at once: ``compute(missing)`` returns a dict with the
+    result of each month not remembered yet, computed together; a copy of each month's
+    result is returned."""
+    keys = {m: (name, str(m), _policy_key(policy, sections)) for m in months}
+    cache = _cache(data)
+    if cache is None:
+        fresh = compute(list(months))
+        return {m: fresh[m] for m in months}
+    missing = [m for m in months if keys[m] not in cache]
+    if missing:
+        fresh = compute(missing)
+        for m in missing:
+            cache[keys[m]] = fresh[m]
+    return {m: cache[keys[m]].copy() for m in months}
 
 
 def _month_ordinals(times: pd.Series) -> np.ndarray:
@@ -160,11 +193,7 @@ def _month_rep_sums(month: np.ndarray, rep: pd.Series, columns: dict[str, np.nda
 
 def call_months(data) -> set[pd.Period]:
     """The months that have calls (remembered on the data set)."""
-    def compute():
-        m = _month_ordinals(data.calls["started_at"])
-        return {pd.Period(ordinal=int(o), freq="M") for o in np.unique(m[m != _NO_MONTH])}
-
-    return remember(data, ("call_months",), compute)
+    return _calls_by_month(data)[1]
 
 
 def call_month_stats(data) -> pd.DataFrame:
@@ -175,18 +204,25 @@ def call_month_stats(data) -> pd.DataFrame:
     those ending positive), ``close_n`` / ``close_k`` (sale or interested / sale), ``q_n`` /
     ``q_k`` (connected / connected without objection).
     """
+    return _calls_by_month(data)[0]
+
+
+def _calls_by_month(data) -> tuple[pd.DataFrame, set[pd.Period]]:
     def compute():
         c = data.calls
+        month = _month_ordinals(c["started_at"])
+        have = {pd.Period(ordinal=int(o), freq="M") for o in pd.unique(month[month != _NO_MONTH])}
         connected = _flags(c["outcome"], CONNECTED_OUTCOMES)
         positive = _flags(c["outcome"], POSITIVE_OUTCOMES)
         sale = _flags(c["outcome"], ("sale",))
         interested = _flags(c["outcome"], ("interested",))
         objection = c["objection"].notna().to_numpy(bool)
-        return _month_rep_sums(_month_ordinals(c["started_at"]), c["rep_id"], {
+        stats_ = _month_rep_sums(month, c["rep_id"], {
             "n_calls": np.ones(len(c), bool), "obj_n": objection, "obj_k": objection & positive,
             "close_n": sale | interested, "close_k": sale, "q_n": connected, "q_k": connected & ~objection})
+        return stats_, have
 
-    return remember(data, ("call_month_stats",), compute)
+    return remember(data, ("calls_by_month",), compute)
 
 
 def order_month_stats(data) -> pd.DataFrame:
@@ -221,50 +257,85 @@ def _months_between(stats_: pd.DataFrame, first: int, last: int) -> pd.DataFrame
     return stats_[(m >= first) & (m <= last)]
 
 
-def _window(month: str, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
-    p = parse_month(month)
-    _, end = month_bounds(p)
-    return (p - (months - 1)).start_time, end
+def _window_rows(months_of_rows: np.ndarray, months: list[pd.Period], lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions in each target month's window (the ``lookback`` months ending with
+    it), stacked target by target, and the target of each (ordinal). A row appears once per
+    window it falls in, in its table's order within each window."""
+    parts = [np.flatnonzero((months_of_rows >= p.ordinal - (lookback - 1)) & (months_of_rows <= p.ordinal))
+             for p in months]
+    rows = np.concatenate(parts) if parts else np.array([], dtype=np.int64)
+    target = np.repeat(np.array([p.ordinal for p in months], dtype=np.int64), [len(x) for x in parts])
+    return rows, target
 
 
-def _assessment_stats(data, month: str, policy: dict, start, end) -> tuple[pd.DataFrame, float]:
-    """Per rep and skill: recency-weighted, drift-corrected mean and its effective n."""
+def _stacked(frame: pd.DataFrame, months: list[pd.Period], lookback: int) -> pd.DataFrame:
+    """A per-month table (``month`` column) repeated for each target month's window, with a
+    leading ``target`` column."""
+    rows, target = _window_rows(frame["month"].to_numpy(), months, lookback)
+    out = frame.iloc[rows].reset_index(drop=True)
+    out.insert(0, "target", target)
+    return out
+
+
+def _sum_of(values: pd.Series) -> float:
+    """``values.sum()`` on a fresh copy: the same summation a frame of one month gets."""
+    return pd.Series(values.to_numpy(dtype="float64", copy=True)).sum()
+
+
+def _assessment_stats(data, months: list[pd.Period], policy: dict) -> tuple[pd.DataFrame, dict[int, float]]:
+    """Per target month, rep and skill: recency-weighted, drift-corrected mean and its effective n.
+
+    Returns the stacked stats (``month`` = target ordinal, ``rep_id``, ``skill``,
+    ``n_assessments``, ``assessment_mean``, ``n_eff``, ``v_a``) and each target month's
+    pooled within-(rep, skill) variance of single scores.
+    """
     cfg = policy["skills"]
+    lookback = int(cfg["lookback_months"])
     a = data.assessments
-    keep = ((a["assessed_on"] >= start) & (a["assessed_on"] < end)).to_numpy(bool)
-    a = a.loc[keep, ["rep_id", "skill", "assessed_on", "score", "assessor_id"]]
-    score = a["score"].astype("float64")
-    if cfg["correct_drift"] and len(a):
-        from .calibration import drift_corrections
+    rows, target = _window_rows(_month_ordinals(a["assessed_on"]), months, lookback)
+    a = a.iloc[rows][["rep_id", "skill", "assessed_on", "score", "assessor_id"]]
+    score = a["score"].to_numpy(dtype="float64", copy=True)
+    end = np.empty(len(a), dtype="datetime64[ns]")
+    for p in months:  # each month's own drift corrections and window end
+        block = target == p.ordinal
+        end[block] = np.datetime64((p + 1).start_time, "ns")
+        if cfg["correct_drift"] and block.any():
+            from .calibration import drift_corrections
 
-        corr = drift_corrections(data, month, policy)
-        if len(corr):
-            score = score - a["assessor_id"].astype("string").map(corr).astype("float64").fillna(0.0).to_numpy()
-    age = (end - a["assessed_on"]).dt.total_seconds() / 86_400.0
+            corr = drift_corrections(data, str(p), policy)
+            if len(corr):
+                score[block] = score[block] - a["assessor_id"].iloc[np.flatnonzero(block)].astype("string").map(
+                    corr).astype("float64").fillna(0.0).to_numpy()
+    age = pd.Series(end - a["assessed_on"].to_numpy("datetime64[ns]")).dt.total_seconds().to_numpy() / 86_400.0
     w = np.power(0.5, age / float(cfg["half_life_days"]))
-    f = pd.DataFrame({"rep_id": a["rep_id"].astype("string"), "skill": a["skill"].astype("string"),
-                      "x": score, "w": w, "wx": w * score, "w2": w * w, "xx": score * score})
-    g = f.groupby(["rep_id", "skill"], observed=True).agg(
+    f = pd.DataFrame({"month": target, "rep_id": a["rep_id"].astype("string").array,
+                      "skill": a["skill"].astype("string").array, "x": score, "w": w, "wx": w * score,
+                      "w2": w * w, "xx": score * score})
+    g = f.groupby(["month", "rep_id", "skill"], observed=True).agg(
         n=("x", "size"), sx=("x", "sum"), sxx=("xx", "sum"), sw=("w", "sum"), swx=("wx", "sum"), sw2=("w2", "sum"))
-    # pooled within-(rep, skill) variance of single scores
-    ss_within = (g["sxx"] - g["sx"] ** 2 / g["n"]).sum()
-    dof = int((g["n"] - 1).sum())
-    sigma2 = float(ss_within / dof) if dof > 0 else 100.0
+    # pooled within-(rep, skill) variance of single scores, month by month
+    within = g["sxx"] - g["sx"] ** 2 / g["n"]
+    g_month = g.index.get_level_values("month").to_numpy()
+    sigma2 = {}
+    for p in months:
+        sel = g_month == p.ordinal
+        dof = int((g["n"][sel] - 1).sum())
+        sigma2[p.ordinal] = float(_sum_of(within[sel]) / dof) if dof > 0 else 100.0
     out = pd.DataFrame({
         "n_assessments": g["n"].astype("int64"),
         "assessment_mean": g["swx"] / g["sw"],
         "n_eff": g["sw"] ** 2 / g["sw2"],
     })
-    out["v_a"] = sigma2 / out["n_eff"]
+    out["v_a"] = pd.Series(g_month, index=out.index).map(sigma2) / out["n_eff"]
     return out.reset_index(), sigma2
 
 
-def _call_metrics(data, first: int, last: int) -> pd.DataFrame:
-    """Per rep and metric over the months ``first..last`` (ordinals): the value, its count,
-    and its sampling variance."""
+def _call_metrics(data, months: list[pd.Period], lookback: int) -> pd.DataFrame:
+    """Per target month (``month``), rep and metric over the month's window: the value, its
+    count, and its sampling variance."""
     cols = ["obj_n", "obj_k", "close_n", "close_k", "q_n", "q_k"]
-    g = _months_between(call_month_stats(data), first, last).groupby("rep_id", observed=True)[cols].sum()
-    og = _months_between(order_month_stats(data), first, last).groupby("rep_id", observed=True)[
+    g = _stacked(call_month_stats(data), months, lookback).groupby(["target", "rep_id"], observed=True)[cols].sum()
+    og = _stacked(order_month_stats(data), months, lookback).groupby(["target", "rep_id"], observed=True)[
         ["ord_n", "ord_k"]].sum()
 
     parts = []
@@ -276,37 +347,56 @@ def _call_metrics(data, first: int, last: int) -> pd.DataFrame:
     }.items():
         n = src[n_col].astype(float)
         k = src[k_col].astype(float)
-        pooled = k.sum() / n.sum() if n.sum() > 0 else np.nan
+        target = src.index.get_level_values("target").to_numpy()
+        _, at = np.unique(target, return_inverse=True)
+        n_sum, k_sum = np.bincount(at, weights=n.to_numpy()), np.bincount(at, weights=k.to_numpy())  # whole: exact
+        pooled = (k_sum / np.where(n_sum > 0, n_sum, 1.0))[at]
+        pooled[n_sum[at] <= 0] = np.nan
         parts.append(pd.DataFrame({
-            "rep_id": src.index, "metric": metric, "n_calls": n.to_numpy(),
-            "value": (k / n.where(n > 0)).to_numpy(),
+            "month": target, "rep_id": src.index.get_level_values("rep_id"), "metric": metric,
+            "n_calls": n.to_numpy(), "value": (k / n.where(n > 0)).to_numpy(),
             # binomial sampling variance at the centre's rate (a rep's own 0/8 or 8/8 would claim zero)
-            "s2": (pooled * (1 - pooled) / n.where(n > 0)).to_numpy(),
+            "s2": pooled * (1 - pooled) / n.where(n > 0).to_numpy(),
         }))
 
-    fg = _months_between(feedback_month_stats(data), first, last).groupby("rep_id", observed=True)[
+    fg = _stacked(feedback_month_stats(data), months, lookback).groupby(["target", "rep_id"], observed=True)[
         ["n", "sx", "sxx"]].sum()
-    dof = (fg["n"] - 1).sum()
-    within = float((fg["sxx"] - fg["sx"] ** 2 / fg["n"]).sum() / dof) if dof > 0 else np.nan
-    parts.append(pd.DataFrame({"rep_id": fg.index, "metric": "feedback_mean", "n_calls": fg["n"].astype(float).to_numpy(),
-                               "value": (fg["sx"] / fg["n"]).to_numpy(), "s2": (within / fg["n"]).to_numpy()}))
+    target = fg.index.get_level_values("target").to_numpy()
+    spread = fg["sxx"] - fg["sx"] ** 2 / fg["n"]
+    within = np.full(len(fg), np.nan)
+    for p in months:  # the pooled within-rep variance of feedback scores, month by month
+        sel = target == p.ordinal
+        dof = (fg["n"][sel] - 1).sum()
+        within[sel] = float(_sum_of(spread[sel]) / dof) if dof > 0 else np.nan
+    parts.append(pd.DataFrame({"month": target, "rep_id": fg.index.get_level_values("rep_id"),
+                               "metric": "feedback_mean", "n_calls": fg["n"].astype(float).to_numpy(),
+                               "value": (fg["sx"] / fg["n"]).to_numpy(), "s2": within / fg["n"].to_numpy()}))
     out = pd.concat(parts, ignore_index=True)
     out["rep_id"] = out["rep_id"].astype("string")
     return out[out["n_calls"] > 0].reset_index(drop=True)
 
 
-def _people(data, first: int, last: int, assess: pd.DataFrame) -> pd.DataFrame:
-    """Who is scored (anyone assessed or calling in the months ``first..last``) and their prior group."""
-    window = _months_between(call_month_stats(data), first, last)
+def _people(data, months: list[pd.Period], lookback: int, assess: pd.DataFrame) -> pd.DataFrame:
+    """Who is scored in each target month (``month``): anyone assessed or calling in its
+    window, with their prior group."""
+    window = _stacked(call_month_stats(data), months, lookback)
     # callers in the order the calls table first lists them (as ``unique`` would give them)
-    callers = window.groupby("rep_id", observed=True)["first_row"].min().sort_values(kind="stable")
-    ids = pd.Index(callers.index.astype("string")).union(pd.Index(assess["rep_id"].unique()))
+    callers = window.groupby(["target", "rep_id"], observed=True)["first_row"].min()
     reps = data.reps.assign(rep_id=data.reps["rep_id"].astype("string")).set_index("rep_id")
-    reps = reps.reindex(ids)
-    role = reps["role"].astype("string")
-    group = ("team:" + reps["team"].astype("string")).where(role == "rep", "role:" + role)
-    return pd.DataFrame({"rep_id": ids.astype("string"), "team": reps["team"].astype("string").to_numpy(),
-                         "role": role.to_numpy(), "group": group.to_numpy()})
+    a_month = assess["month"].to_numpy()
+    c_month = callers.index.get_level_values("target").to_numpy()
+    frames = []
+    for p in months:  # a union of two small id lists per month
+        mine = callers[c_month == p.ordinal].droplevel("target").sort_values(kind="stable")
+        ids = pd.Index(mine.index.astype("string")).union(pd.Index(assess.loc[a_month == p.ordinal, "rep_id"].unique()))
+        r = reps.reindex(ids)
+        role = r["role"].astype("string")
+        group = ("team:" + r["team"].astype("string")).where(role == "rep", "role:" + role)
+        frames.append(pd.DataFrame({"month": p.ordinal, "rep_id": ids.astype("string"),
+                                    "team": r["team"].astype("string").to_numpy(), "role": role.to_numpy(),
+                                    "group": group.to_numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
 
 
 def _fit_measurement(m: pd.DataFrame, var_theta: float, sigma2: float, max_weight: float) -> dict | None:
@@ -351,62 +441,77 @@ def skill_evidence(data, month: str, policy=None) -> pd.DataFrame:
         - ``score``, ``ci_low``, ``ci_high``, ``n_evidence`` (assessments + calls used)
     """
     policy = resolve_policy(policy)
-    return memo(data, "skill_evidence", month, policy, ("skills", "calibration"),
-                lambda: _skill_evidence(data, month, policy))
-
-
-def _skill_evidence(data, month: str, policy: dict) -> pd.DataFrame:
-    cfg = policy["skills"]
-    start, end = _window(month, int(cfg["lookback_months"]))
     p = parse_month(month)
-    if p not in call_months(data) and not in_month(data.assessments["assessed_on"], p).any():
-        require_data(data.calls["started_at"], p)  # raises, naming the months with data
-    assess, sigma2 = _assessment_stats(data, month, policy, start, end)
-    first = p.ordinal - (int(cfg["lookback_months"]) - 1)
-    metrics = _call_metrics(data, first, p.ordinal)
-    people = _people(data, first, p.ordinal, assess)
+    return skill_evidence_months(data, [p], policy)[p]
 
-    # one long frame: every person x every skill, with its evidence
+
+def skill_evidence_months(data, months: list[pd.Period], policy: dict) -> dict[pd.Period, pd.DataFrame]:
+    """:func:`skill_evidence` of each of ``months`` (a resolved policy), remembered on the
+    data set; the months not remembered yet are computed together, in one pass."""
+    return memo_months(data, "skill_evidence", months, policy, ("skills", "calibration"),
+                       lambda missing: _skill_evidence(data, missing, policy))
+
+
+def _skill_evidence(data, months: list[pd.Period], policy: dict) -> dict[pd.Period, pd.DataFrame]:
+    """:func:`skill_evidence` of several months, computed together (each month from its
+    own window, exactly as if computed alone)."""
+    cfg = policy["skills"]
+    lookback = int(cfg["lookback_months"])
+    have = call_months(data)
+    for p in months:
+        if p not in have and not in_month(data.assessments["assessed_on"], p).any():
+            require_data(data.calls["started_at"], p)  # raises, naming the months with data
+    assess, sigma2 = _assessment_stats(data, months, policy)
+    metrics = _call_metrics(data, months, lookback)
+    people = _people(data, months, lookback, assess)
+
+    # one long frame: every month x person x skill, with its evidence
     f = people.merge(pd.DataFrame({"skill": pd.array(SKILLS, dtype="string")}), how="cross")
-    f = f.merge(assess, on=["rep_id", "skill"], how="left")
+    f = f.merge(assess, on=["month", "rep_id", "skill"], how="left")
     f["call_metric"] = f["skill"].map(CALL_METRICS).astype("string")
     f = f.merge(metrics.rename(columns={"metric": "call_metric", "value": "call_value"}),
-                on=["rep_id", "call_metric"], how="left")
+                on=["month", "rep_id", "call_metric"], how="left")
     f["n_calls"] = f["n_calls"].fillna(0.0)
     has_a = f["assessment_mean"].notna().to_numpy(bool)
     fa = f[has_a]
+    month_skill = pd.MultiIndex.from_arrays([f["month"], f["skill"]])
 
     # prior: the peers' mean; between-rep variance pooled over groups (method of moments)
-    grp = fa.groupby(["skill", "group"], observed=True)["assessment_mean"].agg(["mean", "size"])
-    f = f.join(grp, on=["skill", "group"])
-    grand = fa.groupby("skill", observed=True)["assessment_mean"].mean()
-    f["prior_mean"] = f["mean"].where(f["size"] >= 2, f["skill"].map(grand))
-    f["prior_mean"] = f["prior_mean"].fillna(f["skill"].map(grand)).fillna(50.0)
+    grp = fa.groupby(["month", "skill", "group"], observed=True)["assessment_mean"].agg(["mean", "size"])
+    f = f.join(grp, on=["month", "skill", "group"])
+    grand = pd.Series(fa.groupby(["month", "skill"], observed=True)["assessment_mean"].mean()
+                      .reindex(month_skill).to_numpy(), index=f.index)
+    f["prior_mean"] = f["mean"].where(f["size"] >= 2, grand)
+    f["prior_mean"] = f["prior_mean"].fillna(grand).fillna(50.0)
     fa = f[has_a]
     dev2 = (fa["assessment_mean"] - fa["prior_mean"]) ** 2
-    per = pd.DataFrame({"skill": fa["skill"], "dev2": dev2, "v_a": fa["v_a"], "group": fa["group"],
-                        "x": fa["assessment_mean"]}).groupby("skill", observed=True).agg(
+    per = pd.DataFrame({"month": fa["month"], "skill": fa["skill"], "dev2": dev2, "v_a": fa["v_a"],
+                        "group": fa["group"], "x": fa["assessment_mean"]}).groupby(["month", "skill"], observed=True).agg(
         ss=("dev2", "sum"), n=("dev2", "size"), groups=("group", "nunique"), v_a=("v_a", "mean"), var_x=("x", "var"))
     per["tau2"] = (per["ss"] / (per["n"] - per["groups"]).clip(lower=1) - per["v_a"]).clip(lower=_TAU2_FLOOR)
     per["var_theta"] = (per["var_x"] - per["v_a"]).clip(lower=_TAU2_FLOOR).fillna(per["tau2"])
-    tau2 = f["skill"].map(per["tau2"]).fillna(100.0)
+    tau2 = pd.Series(per["tau2"].reindex(month_skill).to_numpy(), index=f.index).fillna(100.0)
 
-    # call behaviour on the skill scale, through a measurement model fitted per skill
+    # call behaviour on the skill scale, through a measurement model fitted per month and skill
     f["call_score"] = np.nan
     prec_c = np.zeros(len(f))
     used = np.zeros(len(f), bool)
-    for skill, metric in CALL_METRICS.items():  # seven skills, each fitted on rep aggregates
-        if metric is None or skill not in per.index:
-            continue
-        rows = (f["skill"] == skill).to_numpy(bool)
-        model = _fit_measurement(f[rows], float(per.loc[skill, "var_theta"]), sigma2, float(cfg["max_call_weight"]))
-        if model is None:
-            continue
-        ok = rows & f["call_value"].notna().to_numpy(bool) & f["s2"].notna().to_numpy(bool)
-        f.loc[ok, "call_score"] = (f.loc[ok, "call_value"] - model["a"]) / model["b"]
-        v_c = ((f.loc[ok, "s2"] + model["misfit"]) / model["b"] ** 2).clip(lower=model["floor"])
-        prec_c[ok] = 1.0 / v_c.to_numpy(float)
-        used |= rows
+    f_month = f["month"].to_numpy()
+    for p in months:
+        this = f_month == p.ordinal
+        for skill, metric in CALL_METRICS.items():  # seven skills, each fitted on rep aggregates
+            if metric is None or (p.ordinal, skill) not in per.index:
+                continue
+            rows = this & (f["skill"] == skill).to_numpy(bool)
+            model = _fit_measurement(f[rows], float(per.loc[(p.ordinal, skill), "var_theta"]), sigma2[p.ordinal],
+                                     float(cfg["max_call_weight"]))
+            if model is None:
+                continue
+            ok = rows & f["call_value"].notna().to_numpy(bool) & f["s2"].notna().to_numpy(bool)
+            f.loc[ok, "call_score"] = (f.loc[ok, "call_value"] - model["a"]) / model["b"]
+            v_c = ((f.loc[ok, "s2"] + model["misfit"]) / model["b"] ** 2).clip(lower=model["floor"])
+            prec_c[ok] = 1.0 / v_c.to_numpy(float)
+            used |= rows
     f.loc[~used, "n_calls"] = 0.0  # a metric shown but not used counts as no evidence
 
     prec_a = np.where(has_a, 1.0 / f["v_a"].to_numpy(float), 0.0)
@@ -423,10 +528,12 @@ def _skill_evidence(data, month: str, policy: dict) -> pd.DataFrame:
     f["n_calls"] = f["n_calls"].astype("int64")
     f["n_evidence"] = f["n_assessments"] + f["n_calls"]
     f["skill"] = pd.Categorical(f["skill"], categories=list(SKILLS))
-    f = f.sort_values(["rep_id", "skill"], kind="stable").reset_index(drop=True)
+    f = f.sort_values(["month", "rep_id", "skill"], kind="stable")
     cols = ["rep_id", "team", "role", "skill", "prior_mean", "assessment_mean", "n_assessments", "call_metric",
             "call_value", "call_score", "n_calls", "call_weight", "score", "ci_low", "ci_high", "n_evidence"]
-    return f[cols]
+    f_month = f["month"].to_numpy()
+    return {p: f[f_month == p.ordinal][cols].reset_index(drop=True) for p in months}
+
 
 
 def score_skills(data, month: str, policy=None) -> pd.DataFrame:
