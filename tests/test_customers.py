@@ -168,3 +168,25 @@ def test_care_list_cli_has_ids_only(demo, capsys):
     assert main(["classify-customers", str(folder), "--month", MONTH, "--format", "csv"]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "customer_id,customer_class,frequency,monetary,recency_days,potential"
+
+
+def test_remembered_classes_are_keyed_on_the_policy_and_last_calls_by_hand(demo):
+    from telesales_lab.io import Dataset
+
+    _, data, _ = demo
+    other = {"customers": {"lookback_months": 3, "a_min_score": 60.0}}
+    shared = Dataset(data.source, dict(data.tables))
+    got_other, got_default = classify_customers(shared, MONTH, other), classify_customers(shared, MONTH)
+    pd.testing.assert_frame_equal(got_default, classify_customers(Dataset(data.source, dict(data.tables)), MONTH),
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(got_other,
+                                  classify_customers(Dataset(data.source, dict(data.tables)), MONTH, other),
+                                  check_exact=True)
+    assert not got_other["customer_class"].equals(got_default["customer_class"])
+    care = care_list(shared, MONTH)
+    calls = data.calls[(data.calls["outcome"] != "no_answer") & (data.calls["started_at"] < "2026-11-01")]
+    last = calls.groupby(calls["customer_id"].astype(str))["started_at"].max().dt.normalize()
+    shown = care.dropna(subset=["last_call_on"]).drop_duplicates("customer_id").set_index("customer_id")
+    assert (shown["last_call_on"] == last.reindex(shown.index.astype(str)).to_numpy()).all()
+    never = care[care["last_call_on"].isna()]["customer_id"]
+    assert not set(never) & set(last.index)

@@ -255,3 +255,93 @@ def test_skills_cli_csv(demo, capsys):
     assert len(out) > 60 * len(SKILLS)
     assert main(["skills", str(folder), "--month", "2031-01", "--format", "csv"]) == 2
     assert "no calls in month 2031-01" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- computed once, the same numbers
+def test_holm_is_statsmodels_holm():
+    from statsmodels.stats.multitest import multipletests
+
+    from telesales_lab.calibration import _holm
+
+    rng = np.random.default_rng(5)
+    z = np.concatenate([rng.normal(0, 1.5, 40), [4.0, 4.0, -6.0, np.nan]])
+    judged = rng.random(len(z)) < 0.8
+    judged[-4:] = True
+    got = _holm(z, judged)
+    ok = judged & np.isfinite(z)
+    expected = multipletests(2 * stats.norm.sf(np.abs(z[ok])), method="holm")[1]
+    np.testing.assert_array_equal(got[ok], expected)
+    assert (got[~ok] == 1).all()
+
+
+def test_agreement_panels_match_icc_of_each_panel(demo):
+    """Each panel's coefficients recomputed with the public icc() on its own ratings."""
+    _, data, _, _ = demo
+    a = agreement(data, MONTH).set_index("panel")
+    r = data.assessments.dropna(subset=["assessor_id"])
+    r = r[(r["assessed_on"] >= "2026-05-01") & (r["assessed_on"] < "2026-11-01")]
+    r = r.assign(target=r["rep_id"].astype(str) + "|" + r["skill"].astype(str) + "|"
+                 + r["assessed_on"].dt.strftime("%Y-%m"), assessor_id=r["assessor_id"].astype(str))
+    r = r.groupby(["target", "assessor_id"], as_index=False)["score"].mean()
+    panel = r.groupby("target")["assessor_id"].agg(lambda s: "+".join(sorted(s)))
+    r = r.join(panel.rename("panel"), on="target")
+    r = r[r["panel"].str.contains(r"\+", regex=True)]
+    checked = 0
+    for name, g in r.groupby("panel"):
+        if g["target"].nunique() < 3:
+            assert name not in a.index
+            continue
+        res = icc(g, "target", "assessor_id", "score").set_index("type")
+        assert a.loc[name, "icc2_1"] == pytest.approx(res.loc["ICC2", "icc"], rel=1e-12)
+        assert a.loc[name, "icc2_k"] == pytest.approx(res.loc["ICC2k", "icc"], rel=1e-12)
+        assert a.loc[name, "ci_low"] == pytest.approx(res.loc["ICC2", "ci_low"], rel=1e-12)
+        spread = g.groupby("target")["score"].agg(lambda v: v.max() - v.min()).mean()
+        assert a.loc[name, "mean_spread"] == pytest.approx(spread, rel=1e-12)
+        checked += 1
+    assert checked == len(a) >= 3
+
+
+def test_month_sums_match_a_plain_groupby(demo):
+    from telesales_lab.skills import call_month_stats, call_months, feedback_month_stats, order_month_stats
+
+    _, data, _, _ = demo
+    c = data.calls
+    outcome = c["outcome"].astype(str)
+    frame = pd.DataFrame({"month": c["started_at"].dt.to_period("M").map(lambda p: p.ordinal),
+                          "rep_id": c["rep_id"].astype(str), "n_calls": 1,
+                          "close_k": outcome == "sale", "close_n": outcome.isin(["sale", "interested"]),
+                          "obj_n": c["objection"].notna(),
+                          "obj_k": c["objection"].notna() & outcome.isin(["callback", "interested", "sale"]),
+                          "q_n": outcome != "no_answer", "q_k": (outcome != "no_answer") & c["objection"].isna()})
+    expected = frame.groupby(["month", "rep_id"]).sum()
+    got = call_month_stats(data).set_index(["month", "rep_id"])
+    got.index = got.index.set_levels(got.index.levels[1].astype(str), level=1)
+    for col in expected.columns:
+        assert (got[col].reindex(expected.index) == expected[col]).all(), col
+    assert len(got) == len(expected)
+    assert call_months(data) == set(c["started_at"].dt.to_period("M"))
+    o = data.orders
+    kept = (o["status"] != "cancelled").groupby([o["ordered_at"].dt.to_period("M").map(lambda p: p.ordinal),
+                                                 o["rep_id"].astype(str)]).agg(["size", "sum"])
+    og = order_month_stats(data).set_index(["month", "rep_id"])
+    assert (og["ord_n"].to_numpy() == kept["size"].to_numpy()).all()
+    assert (og["ord_k"].to_numpy() == kept["sum"].to_numpy()).all()
+    fb = data.feedback
+    s = fb["score"].astype(float)
+    fs = s.groupby([fb["received_at"].dt.to_period("M").map(lambda p: p.ordinal), fb["rep_id"].astype(str)])
+    fg = feedback_month_stats(data)
+    assert (fg["sx"].to_numpy() == fs.sum().to_numpy()).all() and (fg["n"].to_numpy() == fs.size().to_numpy()).all()
+
+
+def test_skills_of_several_months_equal_each_month_alone(demo):
+    from telesales_lab.io import Dataset
+    from telesales_lab.policy import resolve_policy
+    from telesales_lab.skills import skill_evidence_months
+
+    _, data, _, _ = demo
+    months = list(pd.period_range("2026-05", MONTH, freq="M"))
+    for policy in (None, {"skills": {"lookback_months": 2, "correct_drift": False}}):
+        together = skill_evidence_months(Dataset(data.source, dict(data.tables)), months, resolve_policy(policy))
+        for m in months:  # bit for bit: each month from its own window, drift and pooled variances
+            alone = skill_evidence(Dataset(data.source, dict(data.tables)), str(m), policy)
+            pd.testing.assert_frame_equal(together[m], alone, check_exact=True)
