@@ -178,7 +178,16 @@ def _month_rep_sums(month: np.ndarray, rep: pd.Series, columns: dict[str, np.nda
     ok = (codes >= 0) & (month != _NO_MONTH)
     rows = np.flatnonzero(ok)
     key = month[ok] * n_reps + codes[ok]  # sorted by month, then rep_id
-    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    low = int(key.min()) if len(key) else 0
+    span = int(key.max()) - low + 1 if len(key) else 0
+    if span <= 8 * len(key) + 1_000_000:  # the usual case: a dense range of keys, no sort needed
+        present = np.bincount(key - low, minlength=span) > 0
+        uniq = np.flatnonzero(present) + low
+        inv = (np.cumsum(present) - 1)[key - low]
+        first = np.full(len(uniq), len(key), dtype=np.int64)
+        np.minimum.at(first, inv, np.arange(len(key)))
+    else:  # months far apart (a typo'd year): sort instead of a huge dense range
+        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
     out = {"month": uniq // n_reps,
            "rep_id": pd.Series(np.asarray(reps, dtype=object)[uniq % n_reps]).astype("string"),
            "first_row": rows[first]}

@@ -345,3 +345,27 @@ def test_skills_of_several_months_equal_each_month_alone(demo):
         for m in months:  # bit for bit: each month from its own window, drift and pooled variances
             alone = skill_evidence(Dataset(data.source, dict(data.tables)), str(m), policy)
             pd.testing.assert_frame_equal(together[m], alone, check_exact=True)
+
+
+@pytest.mark.parametrize("far", [False, True])
+def test_month_rep_sums_match_a_groupby(far):
+    """Both ways of keying (dense month range, or sorting when a month lies far away)."""
+    from telesales_lab.skills import _NO_MONTH, _month_rep_sums
+
+    rng = np.random.default_rng(1)
+    n = 5000
+    month = rng.integers(670, 676, n)
+    if far:
+        month[:3] = [100, -3_000_000, 5000]  # a key range too wide to count densely
+    month[10] = _NO_MONTH
+    rep = pd.Series(rng.choice(["R3", "R1", "R2", None], n), dtype="string")
+    flag = rng.random(n) < 0.3
+    x = rng.integers(1, 6, n).astype(float)
+    got = _month_rep_sums(month, rep, {"k": flag, "x": x})
+    ok = rep.notna().to_numpy() & (month != _NO_MONTH)
+    f = pd.DataFrame({"month": month, "rep_id": rep.astype(str), "k": flag, "x": x, "row": np.arange(n)})[ok]
+    expected = f.groupby(["month", "rep_id"]).agg(k=("k", "sum"), x=("x", "sum"), first_row=("row", "min"))
+    assert list(zip(got["month"], got["rep_id"])) == list(expected.index)
+    assert (got["k"].to_numpy() == expected["k"].to_numpy()).all()
+    assert (got["x"].to_numpy() == expected["x"].to_numpy()).all()
+    assert (got["first_row"].to_numpy() == expected["first_row"].to_numpy()).all()
