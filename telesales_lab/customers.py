@@ -219,6 +219,16 @@ def customer_class_map(data, month: str, policy=None) -> pd.Series:
                      index=pd.Index(frame["customer_id"], name="customer_id"), name="customer_class")
 
 
+def class_at_start(data, month: str, policy=None) -> pd.Series:
+    """Each customer's class at the start of ``month``: :func:`customer_class_map` of the
+    month before, so that the class of a call never reflects that month's own orders and
+    calls (a sale would otherwise lift its own customer into class A).
+
+    Customers acquired during ``month`` are absent (they are new: count them as "C").
+    """
+    return customer_class_map(data, str(parse_month(month) - 1), policy)
+
+
 def _next_birthday(birthday: pd.Series, after: pd.Timestamp) -> pd.Series:
     """The first anniversary strictly after ``after`` (29 February falls on 28 February)."""
     ok = birthday.notna()

@@ -201,9 +201,9 @@ def _scenario_map(data) -> pd.Series:
 
 def _class_map(data, month) -> pd.Series:
     """Customer class per customer_id, from the customers module (policy thresholds)."""
-    from .customers import customer_class_map  # lazy: keeps `import outcomes` light
+    from .customers import class_at_start  # lazy: keeps `import outcomes` light
 
-    return customer_class_map(data, str(month))
+    return class_at_start(data, str(month))
 
 
 def _mapped(uniques, by: str, data, month) -> pd.Series:
@@ -299,9 +299,9 @@ def month_calls(data, month: str) -> pd.DataFrame:
         ``call_id, rep_id, customer_id, script_id, started_at, duration_s, outcome,
         objection, scenario, team, hour, weekday, customer_class, connected, positive,
         sale, revenue``. ``hour`` is 0-23; ``weekday`` is 0 = Monday .. 6 = Sunday;
-        ``customer_class`` is "A", "B" or "C" from
-        :func:`telesales_lab.customers.customer_class_map` for the month (customers
-        acquired after the month count as C); ``connected``/``positive``/``sale`` are
+        ``customer_class`` is "A", "B" or "C" at the start of the month, from
+        :func:`telesales_lab.customers.class_at_start` (so a month's sales do not lift
+        their own customers into A; customers new in the month count as C); ``connected``/``positive``/``sale`` are
         booleans; ``revenue`` is the amount of the non-cancelled orders linked to the call.
 
     Raises

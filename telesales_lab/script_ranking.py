@@ -292,9 +292,9 @@ def _window_calls(data, month, window_months: int, columns=(), scenario: bool = 
 
 
 def _class_of(data, month, customer_ids: pd.Series) -> np.ndarray:
-    from .customers import customer_class_map  # lazy: the customers module reads the policy
+    from .customers import class_at_start  # lazy: the customers module reads the policy
 
-    cmap = customer_class_map(data, str(month))
+    cmap = class_at_start(data, str(month))
     pos = _positions(customer_ids, cmap.index)
     values = np.asarray(cmap.to_numpy(object), dtype=object)
     return np.where(pos >= 0, values[np.maximum(pos, 0)], "C")  # acquired after the month: C
@@ -310,8 +310,9 @@ def script_cells(data, month: str, by: str | None = None, window_months: int = 1
     month : str
         ``YYYY-MM``, the last month of the window.
     by : {None, "customer_class"}
-        Also split by the customer's class (as of ``month``, from
-        :func:`telesales_lab.customers.customer_class_map`; customers acquired later are C).
+        Also split by the customer's class at the start of the window (from
+        :func:`telesales_lab.customers.class_at_start`, so the window's own sales do not
+        decide the class; customers new in the window are C).
     window_months : int, default 1
         Months of calls ending with ``month``.
 
@@ -334,7 +335,7 @@ def script_cells(data, month: str, by: str | None = None, window_months: int = 1
     calls = _window_calls(data, p, window_months, columns=("customer_id",) if by else (), scenario=False)
     keys = ([by] if by else []) + ["rep_id", "script_id"]
     if by:
-        calls[by] = pd.Series(_class_of(data, p, calls["customer_id"]), dtype="string")
+        calls[by] = pd.Series(_class_of(data, p - (window_months - 1), calls["customer_id"]), dtype="string")
     calls["calls"] = np.int64(1)
     calls["revenue_sq"] = calls["revenue"].to_numpy() ** 2
     calls["calls_month"] = calls["in_month"].astype(np.int64)

@@ -155,7 +155,7 @@ def export_parquet(data, root, months: list[str] | None = None, policy=None) -> 
     root : path
         Folder to write into: ``calls/month=YYYY-MM/part-0.parquet`` (the month's calls),
         ``customer_classes/month=YYYY-MM/part-0.parquet`` (``customer_id, customer_class``
-        from :func:`telesales_lab.customers.customer_class_map` for that month) and
+        from :func:`telesales_lab.customers.class_at_start` of that month) and
         ``orders/month=YYYY-MM/part-0.parquet`` (orders by the month they were placed; all
         of them are always written, since revenue follows ``orders.call_id`` whatever the
         month). Partitions already there for these months are replaced; others are kept.
@@ -174,7 +174,7 @@ def export_parquet(data, root, months: list[str] | None = None, policy=None) -> 
     ParameterError
         If a month is malformed or has no calls.
     """
-    from .customers import customer_class_map
+    from .customers import class_at_start
 
     root = Path(root)
     calls = data.calls
@@ -190,7 +190,7 @@ def export_parquet(data, root, months: list[str] | None = None, policy=None) -> 
     for month in wanted:
         rows = codes == labels.get_loc(month)
         written.append(_write_partition(calls.loc[rows].reset_index(drop=True), root / "calls" / f"month={month}"))
-        classes = customer_class_map(data, month, policy)
+        classes = class_at_start(data, month, policy)
         frame = pd.DataFrame({"customer_id": pd.array(classes.index, dtype="string"),
                               "customer_class": pd.array(classes.to_numpy(), dtype="string")})
         written.append(_write_partition(frame, root / "customer_classes" / f"month={month}"))

@@ -190,3 +190,21 @@ def test_remembered_classes_are_keyed_on_the_policy_and_last_calls_by_hand(demo)
     assert (shown["last_call_on"] == last.reindex(shown.index.astype(str)).to_numpy()).all()
     never = care[care["last_call_on"].isna()]["customer_id"]
     assert not set(never) & set(last.index)
+
+
+def test_class_at_start_ignores_the_months_own_orders(tmp_path):
+    """A sale in October must not lift its own customer's October class (outcome leakage)."""
+    from conftest import tiny_tables, write_tables
+
+    from telesales_lab.customers import class_at_start
+    from telesales_lab.io import load_dataset
+
+    data = load_dataset(write_tables(tmp_path / "d", tiny_tables()), cache=False)
+    assert customer_class_map(data, "2026-10")["K1"] == "B"  # its October sale lifts K1 to B
+    before = class_at_start(data, "2026-10")
+    assert before["K1"] == "C"  # at the start of October K1 had bought nothing
+    pd.testing.assert_series_equal(before, customer_class_map(data, "2026-09"))
+    orders = data.orders.copy()
+    orders["amount"] = orders["amount"] * 1000  # a huge October order changes nothing before October
+    data.tables["orders"] = orders
+    pd.testing.assert_series_equal(class_at_start(data, "2026-10"), before)

@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, tiny_tables, write_tables
 
 from telesales_lab import cli, outcomes
-from telesales_lab.customers import customer_class_map
+from telesales_lab.customers import class_at_start
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.io import Dataset, load_dataset
 
@@ -135,12 +135,12 @@ def test_funnel_rates_by_hand(hand):
 
 
 def test_funnel_by_customer_class_uses_the_customers_module(hand):
-    classes = customer_class_map(hand, MONTH)
+    classes = class_at_start(hand, MONTH)  # as of the start of the month; new customers are C
     frame = outcomes.funnel(hand, MONTH, by="customer_class")
     # C1, C4 (K1); C2, C7 (K2); C3 (K3)
     expected: dict[str, list[int]] = {}
     for customer, n in (("K1", 2), ("K2", 2), ("K3", 1)):
-        expected.setdefault(classes[customer], []).append(n)
+        expected.setdefault(classes.get(customer, "C"), []).append(n)
     assert dict(zip(frame["customer_class"], frame["dials"])) == {k: sum(v) for k, v in expected.items()}
     assert set(frame["customer_class"]) <= {"A", "B", "C"}
 
@@ -184,8 +184,8 @@ def test_month_calls_columns(hand):
     assert list(c["positive"]) == [True, False, True, False, False]
     assert list(c["sale"]) == [True, False, False, False, False]
     assert list(c["revenue"]) == [2099.5, 0.0, 0.0, 0.0, 0.0]
-    classes = customer_class_map(hand, MONTH)
-    assert list(c["customer_class"]) == [classes[k] for k in c["customer_id"]]
+    classes = class_at_start(hand, MONTH)
+    assert list(c["customer_class"]) == [classes.get(k, "C") for k in c["customer_id"]]
 
 
 # ----------------------------------------------------------------------------- change, trend, heatmap
@@ -323,7 +323,7 @@ def reference_funnel(data, month: str, by: str) -> pd.DataFrame:
                                                                    on="script_id")
     c["hour"] = c["started_at"].dt.hour
     c["weekday"] = c["started_at"].dt.day_of_week
-    c["customer_class"] = c["customer_id"].map(customer_class_map(data, month)).fillna("C")
+    c["customer_class"] = c["customer_id"].map(class_at_start(data, month)).fillna("C")
     key = KEYS[by]
     out = []
     for value, g in c.groupby(key):

@@ -25,9 +25,9 @@ def data(tmp_path_factory):
 
 
 def test_customers_without_a_class_are_counted_as_c(data, sums):
-    from telesales_lab.customers import customer_class_map
+    from telesales_lab.customers import class_at_start
 
-    classless = ~data.calls["customer_id"].isin(customer_class_map(data, "2026-10").index)
+    classless = ~data.calls["customer_id"].isin(class_at_start(data, "2026-10").index)
     assert classless.sum() > 100, "the fixture has calls to customers without a class"
     assert set(sums["customer_class"]) == {"A", "B", "C"}
 
