@@ -40,7 +40,6 @@ import json
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import i18n
 from .periods import in_month, month_bounds, parse_month, require_data
@@ -416,6 +415,8 @@ def _fit_measurement(m: pd.DataFrame, var_theta: float, sigma2: float, max_weigh
     x, y = fit["assessment_mean"].to_numpy(float), fit["call_value"].to_numpy(float)
     if np.std(y) == 0 or np.std(x) == 0:
         return None
+    from scipy import stats  # lazily: the classes and care list share this module's sums, not scipy
+
     r, p_two = stats.pearsonr(x, y)
     if not (r > 0 and p_two / 2 < 0.05):
         return None
