@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from . import i18n
-from .periods import in_month, month_bounds, parse_month, require_data
+from .periods import in_month, parse_month, require_data
 from .policy import resolve_policy
 from .schema import CONNECTED_OUTCOMES, POSITIVE_OUTCOMES, SKILLS
 
@@ -199,7 +199,7 @@ def _month_rep_sums(month: np.ndarray, rep: pd.Series, columns: dict[str, np.nda
     return pd.DataFrame(out)
 
 
-def call_months(data) -> set[pd.Period]:
+def call_months(data) -> frozenset[pd.Period]:
     """The months that have calls (remembered on the data set)."""
     return _calls_by_month(data)[1]
 
@@ -215,11 +215,11 @@ def call_month_stats(data) -> pd.DataFrame:
     return _calls_by_month(data)[0]
 
 
-def _calls_by_month(data) -> tuple[pd.DataFrame, set[pd.Period]]:
+def _calls_by_month(data) -> tuple[pd.DataFrame, frozenset[pd.Period]]:
     def compute():
         c = data.calls
         month = _month_ordinals(c["started_at"])
-        have = {pd.Period(ordinal=int(o), freq="M") for o in pd.unique(month[month != _NO_MONTH])}
+        have = frozenset(pd.Period(ordinal=int(o), freq="M") for o in pd.unique(month[month != _NO_MONTH]))
         connected = _flags(c["outcome"], CONNECTED_OUTCOMES)
         positive = _flags(c["outcome"], POSITIVE_OUTCOMES)
         sale = _flags(c["outcome"], ("sale",))
@@ -258,11 +258,6 @@ def feedback_month_stats(data) -> pd.DataFrame:
             "n": np.ones(len(fb), bool), "n_scored": scored, "sx": s0, "sxx": s0 * s0})
 
     return remember(data, ("feedback_month_stats",), compute)
-
-
-def _months_between(stats_: pd.DataFrame, first: int, last: int) -> pd.DataFrame:
-    m = stats_["month"].to_numpy()
-    return stats_[(m >= first) & (m <= last)]
 
 
 def _window_rows(months_of_rows: np.ndarray, months: list[pd.Period], lookback: int) -> tuple[np.ndarray, np.ndarray]:
