@@ -75,6 +75,7 @@ from scipy.special import expit, gammaln, logit
 
 from .exceptions import ParameterError
 from .i18n import check_lang, register, t
+from .multitest import adjust_pvalues, check_padjust
 from .periods import in_month, in_window, parse_month, require_data
 
 __all__ = [
@@ -88,7 +89,6 @@ __all__ = [
 RANK_COLUMNS = ("scenario", "script_id", "calls", "connected", "sales", "sale_rate", "ci_low", "ci_high",
                 "adj_effect", "adj_ci_low", "adj_ci_high", "prob_best", "expected_loss", "rank", "verdict")
 VERDICTS = ("best", "inconclusive", "insufficient_data")
-PADJUST = {"holm": "holm", "bh": "fdr_bh"}
 BY = (None, "customer_class")
 PAIRWISE_COLUMNS = ("script_a", "script_b", "shared_reps", "diff", "diff_ci_low", "diff_ci_high",
                     "odds_ratio", "or_ci_low", "or_ci_high", "p_value", "p_adj", "significant",
@@ -230,12 +230,6 @@ def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ParameterError(f"{name} == {value!r}, must be a whole number >= {low}")
     return int(value)
-
-
-def _check_padjust(padjust):
-    if padjust not in PADJUST:
-        raise ParameterError(f"padjust == {padjust!r}, must be one of {'|'.join(PADJUST)}")
-    return padjust
 
 
 # ----------------------------------------------------------------------------- sufficient statistics
@@ -857,31 +851,6 @@ class _GroupFit:
         return self._pairwise
 
 
-def adjust_pvalues(p, method: str = "holm") -> np.ndarray:
-    """Holm (step-down, family-wise error) or Benjamini-Hochberg (step-up, false discovery) p-values.
-
-    NaN p-values are left out of the family and stay NaN.
-    """
-    _check_padjust(method)
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    q = p[ok]
-    m = len(q)
-    if m == 0:
-        return out
-    if method == "holm":
-        order = np.argsort(q, kind="stable")
-        adj = np.maximum.accumulate((m - np.arange(m)) * q[order])
-    else:
-        order = np.argsort(q, kind="stable")[::-1]
-        adj = np.minimum.accumulate(m / np.arange(m, 0, -1) * q[order])
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
-
-
 def _mantel_haenszel(n, y):
     """Mantel-Haenszel odds ratio (column 0 vs 1) stratified by rep, and the CMH test p-value."""
     from statsmodels.stats.contingency_tables import StratifiedTable
@@ -955,7 +924,7 @@ class ScriptRanker:
             raise ParameterError(f"floor == {floor!r}, must be a number in [0, 1)")
         return {
             "alpha": _check_open01("alpha", self.alpha),
-            "padjust": _check_padjust(self.padjust),
+            "padjust": check_padjust(self.padjust),
             "min_connected": _check_int("min_connected", self.min_connected, 1),
             "min_reps": _check_int("min_reps", self.min_reps, 1),
             "prob_threshold": _check_open01("prob_threshold", self.prob_threshold),
