@@ -23,10 +23,10 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .exceptions import ParameterError
 from .i18n import check_lang, register, t, translate_columns
+from .inference import wilson_interval
 from .schema import CONNECTED_OUTCOMES, PERSONAL_COLUMNS
 
 #: Keys derived from ``calls.started_at``.
@@ -66,27 +66,6 @@ def band_labels(edges) -> list[str]:
             out.append(f"{fmt(lo)}-<{fmt(hi)}")
     out.append(f"{fmt(edges[-1])}+")
     return out
-
-
-def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of binomial proportions (vectorised).
-
-    Returns ``(low, high)`` arrays; NaN where ``trials`` is 0.
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    low, high = centre - half, centre + half
-    low = np.where(k == 0, 0.0, low)  # exact at the ends, not 1e-17 off
-    high = np.where(k == n, 1.0, high)
-    low = np.where(n > 0, np.clip(low, 0, 1), np.nan)
-    high = np.where(n > 0, np.clip(high, 0, 1), np.nan)
-    return low, high
 
 
 def attribute_calls(data) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from scipy import stats
 
 from . import i18n
 from .exceptions import ParameterError
-from .multitest import adjust_pvalues
+from .inference import adjust_pvalues
 from .periods import month_bounds, parse_month
 from .policy import resolve_policy
 

@@ -39,6 +39,16 @@ def _add_format(p: argparse.ArgumentParser) -> None:
                    help="table (aligned, for people) or csv (to stdout, for scripts)")
 
 
+def _add_policy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", metavar="FILE", default=None,
+                   help="policy TOML file (default: the shipped policy; see `telesales-lab policy --init`)")
+
+
+def _add_lang(p: argparse.ArgumentParser,
+              help: str = "language of the table headers (table format only; CSV keeps snake_case)") -> None:
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help=help)
+
+
 def _add_month(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--month", required=required, metavar="YYYY-MM", help="month to analyse, e.g. 2026-10")
 
@@ -134,8 +144,7 @@ def _register_funnel(sub) -> None:
     p.add_argument("--by", choices=tuple(FUNNEL_BY), default="rep",
                    help="grouping: " + ", ".join(FUNNEL_BY) + " (default rep)")
     _add_format(p)
-    p.add_argument("--lang", choices=("en", "zh"), default="en",
-                   help="language of the table headers (table format only; CSV keeps snake_case)")
+    _add_lang(p)
     p.set_defaults(func=_cmd_funnel)
 
 
@@ -181,20 +190,18 @@ def _register_training(sub) -> None:
     p.add_argument("data_dir", help="folder with one file per table")
     _add_month(p)
     p.add_argument("--rep", metavar="ID", default=None, help="only this rep's plan")
-    p.add_argument("--policy", metavar="FILE", default=None, help="policy TOML file (default: shipped policy)")
+    _add_policy(p)
     _add_format(p)
-    p.add_argument("--lang", choices=("en", "zh"), default="en",
-                   help="language of module titles and table headers (CSV keeps snake_case headers)")
+    _add_lang(p, "language of module titles and table headers (CSV keeps snake_case headers)")
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("training-effect", help="effect of each training module on its skill "
                                                "(difference in differences on assessments)")
     p.add_argument("data_dir", help="folder with one file per table")
     p.add_argument("--module", metavar="ID", default=None, help="only this module")
-    p.add_argument("--policy", metavar="FILE", default=None, help="policy TOML file (default: shipped policy)")
+    _add_policy(p)
     _add_format(p)
-    p.add_argument("--lang", choices=("en", "zh"), default="en",
-                   help="language of the table headers (table format only)")
+    _add_lang(p, "language of the table headers (table format only)")
     p.set_defaults(func=_cmd_training_effect)
 
 
@@ -228,8 +235,7 @@ def _register_import(sub) -> None:
     p.add_argument("--out", required=True, metavar="DATA_DIR",
                    help="folder to write: new, empty, or an earlier import (it is replaced only on success)")
     _add_format(p)
-    p.add_argument("--lang", choices=("en", "zh"), default="en",
-                   help="language of the summary table's headers (table format only)")
+    _add_lang(p, "language of the summary table's headers (table format only)")
     p.set_defaults(func=_cmd_import)
 
 
@@ -237,16 +243,6 @@ _REGISTRARS.append(_register_import)
 
 
 # ----------------------------------------------------------------------------- skills, evaluate, customers (skills)
-def _add_policy(p) -> None:
-    p.add_argument("--policy", metavar="FILE", default=None,
-                   help="policy TOML file (default: the shipped policy; see `telesales-lab policy --init`)")
-
-
-def _add_lang(p) -> None:
-    p.add_argument("--lang", choices=("en", "zh"), default="en",
-                   help="language of the table headers (table format only; CSV keeps snake_case)")
-
-
 def _emit_lang(frame, args) -> int:
     from .evaluation import translate
     from .i18n import check_lang
@@ -410,8 +406,7 @@ def _register_report(sub) -> None:
     p.add_argument("data_dir", help="folder with one file per table")
     _add_month(p)
     p.add_argument("--out", default="reports", help="parent folder of the monthly reports (default reports)")
-    p.add_argument("--lang", choices=("en", "zh"), default="en",
-                   help="language of headings, labels and table headers (default en)")
+    _add_lang(p, "language of headings, labels and table headers (default en)")
     p.add_argument("--jobs", type=_positive_int, default=None,
                    help="notebooks run at the same time (default 2, or 1 on a one-core machine)")
     p.set_defaults(func=_cmd_report)
@@ -480,8 +475,7 @@ def _register_rank_scripts(sub) -> None:
     p.add_argument("--phrase-source", choices=("transcript", "script"), default="transcript",
                    help="for --table phrases: call transcripts or script texts (default transcript)")
     _add_format(p)
-    p.add_argument("--lang", choices=("en", "zh"), default="en",
-                   help="language of the table headers (table format only; CSV keeps snake_case)")
+    _add_lang(p)
     p.set_defaults(func=_cmd_rank_scripts)
 
 

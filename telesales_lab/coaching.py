@@ -154,7 +154,7 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     (one row per rep: the numbers of the summary) and the month's metadata.
     """
     from . import training
-    from .outcomes import funnel, month_calls
+    from .outcomes import funnel, month_calls, objection_recovery
     from .skills import score_skills
 
     check_lang(lang)
@@ -171,8 +171,9 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
 
     # funnel and KPIs per rep, and the team's average over its planned reps with calls
     fr = funnel(data, month, by="rep")
-    obj = calls[calls["objection"].notna()]
-    saves = obj.groupby("rep_id", observed=True).agg(objections=("positive", "size"), saved=("positive", "sum"))
+    obj = calls[calls["objection"].notna()]  # the calls the role plays draw on
+    saves = objection_recovery(data, month, by="rep").set_index("rep_id")
+    saves = saves[["with_objection", "positive"]].set_axis(["objections", "saved"], axis=1)
     fr = fr.merge(saves, left_on="rep_id", right_index=True, how="left").fillna({"objections": 0, "saved": 0})
     fr["team"] = fr["rep_id"].map(reps.set_index("rep_id")["team"])
     fr["objection_save_rate"] = fr["saved"] / fr["objections"].where(fr["objections"] > 0)

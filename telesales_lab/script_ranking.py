@@ -75,7 +75,7 @@ from scipy.special import expit, gammaln, logit
 
 from .exceptions import ParameterError
 from .i18n import check_lang, register, t
-from .multitest import adjust_pvalues, check_padjust
+from .inference import adjust_pvalues, check_padjust, wilson_interval
 from .periods import in_month, in_window, parse_month, require_data
 
 __all__ = [
@@ -348,25 +348,6 @@ def script_cells(data, month: str, by: str | None = None, window_months: int = 1
 
 
 # ----------------------------------------------------------------------------- intervals
-def wilson_interval(successes, trials, alpha: float = 0.05):
-    """Wilson score interval for binomial proportions (vectorised; NaN where trials == 0).
-
-    Returns
-    -------
-    (low, high) : tuple of ndarray
-    """
-    x = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    z = stats.norm.isf(alpha / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = x / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    return low, high
-
-
 # ----------------------------------------------------------------------------- the conditional logit
 def _profile_alpha(n, y, beta):
     """Each interior rep's intercept given the script effects: sum_j n_j expit(a + b_j) = y.
@@ -761,7 +742,7 @@ class _GroupFit:
         tot = self.totals
         st = self.settings
         alpha = st["alpha"]
-        low, high = wilson_interval(tot["sales"], tot["connected"], alpha)
+        low, high = wilson_interval(tot["sales"], tot["connected"], 1 - alpha)
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(tot["connected"] > 0, tot["sales"] / tot["connected"].where(tot["connected"] > 0, 1),
                             np.nan)
