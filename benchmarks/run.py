@@ -3,7 +3,7 @@
 For each size (total calls in the data set; ``100k`` and ``1m`` by default, ``10m`` on
 request) this script
 
-1. generates the demo data set once (:func:`telesales_lab.demo.write_demo`, people and
+1. generates the demo data set once (:func:`telesales_lab.data.demo.write_demo`, people and
    customers scaled with the calls) and keeps it under ``benchmarks/data/`` (git-ignored),
    keyed by size and seed, so reruns skip generation;
 2. measures the floors: a bare ``pandas.read_csv`` of the data set's CSV files, the same
@@ -228,7 +228,7 @@ def ensure_dataset(bench: Bench, n_calls: int, seed: int) -> Path:
     note = f"{params['n_teams']} teams x 10 reps, {params['n_customers']:,} customers, {MONTHS} months"
     say(f"[{size_label(n_calls)}] data: generating {n_calls:,} calls ({note}) into "
         f"{folder.relative_to(ROOT)}" + (" — this takes minutes" if n_calls >= 5_000_000 else ""))
-    code = f"from telesales_lab.demo import write_demo; write_demo({str(folder)!r}, **{params!r})"
+    code = f"from telesales_lab.data.demo import write_demo; write_demo({str(folder)!r}, **{params!r})"
     res = bench.run(size_label(n_calls), "generate demo data (once)", [PY, "-c", code], bench.env(None), note=note)
     if not res.ok:
         raise SystemExit(f"could not generate the demo data: {res.note}")
@@ -274,10 +274,10 @@ _LOAD = ("import json, sys, time\nt = time.perf_counter()\nfrom telesales_lab im
 _CORE = """import json, sys, time
 laps = {}
 t = time.perf_counter()
-from telesales_lab.io import load_dataset
-from telesales_lab.outcomes import funnel
-from telesales_lab.script_ranking import rank_scripts
-from telesales_lab.skills import score_skills
+from telesales_lab.data.load import load_dataset
+from telesales_lab.analysis.outcomes import funnel
+from telesales_lab.analysis.ranking import rank_scripts
+from telesales_lab.analysis.skills import score_skills
 laps['imports'] = time.perf_counter() - t
 for name, step in [('load', lambda: load_dataset(sys.argv[1])),
                    ('funnel', lambda: funnel(data, sys.argv[2])),
@@ -294,14 +294,14 @@ print(json.dumps({k: round(v, 3) for k, v in laps.items()} | {'calls': len(data.
 
 _EXPORT = """import json, sys, time
 t = time.perf_counter()
-from telesales_lab.io import load_dataset
-from telesales_lab.warehouse import export_parquet
+from telesales_lab.data.load import load_dataset
+from telesales_lab.analysis.warehouse import export_parquet
 files = export_parquet(load_dataset(sys.argv[1]), sys.argv[2])
 print(json.dumps({'files': len(files), 'in_process_s': round(time.perf_counter() - t, 3)}))
 """
 _AGGREGATE = """import json, sys, time
 t = time.perf_counter()
-from telesales_lab.warehouse import aggregate
+from telesales_lab.analysis.warehouse import aggregate
 sums = aggregate(sys.argv[1], memory_limit=sys.argv[2])
 print(json.dumps({'cells': len(sums), 'calls': int(sums['dials'].sum()),
                   'in_process_s': round(time.perf_counter() - t, 3)}))

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .exceptions import TelesalesError
+from telesales_lab.exceptions import TelesalesError
 
 EXIT_INPUT = 2
 
@@ -66,7 +66,7 @@ def _progress(message: str) -> None:
 
 # ----------------------------------------------------------------------------- demo, validate
 def _cmd_demo(args) -> int:
-    from .demo import write_demo
+    from telesales_lab.data.demo import write_demo
 
     _progress(f"generating demo data (seed {args.seed}, {args.calls:,} calls) into {args.out} ...")
     truth = write_demo(
@@ -79,7 +79,7 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from .io import load_dataset
+    from telesales_lab.data.load import load_dataset
 
     data = load_dataset(args.data_dir, cache=False)
     sizes = ", ".join(f"{t} {len(f):,}" for t, f in data.tables.items())
@@ -123,9 +123,9 @@ _REGISTRARS: list = []
 
 # ----------------------------------------------------------------------------- funnel (outcomes)
 def _cmd_funnel(args) -> int:
-    from .i18n import check_lang, translate_columns
-    from .io import load_dataset
-    from .outcomes import funnel
+    from telesales_lab.labels import check_lang, translate_columns
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.analysis.outcomes import funnel
 
     check_lang(args.lang)
     frame = funnel(load_dataset(args.data_dir), args.month, by=args.by)
@@ -136,7 +136,7 @@ def _cmd_funnel(args) -> int:
 
 
 def _register_funnel(sub) -> None:
-    from .outcomes import FUNNEL_BY
+    from telesales_lab.analysis.outcomes import FUNNEL_BY
 
     p = sub.add_parser("funnel", help="call funnel (dials, connected, positive, sales, rates, revenue) per group")
     p.add_argument("data_dir", help="folder with one file per table")
@@ -153,9 +153,9 @@ _REGISTRARS.append(_register_funnel)
 
 # ----------------------------------------------------------------------------- plan, training-effect (training)
 def _cmd_plan(args) -> int:
-    from .i18n import check_lang, t, translate_columns
-    from .io import load_dataset
-    from .training import plan
+    from telesales_lab.labels import check_lang, t, translate_columns
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.analysis.training import plan
 
     check_lang(args.lang)
     frame = plan(load_dataset(args.data_dir), args.month, rep_id=args.rep, policy=args.policy, lang=args.lang)
@@ -169,9 +169,9 @@ def _cmd_plan(args) -> int:
 
 
 def _cmd_training_effect(args) -> int:
-    from .i18n import check_lang, translate_columns
-    from .io import load_dataset
-    from .training import training_effect
+    from telesales_lab.labels import check_lang, translate_columns
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.analysis.training import training_effect
 
     check_lang(args.lang)
     data = load_dataset(args.data_dir)
@@ -212,8 +212,8 @@ _REGISTRARS.append(_register_training)
 def _cmd_import(args) -> int:
     import time
 
-    from .i18n import check_lang, translate_columns
-    from .importer import import_sources
+    from telesales_lab.labels import check_lang, translate_columns
+    from telesales_lab.data.importer import import_sources
 
     check_lang(args.lang)
     _progress(f"importing {', '.join(args.sources)} through {args.mapping} ...")
@@ -244,8 +244,8 @@ _REGISTRARS.append(_register_import)
 
 # ----------------------------------------------------------------------------- skills, evaluate, customers (skills)
 def _emit_lang(frame, args) -> int:
-    from .evaluation import translate
-    from .i18n import check_lang
+    from telesales_lab.analysis.evaluation import translate
+    from telesales_lab.labels import check_lang
 
     check_lang(args.lang)
     emit(translate(frame, args.lang) if args.format == "table" else frame, args.format)
@@ -253,7 +253,7 @@ def _emit_lang(frame, args) -> int:
 
 
 def _cmd_policy(args) -> int:
-    from .policy import default_policy_text, load_policy
+    from telesales_lab.data.policy import default_policy_text, load_policy
 
     if args.check:
         load_policy(args.check)
@@ -261,7 +261,7 @@ def _cmd_policy(args) -> int:
         return 0
     target = Path(args.init)
     if target.exists() and not args.force:
-        from .exceptions import ParameterError
+        from telesales_lab.exceptions import ParameterError
 
         raise ParameterError(f"{target} already exists; choose another file or pass --force")
     target.write_text(default_policy_text(), encoding="utf-8")
@@ -270,18 +270,18 @@ def _cmd_policy(args) -> int:
 
 
 def _cmd_skills(args) -> int:
-    from .io import load_dataset
-    from .policy import load_policy
-    from .skills import score_skills
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
+    from telesales_lab.analysis.skills import score_skills
 
     policy = load_policy(args.policy)
     return _emit_lang(score_skills(load_dataset(args.data_dir), args.month, policy), args)
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluation import evaluate, evaluate_period
-    from .io import load_dataset
-    from .policy import load_policy
+    from telesales_lab.analysis.evaluation import evaluate, evaluate_period
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
 
     policy = load_policy(args.policy)
     data = load_dataset(args.data_dir)
@@ -293,27 +293,27 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_awards(args) -> int:
-    from .evaluation import award_candidates
-    from .io import load_dataset
-    from .policy import load_policy
+    from telesales_lab.analysis.evaluation import award_candidates
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
 
     policy = load_policy(args.policy)
     return _emit_lang(award_candidates(load_dataset(args.data_dir), args.month, args.period, policy), args)
 
 
 def _cmd_promotion(args) -> int:
-    from .evaluation import promotion_readiness
-    from .io import load_dataset
-    from .policy import load_policy
+    from telesales_lab.analysis.evaluation import promotion_readiness
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
 
     policy = load_policy(args.policy)
     return _emit_lang(promotion_readiness(load_dataset(args.data_dir), args.month, policy), args)
 
 
 def _cmd_calibration(args) -> int:
-    from .calibration import agreement, assessor_drift
-    from .io import load_dataset
-    from .policy import load_policy
+    from telesales_lab.analysis.calibration import agreement, assessor_drift
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
 
     policy = load_policy(args.policy)
     data = load_dataset(args.data_dir)
@@ -322,18 +322,18 @@ def _cmd_calibration(args) -> int:
 
 
 def _cmd_classify_customers(args) -> int:
-    from .customers import classify_customers
-    from .io import load_dataset
-    from .policy import load_policy
+    from telesales_lab.analysis.customers import classify_customers
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
 
     policy = load_policy(args.policy)
     return _emit_lang(classify_customers(load_dataset(args.data_dir), args.month, policy), args)
 
 
 def _cmd_care_list(args) -> int:
-    from .customers import care_list
-    from .io import load_dataset
-    from .policy import load_policy
+    from telesales_lab.analysis.customers import care_list
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
 
     policy = load_policy(args.policy)
     return _emit_lang(care_list(load_dataset(args.data_dir), args.month, policy), args)
@@ -392,7 +392,7 @@ _REGISTRARS.append(_register_skills)
 
 # ----------------------------------------------------------------------------- report (report)
 def _cmd_report(args) -> int:
-    from .report import run_report
+    from telesales_lab.report import run_report
 
     folder = run_report(args.data_dir, args.month, out=args.out, lang=args.lang, progress=True,
                         jobs=args.jobs)
@@ -420,13 +420,14 @@ _RANK_TABLES = ("ranking", "pairwise", "revenue", "calls-needed", "allocation", 
 
 
 def _cmd_rank_scripts(args) -> int:
-    from . import script_ranking as sr
-    from .i18n import check_lang, translate_columns
-    from .io import load_dataset
+    from telesales_lab.analysis import ranking as sr
+    from telesales_lab.analysis.ranking.ranker import _ranker
+    from telesales_lab.labels import check_lang, translate_columns
+    from telesales_lab.data.load import load_dataset
 
     check_lang(args.lang)
     opts = dict(padjust=args.padjust, alpha=args.alpha, min_connected=args.min_connected, min_reps=args.min_reps)
-    sr._ranker(**opts)._settings()  # refuse bad options before loading the data
+    _ranker(**opts)._settings()  # refuse bad options before loading the data
     data = load_dataset(args.data_dir)
     by = args.by
     if args.table == "ranking":

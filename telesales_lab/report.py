@@ -2,7 +2,7 @@
 
 ``telesales-lab report DATA_DIR --month YYYY-MM`` (or :func:`run_report`) does, in order:
 
-1. load and validate the data set once (:func:`telesales_lab.io.load_dataset`), which writes
+1. load and validate the data set once (:func:`telesales_lab.data.load.load_dataset`), which writes
    the typed cache that every notebook then reads instead of the CSV files;
 2. run each notebook of :data:`NOTEBOOKS` in a fresh kernel, papermill injecting the
    parameters ``data_dir``, ``month``, ``lang`` and ``output_dir`` (nothing else: no secrets,
@@ -11,10 +11,10 @@
    (images embedded, no script loaded from the network);
 4. gather the tables the notebooks handed over with :func:`save_table` into one workbook
    ``<month>_tables.xlsx``, a sheet per table, headers in the report's language;
-5. write the coaching packs (``telesales_lab.coaching.build_packs``, when that module exists)
+5. write the coaching packs (:func:`telesales_lab.present.coaching_page.build_packs`)
    and ``index.html`` linking everything;
 6. scan every file written for the customers' phone numbers and names
-   (:func:`telesales_lab.privacy.scan_outputs`);
+   (:func:`telesales_lab.data.privacy.scan_outputs`);
 7. swap the new folder in as ``<out>/<month>/``.
 
 Everything is built in a hidden folder beside the final one (``reports/.2026-10.tmp-…``); if
@@ -43,8 +43,8 @@ import types
 from datetime import datetime
 from pathlib import Path
 
-from .exceptions import ParameterError, ReportError
-from .i18n import check_lang, register, t
+from telesales_lab.exceptions import ParameterError, ReportError
+from telesales_lab.labels import check_lang, has, t
 
 #: Notebooks (file names in ``notebooks/``) that the monthly report runs, in this order.
 NOTEBOOKS = [
@@ -65,23 +65,6 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _NOTEBOOK_ENV = "TELESALES_REPORT_NOTEBOOK"
 _META_KEY = b"telesales_lab"
 
-register({
-    "report.title": ("Monthly report", "月度报告"),
-    "report.analyses": ("Analyses", "分析"),
-    "report.notebook": ("notebook (.ipynb)", "笔记本（.ipynb）"),
-    "report.workbook": ("Tables (Excel)", "数据表（Excel）"),
-    "report.workbook_link": ("all tables in one workbook", "全部数据表（一个工作簿）"),
-    "report.sheets": ("sheets", "工作表"),
-    "report.no_tables": ("No tables were saved.", "没有保存数据表。"),
-    "report.coaching": ("Coaching packs", "辅导资料"),
-    "report.no_coaching": ("No coaching packs in this report.", "本报告没有辅导资料。"),
-    "report.data": ("Data set", "数据集"),
-    "report.month": ("Month", "月份"),
-    "report.generated": ("Generated", "生成时间"),
-    "report.privacy": ("Customers appear by id only; phone numbers are masked.",
-                       "客户仅以编号显示；电话号码已隐藏。"),
-    "report.truncated": ("truncated to Excel's row limit", "已按 Excel 行数上限截断"),
-})
 
 
 # ----------------------------------------------------------------------------- tables
@@ -111,7 +94,7 @@ def save_table(frame, name: str, output_dir) -> None:
 
     Notebooks call this for every table worth a sheet. The table is written, atomically, as
     ``<output_dir>/tables/<name>.parquet`` together with its column labels in English and
-    Chinese (from :mod:`telesales_lab.i18n`), so the workbook can show translated headers.
+    Chinese (from :mod:`telesales_lab.labels`), so the workbook can show translated headers.
 
     Parameters
     ----------
@@ -119,7 +102,7 @@ def save_table(frame, name: str, output_dir) -> None:
         A tidy result table. A non-default index is kept as ordinary columns.
     name : str
         The sheet name: at most 31 characters, none of ``[ ] : * ? / \\``. A label
-        registered for it with :func:`telesales_lab.i18n.register` names the sheet in Chinese.
+        in the label catalogs (``telesales_lab/locale/*.toml``) names the sheet in Chinese.
     output_dir : path
         The notebook's ``output_dir`` parameter.
 
@@ -136,7 +119,7 @@ def save_table(frame, name: str, output_dir) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .i18n import LANGS
+    from telesales_lab.labels import LANGS
 
     _check_sheet_name(name)
     if not isinstance(frame, pd.DataFrame):
@@ -210,17 +193,16 @@ def _sheet_title(meta: dict, lang: str, taken: set[str]) -> str:
 
 def _write_workbook(items: list[dict], path: Path, lang: str) -> list[dict]:
     """One sheet per table, headers in ``lang``; returns what each sheet holds."""
-    from .i18n import translate_columns
-    from .workbook import MAX_ROWS, write_workbook
+    from telesales_lab.present.workbook import MAX_ROWS, write_workbook
 
     taken: set[str] = set()
     sheets, frames = [], []
     for item in items:
         meta, frame = item["meta"], item["frame"]
         labels = meta.get("labels") or {}
-        register({c: (lab.get("en") or c, lab.get("zh") or c) for c, lab in labels.items()
-                  if t(c, "zh") == c})  # keep the running package's own labels first
-        shown = translate_columns(frame, lang)
+        # the running package's catalog first, then the labels the table was saved with
+        shown = frame.rename(columns={c: t(c, lang) if has(c) else (labels.get(c) or {}).get(lang) or c
+                                      for c in frame.columns})
         if shown.columns.duplicated().any():  # two columns with one label: keep them apart
             shown.columns = [f"{label} ({c})" if dup else label for label, c, dup in
                              zip(shown.columns, frame.columns, shown.columns.duplicated(keep=False))]
@@ -544,12 +526,9 @@ def _swap_in(tmp: Path, final: Path) -> None:
 
 
 def _build_packs(data, month: str, folder: Path, lang: str, say) -> list[str]:
-    """Coaching packs via ``telesales_lab.coaching.build_packs``, when that module exists."""
-    if importlib.util.find_spec(f"{__package__}.coaching") is None:
-        return []
-    coaching = importlib.import_module(f"{__package__}.coaching")
-    if not hasattr(coaching, "build_packs"):
-        return []
+    """Coaching packs via :func:`telesales_lab.present.coaching_page.build_packs`."""
+    from telesales_lab.present import coaching_page
+
     started = time.perf_counter()
 
     def progress(done: int, total: int, rep_id: str) -> None:  # about ten lines, not one per rep
@@ -557,7 +536,7 @@ def _build_packs(data, month: str, folder: Path, lang: str, say) -> list[str]:
             say(f"[coaching] {done}/{total} … {time.perf_counter() - started:.1f} s")
 
     try:
-        paths = coaching.build_packs(data, month, folder, lang=lang, progress=progress) or []
+        paths = coaching_page.build_packs(data, month, folder, lang=lang, progress=progress) or []
     except Exception as exc:
         raise ReportError(f"the coaching packs failed: {type(exc).__name__}: {exc}") from exc
     return sorted(Path(p).name for p in paths)
@@ -589,9 +568,9 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
         Notebooks run at the same time, each in its own kernel (default: 2, or 1 on a
         one-core machine).
     coaching : bool, default True
-        Write the coaching packs (when ``telesales_lab.coaching`` exists).
+        Write the coaching packs (when ``telesales_lab.analysis.coaching`` exists).
     privacy_check : bool, default True
-        Refuse to publish a report in which :func:`telesales_lab.privacy.scan_outputs`
+        Refuse to publish a report in which :func:`telesales_lab.data.privacy.scan_outputs`
         finds a customer's phone number or name.
 
     Returns
@@ -610,8 +589,8 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
         A notebook (named, with its error) or a later step failed, or the privacy scan found
         personal data; the previous report, if any, is left untouched.
     """
-    from .io import load_dataset
-    from .periods import parse_month, require_data
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.periods import parse_month, require_data
 
     check_lang(lang)
     month = str(parse_month(month))
@@ -665,7 +644,7 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
         _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps)
 
         if privacy_check:
-            from .privacy import scan_outputs
+            from telesales_lab.data.privacy import scan_outputs
 
             step = time.perf_counter()
             template = "\n".join(s.read_text(encoding="utf-8") for s in sources)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -111,3 +110,23 @@ def shared_dataset(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared data sets sit beside the repository, not in it")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory):
+    """``demo_folder(**params)``: a demo data set written once per session for these parameters.
+
+    Returns ``(folder, truth)``. Tests only read it; a test that changes files makes its own.
+    """
+    from telesales_lab.data.demo import write_demo
+
+    made: dict[tuple, tuple[Path, dict]] = {}
+
+    def get(**params) -> tuple[Path, dict]:
+        key = tuple(sorted(params.items()))
+        if key not in made:
+            folder = tmp_path_factory.mktemp("demo") / "data"
+            made[key] = (folder, write_demo(folder, **params))
+        return made[key]
+
+    return get

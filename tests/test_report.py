@@ -25,7 +25,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from telesales_lab import report
 from telesales_lab.cli import main
 from telesales_lab.exceptions import DataValidationError, ParameterError, ReportError
-from telesales_lab.i18n import t
+from telesales_lab.labels import t
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2026-10"
@@ -40,7 +40,7 @@ PARAMS_CELL = (
 def _notebook(path: Path, *cells: str, title: str = "# Fixture", parameters: bool = True) -> Path:
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    body = [new_markdown_cell(title), new_code_cell("from telesales_lab import io, report")]
+    body = [new_markdown_cell(title), new_code_cell("from telesales_lab import report\nfrom telesales_lab.data import load as io")]
     if parameters:
         p = new_code_cell(PARAMS_CELL)
         p.metadata["tags"] = ["parameters"]
@@ -53,8 +53,9 @@ def _notebook(path: Path, *cells: str, title: str = "# Fixture", parameters: boo
 
 FIXTURE_CELLS = (
     "from matplotlib.figure import Figure\n"
-    "from telesales_lab import outcomes, plotting\n"
-    "from telesales_lab.i18n import t, translate_columns",
+    "from telesales_lab.analysis import outcomes\n"
+    "from telesales_lab.present import plots as plotting\n"
+    "from telesales_lab.labels import t, translate_columns",
     "data = io.load_dataset(data_dir)\n"
     "plotting.setup(lang)\n"
     'by_team = outcomes.funnel(data, month, by="team")\n'
@@ -71,7 +72,7 @@ FIXTURE_CELLS = (
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory) -> Path:
-    from telesales_lab.demo import write_demo
+    from telesales_lab.data.demo import write_demo
 
     folder = tmp_path_factory.mktemp("data") / "small"
     write_demo(folder, n_teams=2, reps_per_team=5, n_customers=400, n_calls=4000, months=3)
@@ -160,8 +161,6 @@ def test_html_hides_code_and_embeds_images(built):
 def test_workbook_has_a_sheet_per_table_with_chinese_headers(built):
     from openpyxl import load_workbook
 
-    import telesales_lab.outcomes  # noqa: F401  (registers the funnel's labels)
-
     folder = built["folder"]
     book = load_workbook(folder / f"{MONTH}_tables.xlsx", read_only=True)
     saved = sorted(p.stem for p in (folder / "tables").glob("*.parquet"))
@@ -184,10 +183,6 @@ def test_workbook_has_a_sheet_per_table_with_chinese_headers(built):
 
 @pytest.mark.slow
 def test_coaching_packs_are_fanned_out_and_linked(built):
-    import importlib.util
-
-    if importlib.util.find_spec("telesales_lab.coaching") is None:
-        pytest.skip("telesales_lab.coaching does not exist yet")
     folder = built["folder"]
     packs = sorted(p.name for p in (folder / "coaching").glob("*.html"))
     assert packs
@@ -198,8 +193,8 @@ def test_coaching_packs_are_fanned_out_and_linked(built):
 
 @pytest.mark.slow
 def test_a_real_report_holds_no_customer_phone_or_name(built, tmp_path):
-    from telesales_lab.io import load_dataset
-    from telesales_lab.privacy import scan_outputs
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.privacy import scan_outputs
 
     data = load_dataset(built["data"])
     assert scan_outputs(built["folder"], data) == []
@@ -347,7 +342,7 @@ def _chromium() -> str:
 
 def _browse(chromium: str, page: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
     """Headless Chromium with the CJK font mplfonts ships made visible to it (fontconfig)."""
-    from telesales_lab.plotting import font_path
+    from telesales_lab.present.plots.base import font_path
 
     conf = tmp / "fonts.conf"
     conf.write_text(

@@ -1,0 +1,175 @@
+"""Sufficient statistics for script ranking: the window's calls summed per scenario x [customer class] x rep x script,
+and the checks of the ranking's parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from telesales_lab.data.schema import is_connected, is_kept_order
+from telesales_lab.exceptions import ParameterError
+from telesales_lab.data.periods import in_month, in_window, parse_month, require_data
+
+
+#: Columns of the ranking table (``customer_class`` follows ``scenario`` with ``by="customer_class"``).
+RANK_COLUMNS = ("scenario", "script_id", "calls", "connected", "sales", "sale_rate", "ci_low", "ci_high",
+                "adj_effect", "adj_ci_low", "adj_ci_high", "prob_best", "expected_loss", "rank", "verdict")
+
+
+VERDICTS = ("best", "inconclusive", "insufficient_data")
+
+
+BY = (None, "customer_class")
+
+
+PAIRWISE_COLUMNS = ("script_a", "script_b", "shared_reps", "diff", "diff_ci_low", "diff_ci_high",
+                    "odds_ratio", "or_ci_low", "or_ci_high", "p_value", "p_adj", "significant",
+                    "mh_odds_ratio", "mh_p_value")
+
+
+_CELL_SUMS = ("calls", "connected", "sales", "revenue", "revenue_sq")
+
+
+#: Generic column words other modules label too: registered for this module's tables only
+#: (``translate_columns(frame, lang, context=CONTEXT)``), so no global label is overridden.
+CONTEXT = "script_ranking"
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_by(by):
+    if by not in BY:
+        raise ParameterError(f"by == {by!r}, must be None or 'customer_class'")
+    return by
+
+
+def _check_window(window_months):
+    if isinstance(window_months, bool) or not isinstance(window_months, (int, np.integer)) or window_months < 1:
+        raise ParameterError(f"window_months == {window_months!r}, must be a whole number >= 1")
+    return int(window_months)
+
+
+def _check_open01(name, value):
+    if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool) or not 0 < float(value) < 1:
+        raise ParameterError(f"{name} == {value!r}, must be a number strictly between 0 and 1")
+    return float(value)
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(f"{name} == {value!r}, must be a whole number >= {low}")
+    return int(value)
+
+
+# ----------------------------------------------------------------------------- sufficient statistics
+def _positions(keys: pd.Series, index_values) -> np.ndarray:
+    """Position of each key in ``index_values`` (-1 if absent), through Arrow's hash lookup."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(pd.Series(keys).astype("string"))
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    pos = pc.index_in(arr, value_set=pa.array(pd.Series(index_values, dtype="string"), type=pa.string()))
+    return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _window_calls(data, month, window_months: int, columns=(), scenario: bool = True) -> pd.DataFrame:
+    """The window's calls: rep, script, [scenario,] connected, sale, revenue and in_month flags.
+
+    Revenue is the amount of the non-cancelled orders linked to the call by ``orders.call_id``,
+    counted on connected calls only (revenue per *connected* call). Id columns keep the
+    loaded (Arrow) string dtype: converting a million ids to Python objects is the slow part.
+    """
+    p = parse_month(month) if not isinstance(month, pd.Period) else month
+    calls = data.calls
+    require_data(calls["started_at"], p, "calls")
+    mask = in_window(calls["started_at"], p, window_months).to_numpy(bool)
+    need = ["rep_id", "script_id", "call_id", "outcome", "started_at"] + [c for c in columns if c not in
+                                                                           ("rep_id", "script_id")]
+    sub = calls.loc[mask, need]
+    outcome = sub["outcome"]
+    connected = is_connected(outcome)
+    out = pd.DataFrame({
+        "rep_id": sub["rep_id"].astype("string").reset_index(drop=True),
+        "script_id": sub["script_id"].astype("string").reset_index(drop=True),
+        "connected": connected,
+        "sale": (outcome == "sale").to_numpy(bool),
+    })
+    orders = data.orders
+    ok = orders["call_id"].notna().to_numpy(bool) & is_kept_order(orders["status"])
+    per_call = orders.loc[ok].groupby("call_id", sort=False, observed=True)["amount"].sum()
+    rev = np.zeros(len(sub))
+    if len(per_call):
+        pos = _positions(sub["call_id"], per_call.index)
+        rev = np.where(pos >= 0, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
+    out["revenue"] = np.where(connected, rev, 0.0)
+    out["in_month"] = in_month(sub["started_at"], p).to_numpy(bool)
+    if scenario:
+        scen = data.scripts.set_index("script_id")["scenario"]
+        pos = _positions(out["script_id"], scen.index)
+        out["scenario"] = pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string")
+    for c in columns:
+        out[c] = sub[c].reset_index(drop=True)
+    return out
+
+
+def _class_of(data, month, customer_ids: pd.Series) -> np.ndarray:
+    from telesales_lab.analysis.customers import class_at_start  # lazy: the customers module reads the policy
+
+    cmap = class_at_start(data, str(month))
+    pos = _positions(customer_ids, cmap.index)
+    values = np.asarray(cmap.to_numpy(object), dtype=object)
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], "C")  # acquired after the month: C
+
+
+def script_cells(data, month: str, by: str | None = None, window_months: int = 1) -> pd.DataFrame:
+    """Sufficient statistics per scenario, [customer class], rep and script.
+
+    Parameters
+    ----------
+    data : Dataset
+        From :func:`telesales_lab.data.load.load_dataset`.
+    month : str
+        ``YYYY-MM``, the last month of the window.
+    by : {None, "customer_class"}
+        Also split by the customer's class at the start of the window (from
+        :func:`telesales_lab.analysis.customers.class_at_start`, so the window's own sales do not
+        decide the class; customers new in the window are C).
+    window_months : int, default 1
+        Months of calls ending with ``month``.
+
+    Returns
+    -------
+    DataFrame
+        ``scenario, [customer_class,] rep_id, script_id, calls, connected, sales, revenue,
+        revenue_sq, calls_month``: dials, connected calls, sales, the revenue of the connected
+        calls (non-cancelled orders linked by ``orders.call_id``), the sum of its squares
+        (per call) and the dials in ``month`` itself. One row per combination with a dial.
+
+    Raises
+    ------
+    ParameterError
+        Malformed month, a month without calls, or a bad ``by``/``window_months``.
+    """
+    by = _check_by(by)
+    window_months = _check_window(window_months)
+    p = parse_month(month)
+    calls = _window_calls(data, p, window_months, columns=("customer_id",) if by else (), scenario=False)
+    keys = ([by] if by else []) + ["rep_id", "script_id"]
+    if by:
+        calls[by] = pd.Series(_class_of(data, p - (window_months - 1), calls["customer_id"]), dtype="string")
+    calls["calls"] = np.int64(1)
+    calls["revenue_sq"] = calls["revenue"].to_numpy() ** 2
+    calls["calls_month"] = calls["in_month"].astype(np.int64)
+    calls = calls.rename(columns={"sale": "sales"})
+    cols = list(_CELL_SUMS) + ["calls_month"]
+    cells = calls.groupby(keys, sort=False, observed=True)[cols].sum().reset_index()
+    scen = data.scripts.set_index("script_id")["scenario"]
+    pos = _positions(cells["script_id"], scen.index)
+    cells.insert(0, "scenario", pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string"))
+    for c in ("calls", "connected", "sales", "calls_month"):
+        cells[c] = cells[c].astype(np.int64)
+    keys = ["scenario"] + keys
+    for c in keys:
+        cells[c] = cells[c].astype("string")
+    return cells.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -1,0 +1,308 @@
+"""The policy file: KPI weights, grade bands, class thresholds, award and promotion rules.
+
+A policy is a TOML file. The package ships the defaults
+(``telesales_lab/defaults/policy.toml``); a user copies them (``telesales-lab policy --init
+FILE``), edits the copy and passes it with ``--policy FILE``. :func:`load_policy` merges the
+user's file over the defaults, key by key, and checks every value, so that a typo or a
+negative weight is refused with a message naming the file, the key and the rule instead of
+silently changing a bonus.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from telesales_lab.exceptions import PolicyError
+from telesales_lab.data.schema import CUSTOMER_CLASSES, ROLES, SKILLS
+
+#: Tables whose values are weights: numeric, >= 0, not all 0; normalised to sum to 1.
+WEIGHT_TABLES = (
+    "kpi.weights",
+    "kpi.sales.weights",
+    "kpi.development.weights",
+    "kpi.satisfaction.weights",
+    "kpi.teamwork.weights",
+    "customers.weights",
+)
+#: Tables a user's file replaces as a whole (their keys are the user's own names).
+REPLACED_TABLES = ("grades",)
+#: The five dimensions of the monthly evaluation.
+DIMENSIONS = ("sales", "development", "satisfaction", "skills", "teamwork")
+SCALES = ("percentile", "minmax")
+
+
+def default_policy_path() -> Path:
+    """Path of the shipped default policy file."""
+    return Path(str(resources.files("telesales_lab") / "defaults" / "policy.toml"))
+
+
+def default_policy_text() -> str:
+    """The shipped default policy file, comments included (for ``policy --init``)."""
+    return default_policy_path().read_text(encoding="utf-8")
+
+
+def _read_toml(path: Path, label: str) -> dict:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise PolicyError(f"{label}: policy file does not exist") from None
+    except OSError as exc:
+        raise PolicyError(f"{label}: cannot read the policy file ({exc.strerror})") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise PolicyError(f"{label}: not UTF-8 text; save the policy file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{label}: not valid TOML ({exc})") from None
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "true/false"
+    if _is_number(v):
+        return "a number"
+    if isinstance(v, str):
+        return "text in quotes"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a table"
+    return type(v).__name__
+
+
+def _where(table: str, key: str) -> str:
+    return f"[{table}] {key}" if table else key
+
+
+def _merge(default: dict, user: dict, table: str, label: str) -> dict:
+    """Merge ``user`` over ``default``; refuse unknown keys and wrong types."""
+    out = copy.deepcopy(default)
+    for key, value in user.items():
+        dotted = f"{table}.{key}" if table else key
+        if key not in default:
+            allowed = ", ".join(default) or "(none)"
+            raise PolicyError(f"{label}: {_where(table, key)}: unknown key; allowed here: {allowed}")
+        base = default[key]
+        if isinstance(base, dict):
+            if not isinstance(value, dict):
+                raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: must be a table [{dotted}]")
+            if dotted in REPLACED_TABLES:
+                out[key] = copy.deepcopy(value)
+            else:
+                out[key] = _merge(base, value, dotted, label)
+            continue
+        if _is_number(base):
+            ok = _is_number(value)
+        else:
+            ok = isinstance(value, type(base)) and isinstance(value, bool) == isinstance(base, bool)
+        if not ok:
+            rule = "must be a number" if _is_number(base) else f"must be {_kind(base)}"
+            raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: {rule}")
+        if isinstance(base, list):
+            if base and _is_number(base[0]):
+                if not all(_is_number(v) for v in value):
+                    raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: must be a list of numbers")
+            elif not all(isinstance(v, str) for v in value):
+                raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: must be a list of text in quotes")
+        out[key] = copy.deepcopy(value)
+    return out
+
+
+def _get(policy: dict, dotted: str) -> dict:
+    node = policy
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _fail(label: str, table: str, key: str, value, rule: str):
+    raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: {rule}")
+
+
+def _check_weights(policy: dict, label: str) -> None:
+    for table in WEIGHT_TABLES:
+        weights = _get(policy, table)
+        for key, value in weights.items():
+            if not _is_number(value) or not math.isfinite(value):
+                _fail(label, table, key, value, "weight must be a number")
+            if value < 0:
+                _fail(label, table, key, value, "weight must not be negative")
+        total = float(sum(weights.values()))
+        if total <= 0:
+            raise PolicyError(f"{label}: [{table}]: weights sum to 0; give at least one a positive weight")
+        if abs(total - 1) > 1e-9:
+            for key in weights:
+                weights[key] = float(weights[key]) / total
+        else:
+            for key in weights:
+                weights[key] = float(weights[key])
+
+
+def _check_range(label, table, key, value, lo=None, hi=None, integer=False):
+    if integer and (not isinstance(value, int) or isinstance(value, bool)):
+        _fail(label, table, key, value, "must be a whole number")
+    if not _is_number(value) or not math.isfinite(value):
+        _fail(label, table, key, value, "must be a number")
+    if lo is not None and value < lo:
+        _fail(label, table, key, value, f"must be >= {lo:g}")
+    if hi is not None and value > hi:
+        _fail(label, table, key, value, f"must be <= {hi:g}")
+
+
+def _check_rules(policy: dict, label: str) -> None:
+    kpi = policy["kpi"]
+    if not kpi["roles"]:
+        _fail(label, "kpi", "roles", kpi["roles"], "list at least one role")
+    for role in kpi["roles"]:
+        if role not in ROLES:
+            _fail(label, "kpi", "roles", kpi["roles"], f"'{role}' is not one of {'|'.join(ROLES)}")
+    if kpi["scope"] not in ("centre", "team"):
+        _fail(label, "kpi", "scope", kpi["scope"], "must be centre or team")
+    for dim in ("sales", "development"):
+        if kpi[dim]["scale"] not in SCALES:
+            _fail(label, f"kpi.{dim}", "scale", kpi[dim]["scale"], f"must be one of {'|'.join(SCALES)}")
+    sat = kpi["satisfaction"]
+    if sat["scale"] not in ("absolute",) + SCALES:
+        _fail(label, "kpi.satisfaction", "scale", sat["scale"], "must be one of absolute|percentile|minmax")
+    _check_range(label, "kpi.satisfaction", "prior_feedback", sat["prior_feedback"], lo=0)
+    _check_range(label, "kpi.satisfaction", "resolve_within_days", sat["resolve_within_days"], lo=0)
+    skills = kpi["skills"]["skills"]
+    if not skills:
+        _fail(label, "kpi.skills", "skills", skills, "list at least one skill")
+    for s in skills:
+        if s not in SKILLS:
+            _fail(label, "kpi.skills", "skills", skills, f"'{s}' is not one of {'|'.join(SKILLS)}")
+
+    grades = policy["grades"]
+    if not grades:
+        raise PolicyError(f"{label}: [grades]: list at least one grade band, e.g. A = 80.0 and D = 0.0")
+    for name, lo in grades.items():
+        _check_range(label, "grades", name, lo, lo=0, hi=100)
+    if min(grades.values()) != 0:
+        raise PolicyError(f"{label}: [grades]: the lowest band must start at 0 so every total gets a grade")
+    if len(set(grades.values())) != len(grades):
+        raise PolicyError(f"{label}: [grades]: two bands share the same minimum {grades}")
+    # keep bands best first
+    policy["grades"] = {k: float(v) for k, v in sorted(grades.items(), key=lambda kv: -kv[1])}
+
+    awards = policy["awards"]
+    _check_range(label, "awards", "min_calls_per_month", awards["min_calls_per_month"], lo=0)
+    _check_range(label, "awards", "max_open_complaints", awards["max_open_complaints"], lo=0)
+    if awards["min_grade"] not in grades:
+        _fail(label, "awards", "min_grade", awards["min_grade"], f"must be one of the grades {'|'.join(grades)}")
+    for step, rules in policy["promotion"].items():
+        table = f"promotion.{step}"
+        _check_range(label, table, "min_tenure_months", rules["min_tenure_months"], lo=0)
+        _check_range(label, table, "grade_streak", rules["grade_streak"], lo=1, integer=True)
+        _check_range(label, table, "min_skill", rules["min_skill"], lo=0, hi=100)
+        if rules["min_grade"] not in grades:
+            _fail(label, table, "min_grade", rules["min_grade"], f"must be one of the grades {'|'.join(grades)}")
+
+    sk = policy["skills"]
+    _check_range(label, "skills", "lookback_months", sk["lookback_months"], lo=1, integer=True)
+    _check_range(label, "skills", "half_life_days", sk["half_life_days"], lo=1)
+    _check_range(label, "skills", "max_call_weight", sk["max_call_weight"], lo=0)
+    cal = policy["calibration"]
+    _check_range(label, "calibration", "lookback_months", cal["lookback_months"], lo=1, integer=True)
+    _check_range(label, "calibration", "drift_z", cal["drift_z"], lo=0)
+    _check_range(label, "calibration", "min_drift", cal["min_drift"], lo=0)
+    _check_range(label, "calibration", "alpha", cal["alpha"], lo=1e-9, hi=1)
+    _check_range(label, "calibration", "min_shared", cal["min_shared"], lo=2, integer=True)
+
+    cu = policy["customers"]
+    _check_range(label, "customers", "lookback_months", cu["lookback_months"], lo=1, integer=True)
+    _check_range(label, "customers", "a_min_score", cu["a_min_score"], lo=0, hi=100)
+    _check_range(label, "customers", "b_min_score", cu["b_min_score"], lo=0, hi=100)
+    _check_range(label, "customers", "potential_prior_calls", cu["potential_prior_calls"], lo=0)
+    if cu["b_min_score"] > cu["a_min_score"]:
+        _fail(label, "customers", "b_min_score", cu["b_min_score"],
+              f"must not exceed a_min_score = {cu['a_min_score']!r}")
+    care = policy["care"]
+    _check_range(label, "care", "horizon_days", care["horizon_days"], lo=0, hi=366)
+    _check_range(label, "care", "lapsed_a_months", care["lapsed_a_months"], lo=1, integer=True)
+    for cls in CUSTOMER_CLASSES:
+        _check_range(label, "care.revisit_days", cls, care["revisit_days"][cls], lo=1)
+
+
+def _build(user: dict, label: str) -> dict:
+    defaults = _read_toml(default_policy_path(), "defaults/policy.toml")
+    policy = _merge(defaults, user, "", label)
+    _check_weights(policy, label)
+    _check_rules(policy, label)
+    return policy
+
+
+def load_policy(path: str | os.PathLike | None = None) -> dict:
+    """Load the shipped defaults, merged with a user's policy file.
+
+    Parameters
+    ----------
+    path : path, optional
+        A TOML policy file; its keys override the defaults one by one (``[grades]`` is
+        replaced as a whole). None gives the defaults.
+
+    Returns
+    -------
+    dict
+        The full policy as nested dicts, every weight group normalised to sum to 1 and
+        ``grades`` ordered best band first.
+
+    Raises
+    ------
+    PolicyError
+        Naming the file, the key and the rule: an unknown key, a value of the wrong type,
+        a negative or non-numeric weight, a threshold out of range.
+    """
+    if path is None:
+        return _build({}, "defaults/policy.toml")
+    path = Path(path)
+    return _build(_read_toml(path, str(path)), str(path))
+
+
+def resolve_policy(policy: dict | str | os.PathLike | None) -> dict:
+    """Turn a function's ``policy`` argument into a full policy.
+
+    None gives the defaults, a path is loaded with :func:`load_policy`, and a dict (a
+    full policy or just the keys to change, e.g. ``{"kpi": {"weights": {"sales": 1}}}``)
+    is merged over the defaults with the same checks.
+    """
+    if policy is None:
+        return load_policy()
+    if isinstance(policy, (str, os.PathLike)):
+        return load_policy(policy)
+    if isinstance(policy, dict):
+        return _build(policy, "policy")
+    raise PolicyError(f"policy == {type(policy).__name__}, must be a path to a TOML file, a dict or None")
+
+
+def grade_of(totals, grades: dict):
+    """Grade band of each total (``grades`` best first, as returned by :func:`load_policy`)."""
+    import numpy as np
+    import pandas as pd
+
+    totals = pd.Series(totals, dtype="float64")
+    names = list(grades)
+    mins = np.array([grades[n] for n in names], dtype=float)
+    # first band (best first) whose minimum is reached; small tolerance for float sums
+    reached = totals.to_numpy()[:, None] >= mins[None, :] - 1e-9
+    idx = reached.argmax(axis=1)
+    out = pd.Series(np.asarray(names, dtype=object)[idx], index=totals.index, dtype="string")
+    return out.mask(totals.isna())
+
+
+def grade_at_least(grades_seen, min_grade: str, grades: dict):
+    """Whether each grade is ``min_grade`` or better (missing grades are not)."""
+    import pandas as pd
+
+    rank = {name: i for i, name in enumerate(grades)}
+    pos = pd.Series(grades_seen).map(rank)
+    return pos.le(rank[min_grade]).fillna(False).astype(bool)

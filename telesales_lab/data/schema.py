@@ -1,0 +1,294 @@
+"""The canonical data model: table names, columns, dtypes and vocabularies.
+
+Everything else in the package imports its vocabulary from here. A data set is a
+folder with one file per table (``calls.csv``, ``reps.parquet``, ``orders.xlsx`` ...)
+or one ``.xlsx`` workbook with a sheet per table.
+
+Each table is described once, as a mapping of column name to :class:`ColumnSpec`.
+:func:`table_schema` turns that into a :mod:`pandera` ``DataFrameSchema``, adding the
+cross-table reference checks (``calls.rep_id`` must name a rep, and so on) from the
+parent tables actually loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# --------------------------------------------------------------------------- vocabularies
+ROLES = ("rep", "team_lead", "supervisor", "manager")
+OUTCOMES = ("no_answer", "rejected", "callback", "interested", "sale")
+CONNECTED_OUTCOMES = ("rejected", "callback", "interested", "sale")
+POSITIVE_OUTCOMES = ("callback", "interested", "sale")
+#: Order statuses that count as business done (a cancelled order counts for nothing).
+KEPT_ORDER_STATUSES = ("signed", "paid")
+OBJECTIONS = ("price", "timing", "no_need", "competitor", "trust", "authority")
+ORDER_STATUSES = ("signed", "paid", "cancelled")
+SKILLS = (
+    "communication",
+    "listening",
+    "questioning",
+    "objection_handling",
+    "product_knowledge",
+    "closing",
+    "teamwork",
+)
+CUSTOMER_CLASSES = ("A", "B", "C")
+TRAINING_METHODS = ("classroom", "coaching", "online", "practice")
+#: The four training areas of the sales-management policy.
+TRAINING_AREAS = ("product_knowledge", "sales_technique", "industry_knowledge", "communication")
+
+#: Spellings accepted for boolean columns (compared lower-cased, stripped).
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0", "是", "真")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0", "否", "假")
+
+#: Kinds of column and the pandas dtype each is coerced to.
+KIND_DTYPES = {
+    "id": "string",
+    "text": "string",
+    "date": "datetime64[ns]",
+    "datetime": "datetime64[ns]",
+    "int": "Int64",
+    "float": "float64",
+    "bool": "boolean",
+    "category": None,  # a CategoricalDtype built from the column's vocabulary
+}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a canonical table.
+
+    Parameters
+    ----------
+    kind : {"id", "text", "date", "datetime", "int", "float", "bool", "category"}
+        How the raw value is parsed.
+    required : bool
+        Whether the column must be present in the file.
+    nullable : bool
+        Whether empty cells are allowed.
+    categories : tuple of str, optional
+        Allowed values for ``kind="category"``.
+    ge, le : float, optional
+        Inclusive bounds for numeric columns.
+    unique : bool
+        Whether values must be unique (primary keys).
+    references : str, optional
+        ``"table.column"`` that every non-empty value must exist in.
+    """
+
+    kind: str
+    required: bool = True
+    nullable: bool = False
+    categories: tuple[str, ...] = ()
+    ge: float | None = None
+    le: float | None = None
+    unique: bool = False
+    references: str | None = None
+    description: str = ""
+
+    @property
+    def dtype(self):
+        if self.kind == "category":
+            return pd.CategoricalDtype(list(self.categories))
+        return KIND_DTYPES[self.kind]
+
+
+def _opt(kind: str, **kw) -> ColumnSpec:
+    return ColumnSpec(kind, required=False, nullable=True, **kw)
+
+
+TABLES: dict[str, dict[str, ColumnSpec]] = {
+    "reps": {
+        "rep_id": ColumnSpec("id", unique=True, description="rep's id"),
+        "name": ColumnSpec("text", description="rep's name"),
+        "team": ColumnSpec("id", description="team name or id"),
+        "role": ColumnSpec("category", categories=ROLES, description=" | ".join(ROLES)),
+        "hired_on": ColumnSpec("date", description="date hired"),
+        "manager_id": _opt("id", references="reps.rep_id", description="who this person reports to"),
+    },
+    "customers": {
+        "customer_id": ColumnSpec("id", unique=True),
+        "name": ColumnSpec("text", description="personal data: never shown in output"),
+        "phone": ColumnSpec("text", description="personal data: shown masked only"),
+        "acquired_on": ColumnSpec("date"),
+        "source": _opt("text"),
+        "birthday": _opt("date"),
+        "industry": _opt("text"),
+        "region": _opt("text"),
+    },
+    "scripts": {
+        "script_id": ColumnSpec("id", unique=True),
+        "name": ColumnSpec("text"),
+        "scenario": ColumnSpec("id", description="free text, e.g. cold_call, follow_up, renewal"),
+        "text": _opt("text"),
+    },
+    "calls": {
+        "call_id": ColumnSpec("id", unique=True),
+        "rep_id": ColumnSpec("id", references="reps.rep_id"),
+        "customer_id": ColumnSpec("id", references="customers.customer_id"),
+        "script_id": ColumnSpec("id", references="scripts.script_id"),
+        "started_at": ColumnSpec("datetime"),
+        "duration_s": ColumnSpec("float", ge=0),
+        "outcome": ColumnSpec("category", categories=OUTCOMES, description=" | ".join(OUTCOMES)),
+        "objection": _opt("category", categories=OBJECTIONS, description="empty or " + " | ".join(OBJECTIONS)),
+        "transcript": _opt("text"),
+    },
+    "orders": {
+        "order_id": ColumnSpec("id", unique=True),
+        "customer_id": ColumnSpec("id", references="customers.customer_id"),
+        "rep_id": ColumnSpec("id", references="reps.rep_id"),
+        "ordered_at": ColumnSpec("datetime"),
+        "amount": ColumnSpec("float", ge=0),
+        "profit": ColumnSpec("float"),
+        "status": ColumnSpec("category", categories=ORDER_STATUSES, description=" | ".join(ORDER_STATUSES)),
+        "call_id": _opt("id", references="calls.call_id"),
+    },
+    "feedback": {
+        "feedback_id": ColumnSpec("id", unique=True),
+        "customer_id": ColumnSpec("id", references="customers.customer_id"),
+        "rep_id": ColumnSpec("id", references="reps.rep_id"),
+        "received_at": ColumnSpec("datetime"),
+        "score": ColumnSpec("int", ge=1, le=5),
+        "complaint": ColumnSpec("bool"),
+        "call_id": _opt("id", references="calls.call_id"),
+        "resolved_at": _opt("datetime"),
+    },
+    "assessments": {
+        "rep_id": ColumnSpec("id", references="reps.rep_id"),
+        "assessed_on": ColumnSpec("date"),
+        "skill": ColumnSpec("category", categories=SKILLS, description=" | ".join(SKILLS)),
+        "score": ColumnSpec("float", ge=0, le=100),
+        "assessor_id": _opt("id", references="reps.rep_id"),
+    },
+    "training_catalog": {
+        "module_id": ColumnSpec("id", unique=True),
+        "title": ColumnSpec("text"),
+        "skill": ColumnSpec("category", categories=SKILLS),
+        "method": ColumnSpec("category", categories=TRAINING_METHODS),
+        "hours": ColumnSpec("float", ge=0),
+        "area": _opt("category", categories=TRAINING_AREAS),
+        "title_zh": _opt("text"),
+    },
+    "training_log": {
+        "rep_id": ColumnSpec("id", references="reps.rep_id"),
+        "module_id": ColumnSpec("id"),
+        "date": ColumnSpec("date"),
+        "completed": ColumnSpec("bool"),
+    },
+}
+
+#: Tables a data set must have; the others may be absent.
+REQUIRED_TABLES = ("reps", "customers", "scripts", "calls", "orders", "feedback", "assessments")
+OPTIONAL_TABLES = ("training_catalog", "training_log")
+#: Load order: parents before the tables that reference them.
+TABLE_ORDER = REQUIRED_TABLES + OPTIONAL_TABLES
+#: Columns holding customers' personal data; never written to any output.
+PERSONAL_COLUMNS = {"customers": ("name", "phone")}
+
+
+def primary_key(table: str) -> str | None:
+    """Name of the table's unique id column, or None."""
+    for name, spec in TABLES[table].items():
+        if spec.unique:
+            return name
+    return None
+
+
+def _arrow_strings(values):
+    """Ids as one pyarrow string Array (no detour through Python objects)."""
+    import pyarrow as pa
+
+    arr = pa.array(pd.Series(values, dtype="string").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
+
+
+def _references(ids: pd.Series, known) -> pd.Series:
+    """Vectorised ``ids.isna() | ids.isin(known)`` for a pandera check.
+
+    pandas' own ``isin`` loops in Python over Arrow-backed strings (minutes on a million
+    calls). When the parent is much larger than the child (orders against a million calls)
+    the few distinct child ids are hashed and the parent's ids looked up instead; the
+    row-by-row mask is only built when some id is unknown.
+    """
+    import pyarrow.compute as pc
+
+    values = _arrow_strings(ids)
+    present = values.drop_null()
+    if len(known) > 4 * len(present):
+        distinct = pc.unique(present)
+        found = pc.filter(known, pc.is_in(known, value_set=distinct))
+        if pc.count_distinct(found).as_py() == len(distinct):
+            return pd.Series(True, index=ids.index)
+    found = pc.is_in(values, value_set=known).to_numpy(zero_copy_only=False)
+    return pd.Series(found, index=ids.index) | ids.isna().to_numpy()
+
+
+def table_schema(table: str, parents: dict[str, pd.Series] | None = None):
+    """Build the pandera schema for one canonical table.
+
+    Parameters
+    ----------
+    table : str
+        A key of :data:`TABLES`.
+    parents : dict, optional
+        ``{"reps.rep_id": Series of ids, ...}``; reference checks are added for the
+        columns whose parent is given here.
+
+    Returns
+    -------
+    pandera.DataFrameSchema
+        Validates a frame already coerced to the canonical dtypes. Extra columns pass.
+    """
+    import pandera.pandas as pa
+
+    parents = parents or {}
+    columns = {}
+    for name, spec in TABLES[table].items():
+        checks = []
+        if spec.kind == "category":
+            checks.append(pa.Check.isin(list(spec.categories), error=f"must be one of {'|'.join(spec.categories)}"))
+        if spec.ge is not None and spec.le is not None:
+            checks.append(pa.Check.in_range(spec.ge, spec.le, error=f"must be between {spec.ge:g} and {spec.le:g}"))
+        elif spec.ge is not None:
+            checks.append(pa.Check.ge(spec.ge, error=f"must be >= {spec.ge:g}"))
+        if spec.references and spec.references in parents:
+            known = _arrow_strings(parents[spec.references]).drop_null()
+            checks.append(
+                pa.Check(
+                    lambda s, known=known: _references(s, known),
+                    element_wise=False,
+                    error=f"must reference an existing {spec.references}",
+                )
+            )
+        columns[name] = pa.Column(
+            # category columns are checked against their vocabulary (the isin check), whether
+            # still text (the full path casts them once they pass) or already categorical
+            None if spec.kind == "category" else spec.dtype,
+            checks=checks,
+            nullable=spec.nullable,
+            unique=spec.unique,
+            required=spec.required,
+            coerce=False,
+        )
+    return pa.DataFrameSchema(columns, name=table, strict=False, ordered=False)
+
+
+# ----------------------------------------------------------------------------- the vocabulary's meaning
+def is_connected(outcome: pd.Series) -> np.ndarray:
+    """Boolean array: the call reached someone (its outcome is in :data:`CONNECTED_OUTCOMES`)."""
+    return outcome.isin(CONNECTED_OUTCOMES).to_numpy(bool)
+
+
+def is_positive(outcome: pd.Series) -> np.ndarray:
+    """Boolean array: the call ended in a callback, interest or a sale (:data:`POSITIVE_OUTCOMES`)."""
+    return outcome.isin(POSITIVE_OUTCOMES).to_numpy(bool)
+
+
+def is_kept_order(status: pd.Series) -> np.ndarray:
+    """Boolean array: the order counts (signed or paid, not cancelled; :data:`KEPT_ORDER_STATUSES`)."""
+    return status.isin(KEPT_ORDER_STATUSES).to_numpy(bool)

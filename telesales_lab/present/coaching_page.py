@@ -1,0 +1,442 @@
+"""The coaching page: a rep's pack as tables for people, two SVG charts and one HTML page per rep.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+import numpy as np
+import pandas as pd
+from telesales_lab import labels
+from telesales_lab.exceptions import ParameterError
+from telesales_lab.labels import check_lang, t
+from telesales_lab.analysis.coaching import SECTIONS, _check_active, _context, _pct, _summary
+
+
+# ----------------------------------------------------------------------------- display
+_VOCAB_COLUMNS = ("stage", "metric", "skill", "method", "outcome", "objection", "scenario")
+
+
+_RATE_METRICS = ("contact_rate", "positive_rate", "conversion_rate", "objection_save_rate")
+
+
+def heading(section: str, lang: str = "en") -> str:
+    """The translated heading of a pack section."""
+    return t(f"coaching.{section}", lang)
+
+
+def _fmt_num(v: pd.Series) -> np.ndarray:
+    return np.array(["-" if pd.isna(x) else f"{x:,.1f}" for x in v.astype(float)], dtype=object)
+
+
+def _fmt_pct(v: pd.Series) -> np.ndarray:
+    return np.array([_pct(x) for x in v.astype(float)], dtype=object)
+
+
+def _display(frame: pd.DataFrame, section: str, lang: str) -> pd.DataFrame:
+    """Format a section (one rep's rows or every rep's) as text for display."""
+    f = frame.copy()
+    if section in ("kpis", "goals"):
+        rate = f["metric"].isin(_RATE_METRICS).to_numpy(bool)
+        for col in [c for c in ("rep_value", "team_average", "difference", "current", "target") if c in f]:
+            f[col] = np.where(rate, _fmt_pct(f[col]), _fmt_num(f[col]))
+    for col in ("rep_value", "team_average", "score", "ci_low", "ci_high", "team_mean", "target", "gap",
+                "duration_s", "revenue"):
+        if col in f and pd.api.types.is_numeric_dtype(f[col]):
+            f[col] = _fmt_num(f[col])
+    if "started_at" in f:
+        f["started_at"] = pd.to_datetime(f["started_at"]).dt.strftime("%Y-%m-%d %H:%M")
+    if "due_on" in f:
+        f["due_on"] = pd.to_datetime(f["due_on"]).dt.strftime("%Y-%m-%d")
+    for col in _VOCAB_COLUMNS:
+        if col in f:
+            words = f[col].astype("string")
+            f[col] = words.map({w: t(w, lang, "coaching") for w in words.dropna().unique()})
+    return f.astype("string").fillna("")
+
+
+def table(pack: dict, section: str, lang: str | None = None) -> pd.DataFrame:
+    """A pack section for display: numbers rounded, vocabulary and headers translated.
+
+    The notebook shows these frames and :func:`render_html` / :func:`build_packs` put the
+    same text on the page.
+
+    Returns
+    -------
+    DataFrame
+        The section's frame (columns as in :func:`coaching_pack`), as text.
+    """
+    if section not in SECTIONS:
+        raise ParameterError(f"section == {section!r}, must be one of {'|'.join(SECTIONS)}")
+    lang = lang or pack["lang"]
+    return labels.translate_columns(_display(pack[section], section, lang), lang, "coaching")
+
+
+class Chart(str):
+    """An SVG chart: a string that notebooks display as an image (``_repr_svg_``)."""
+
+    def _repr_svg_(self) -> str:
+        return str(self)
+
+
+_GLYPHS: dict = {}
+
+
+def _font():
+    from matplotlib.font_manager import FontProperties
+
+    if "font" not in _GLYPHS:
+        try:
+            from telesales_lab.present.plots.base import font_path
+
+            _GLYPHS["font"] = FontProperties(fname=str(font_path()))
+        except (ImportError, ParameterError):  # no bundled CJK font: matplotlib's default
+            _GLYPHS["font"] = FontProperties(family=["sans-serif"])
+    return _GLYPHS["font"]
+
+
+def _outline(text: str, size: float) -> tuple[str, float]:
+    """SVG path data of ``text`` drawn with the bundled CJK font (baseline at y=0), and its
+    width. Text becomes outlines, so Chinese shows on machines without Chinese fonts;
+    the few distinct labels of a report are cached."""
+    key = (text, size)
+    hit = _GLYPHS.get(key)
+    if hit is None:
+        from matplotlib.path import Path as MPath
+        from matplotlib.textpath import TextPath
+
+        path = TextPath((0, 0), text, size=size, prop=_font())
+        parts = []
+        op = {MPath.MOVETO: "M", MPath.LINETO: "L", MPath.CURVE3: "Q", MPath.CURVE4: "C"}
+        for verts, code in path.iter_segments(simplify=False, curves=True):
+            if code == MPath.CLOSEPOLY:
+                parts.append("Z")
+                continue
+            pts = " ".join(f"{verts[i]:.2f} {-verts[i + 1]:.2f}" for i in range(0, len(verts), 2))
+            parts.append(op[code] + pts)
+        width = float(path.get_extents().x1) if len(path.vertices) else 0.0
+        hit = _GLYPHS[key] = ("".join(parts), width)
+    return hit
+
+
+def _label(x: float, y: float, text: str, size: float = 12, anchor: str = "start", fill: str = "#222") -> str:
+    d, width = _outline(str(text), size)
+    if anchor == "end":
+        x -= width
+    elif anchor == "middle":
+        x -= width / 2
+    return f'<path transform="translate({x:.1f} {y:.1f})" fill="{fill}" d="{d}"/>'
+
+
+def _nice_top(value: float) -> tuple[float, float]:
+    """An axis end and tick step (1, 2, 2.5 or 5 times a power of ten) covering ``value``."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0, 0.2
+    raw = value / 5
+    power = 10 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    return float(step * np.ceil(value / step)), float(step)
+
+
+def _bar_chart(labels, series, *, title: str, xmax: float | None = None, intervals=None, markers=None,
+               line=None, extra_keys=()) -> Chart:
+    """A horizontal bar chart as inline SVG.
+
+    ``series`` is ``[(name, values, colour), ...]`` (one or two; ``colour`` may be a
+    list, one per bar); ``intervals`` is ``(low, high)`` drawn as error bars on the first
+    series; ``markers`` is ``(name, values, colour)`` drawn as diamonds; ``line`` is
+    ``(name, x, colour)``, a dashed vertical reference line; ``extra_keys`` adds legend
+    entries ``(name, colour)``. Written directly as SVG (text as outlines of the bundled
+    font) so that a page costs milliseconds, not a plotting library's layout pass.
+    """
+    from html import escape
+
+    n, k = len(labels), len(series)
+    vals = [np.asarray(v, dtype=float) for _, v, _ in series]
+    if xmax is None:
+        peak = max([np.nanmax(v) if np.isfinite(v).any() else 0.0 for v in vals] + [0.0])
+        top, step = _nice_top(peak)
+    else:
+        top, step = float(xmax), float(xmax) / 5
+    left, right, head, row_h, foot = 150, 40, 34, 26 if k == 1 else 34, 46
+    width, plot_w = 720, 720 - 150 - 40
+    height = head + n * row_h + foot
+    bottom = head + n * row_h
+
+    def x(v):
+        return left + plot_w * min(max(float(v), 0.0), top) / top
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img"><title>{escape(title)}</title>',
+           _label(width / 2, 20, title, 14, "middle")]
+    for v in np.arange(0.0, top + step / 2, step):  # grid and axis ticks
+        gx = x(v)
+        out.append(f'<line x1="{gx:.1f}" y1="{head - 4}" x2="{gx:.1f}" y2="{bottom}" stroke="#e5e5e5"/>')
+        out.append(_label(gx, bottom + 14, f"{v:,.0f}" if step >= 1 else f"{v:,.1f}", 10, "middle", "#555"))
+    bar_h = (row_h - 8) / k
+    for i, name in enumerate(labels):
+        y0 = head + i * row_h + 4
+        out.append(_label(left - 6, y0 + (row_h - 8) / 2 + 4, name, 12, "end"))
+        for j, (sname, _, colour) in enumerate(series):
+            v = vals[j][i]
+            fill = colour if isinstance(colour, str) else colour[i]
+            if np.isfinite(v):
+                out.append(f'<rect x="{left}" y="{y0 + j * bar_h:.1f}" width="{x(v) - left:.1f}" '
+                           f'height="{bar_h - 1:.1f}" fill="{fill}"><title>{escape(sname)}: {v:,.1f}</title></rect>')
+        if intervals is not None and np.isfinite(intervals[0][i]) and np.isfinite(intervals[1][i]):
+            lo, hi, cy = x(intervals[0][i]), x(intervals[1][i]), y0 + bar_h / 2
+            out.append(f'<path d="M{lo:.1f} {cy:.1f}H{hi:.1f}M{lo:.1f} {cy - 4:.1f}V{cy + 4:.1f}'
+                       f'M{hi:.1f} {cy - 4:.1f}V{cy + 4:.1f}" stroke="#222" stroke-width="1.5" fill="none"/>')
+        if markers is not None and np.isfinite(markers[1][i]):
+            mx, cy = x(markers[1][i]), y0 + bar_h / 2
+            out.append(f'<path d="M{mx:.1f} {cy - 5:.1f}L{mx + 5:.1f} {cy:.1f}L{mx:.1f} {cy + 5:.1f}'
+                       f'L{mx - 5:.1f} {cy:.1f}Z" fill="{markers[2]}"/>')
+    if line is not None and np.isfinite(line[1]):
+        lx = x(line[1])
+        out.append(f'<line x1="{lx:.1f}" y1="{head - 4}" x2="{lx:.1f}" y2="{bottom}" '
+                   f'stroke="{line[2]}" stroke-width="2" stroke-dasharray="6 4"/>')
+    keys = [(name, colour if isinstance(colour, str) else "#4C72B0", "rect") for name, _, colour in series]
+    keys += [(name, colour, "rect") for name, colour in extra_keys]
+    if markers is not None:
+        keys.append((markers[0], markers[2], "diamond"))
+    if line is not None:
+        keys.append((line[0], line[2], "line"))
+    lx, ly = left, height - 12
+    for name, colour, shape in keys:  # legend
+        if shape == "rect":
+            out.append(f'<rect x="{lx}" y="{ly - 9}" width="12" height="10" fill="{colour}"/>')
+        elif shape == "diamond":
+            out.append(f'<path d="M{lx + 6} {ly - 10}L{lx + 11} {ly - 4}L{lx + 6} {ly + 2}L{lx + 1} {ly - 4}Z" '
+                       f'fill="{colour}"/>')
+        else:
+            out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 12}" y2="{ly - 4}" stroke="{colour}" '
+                       f'stroke-width="2" stroke-dasharray="4 2"/>')
+        out.append(_label(lx + 16, ly, name, 11))
+        lx += 16 + _outline(str(name), 11)[1] + 18
+    out.append("</svg>")
+    return Chart("".join(out))
+
+
+def plot_skills(pack: dict, lang: str | None = None) -> Chart:
+    """The rep's skill scores (red: a credible gap) with intervals, the team mean
+    (diamonds) and the target (dashed line), as an SVG chart.
+
+    Returns
+    -------
+    Chart
+        SVG text; a notebook displays it as an image.
+    """
+    sk = pack["skills"]
+    return _skills_chart({c: sk[c].to_numpy() for c in _SKILL_CHART}, lang or pack["lang"])
+
+
+_SKILL_CHART = ("skill", "score", "ci_low", "ci_high", "team_mean", "target", "gap")
+
+
+def _skills_chart(a: dict, lang: str) -> Chart:
+    score = a["score"].astype(float)
+    gap = a["gap"].astype(float) > 0
+    target = float(a["target"][0]) if len(score) else np.nan
+    return _bar_chart(
+        [t(str(s), lang) for s in a["skill"]], [(t("score", lang), score, np.where(gap, "#C44E52", "#4C72B0").tolist())],
+        title=heading("skills", lang), xmax=100.0,
+        intervals=(a["ci_low"].astype(float), a["ci_high"].astype(float)),
+        markers=(t("team_mean", lang), a["team_mean"].astype(float), "#DD8452"),
+        line=(t("target", lang), target, "#55A868"), extra_keys=[(t("gap", lang), "#C44E52")])
+
+
+def plot_funnel(pack: dict, lang: str | None = None) -> Chart:
+    """The rep's funnel stages beside the team's average per rep, as an SVG chart.
+
+    Returns
+    -------
+    Chart
+        SVG text; a notebook displays it as an image.
+    """
+    fu = pack["funnel"]
+    return _funnel_chart({c: fu[c].to_numpy() for c in _FUNNEL_CHART}, lang or pack["lang"])
+
+
+_FUNNEL_CHART = ("stage", "rep_value", "team_average")
+
+
+def _funnel_chart(a: dict, lang: str) -> Chart:
+    return _bar_chart([t(str(s), lang) for s in a["stage"]],
+                      [(t("coaching.rep_label", lang), a["rep_value"].astype(float), "#4C72B0"),
+                       (t("coaching.team_label", lang), a["team_average"].astype(float), "#BBBBBB")],
+                      title=heading("funnel", lang))
+
+
+def _escape(col: pd.Series) -> pd.Series:
+    return (col.astype("string").fillna("").str.replace("&", "&amp;", regex=False)
+            .str.replace("<", "&lt;", regex=False).str.replace(">", "&gt;", regex=False)
+            .str.replace('"', "&quot;", regex=False))
+
+
+def _rows_html(frame: pd.DataFrame) -> pd.Series:
+    """``<tr>`` markup of every row of a display frame, built column-wise."""
+    row = pd.Series("<tr>", index=frame.index, dtype="string")
+    for col in frame.columns:
+        row = row + "<td>" + _escape(frame[col]) + "</td>"
+    return row + "</tr>"
+
+
+def _head_html(columns) -> str:
+    from html import escape
+
+    return '<table class="dataframe"><thead><tr>' + "".join(f"<th>{escape(str(c))}</th>" for c in columns) + \
+        "</tr></thead><tbody>"
+
+
+def _html_table(frame: pd.DataFrame) -> str | None:
+    """A display frame as an HTML table (None when it has no rows)."""
+    if frame.empty:
+        return None
+    return _head_html(frame.columns) + "".join(_rows_html(frame)) + "</tbody></table>"
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="{{ html_lang }}"><head><meta charset="utf-8">
+<title>{{ title }} · {{ pack.rep_id }} · {{ pack.month }}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
+margin:2em auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+.note{color:#666;font-size:.85em} svg{max-width:100%;height:auto}
+</style></head><body>
+<h1>{{ title }}: {{ pack.rep_id }} ({{ pack.team }}) · {{ pack.month }}</h1>
+<p class="note">{{ note }}</p>
+<h2>{{ headings.summary }}</h2>
+<p>{{ pack.summary }}</p>
+{% for s in sections %}<h2>{{ headings[s] }}</h2>
+{% if s in plots %}{{ plots[s] | safe }}{% endif %}
+{% if tables[s] is none %}<p class="note">{{ none }}</p>{% else %}{{ tables[s] | safe }}{% endif %}
+{% endfor %}
+</body></html>
+"""
+
+
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(_TEMPLATE)
+
+
+def render_html(pack: dict, lang: str | None = None) -> str:
+    """The pack as one self-contained HTML page (tables and inline SVG charts).
+
+    Returns
+    -------
+    str
+        HTML with the sections, tables (:func:`table`) and charts (:func:`plot_funnel`,
+        :func:`plot_skills`) the coaching notebook shows -- the very page
+        :func:`build_packs` writes for the rep.
+    """
+    lang = lang or pack["lang"]
+    tables = {s: _html_table(table(pack, s, lang)) for s in SECTIONS}
+    charts = {"funnel": plot_funnel(pack, lang), "skills": plot_skills(pack, lang)}
+    return _page(pack, tables, charts, lang, _environment())
+
+
+def _page(head: dict, tables: dict, charts: dict, lang: str, template) -> str:
+    return template.render(
+        pack=head, sections=SECTIONS, tables=tables, plots=charts, title=t("coaching.title", lang),
+        note=t("coaching.note", lang), none=t("coaching.none", lang), html_lang="zh-CN" if lang == "zh" else "en",
+        headings={s: heading(s, lang) for s in SECTIONS + ("summary",)})
+
+
+def _all_tables(ctx: dict, lang: str) -> dict:
+    """``{section: {rep_id: table HTML}}`` for every rep at once: each section is
+    formatted and turned into rows of markup in one vectorised pass, then joined per rep."""
+    out = {}
+    for name, frame in ctx["sections"].items():
+        disp = _display(frame, name, lang)
+        cols = [c for c in disp.columns if c != "rep_id" or name == "plan"]
+        head = _head_html(labels.translate_columns(disp[cols].iloc[:0], lang, "coaching").columns)
+        rows = _rows_html(disp[cols])
+        bodies = rows.groupby(frame["rep_id"].to_numpy(), sort=False).agg("".join)  # one join per rep
+        out[name] = {rep: head + body + "</tbody></table>" for rep, body in bodies.items()}
+    return out
+
+
+def _all_arrays(frame: pd.DataFrame, columns) -> dict:
+    """``{rep_id: {column: that rep's values}}`` by positions, without a frame per rep."""
+    cols = {c: frame[c].to_numpy() for c in columns}
+    return {rep: {c: v[pos] for c, v in cols.items()}
+            for rep, pos in frame.groupby("rep_id", sort=False).indices.items()}
+
+
+_SAFE = re.compile(r"[^0-9A-Za-z._-]")
+
+
+def pack_filename(rep_id: str) -> str:
+    """``<rep_id>.html``, with characters unsafe in file names replaced by ``_``."""
+    return _SAFE.sub("_", str(rep_id)) + ".html"
+
+
+def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progress=None,
+                policy=None) -> list[Path]:
+    """Write a coaching pack per active rep as ``<out_dir>/<rep_id>.html``.
+
+    The month's aggregates are computed once for everyone; each page is then rendered
+    from that rep's slice without starting a kernel.
+
+    Parameters
+    ----------
+    data : Dataset
+    month : str
+        ``YYYY-MM``.
+    out_dir : path
+        Folder to write into (created). The monthly report passes
+        ``reports/YYYY-MM/coaching``.
+    lang : {"en", "zh"}
+    rep_ids : list of str, optional
+        Only these reps (each must be active); default every active rep
+        (:func:`active_reps`).
+    progress : callable or tqdm-like, optional
+        Called as ``progress(done, total, rep_id)`` after each page, or ``progress.update(1)``
+        if it has an ``update`` method.
+    policy : dict, path or None
+
+    Returns
+    -------
+    list of Path
+        The pages written, in rep order.
+    """
+    check_lang(lang)
+    ctx = _context(data, month, policy, lang)
+    if rep_ids is None:
+        rep_ids = ctx["active"]
+    else:
+        rep_ids = [str(r) for r in rep_ids]
+        for r in rep_ids:
+            _check_active(ctx, data, r, month)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    template = _environment()
+    tables = _all_tables(ctx, lang)
+    skills = _all_arrays(ctx["sections"]["skills"], _SKILL_CHART)
+    funnels = _all_arrays(ctx["sections"]["funnel"], _FUNNEL_CHART)
+    no_skills = {c: np.array([]) for c in _SKILL_CHART}
+    written = []
+    for i, rep_id in enumerate(rep_ids, 1):  # one page per rep from the shared, pre-rendered parts
+        rep = ctx["reps"].loc[rep_id]
+        head = {"rep_id": rep_id, "team": rep["team"], "month": ctx["month"],
+                "summary": _summary(rep_id, ctx["heads"].loc[rep_id], ctx["month"], lang)}
+        charts = {"funnel": _funnel_chart(funnels[rep_id], lang),
+                  "skills": _skills_chart(skills.get(rep_id, no_skills), lang)}
+        html = _page(head, {s: tables[s].get(rep_id) for s in SECTIONS}, charts, lang, template)
+        path = out / pack_filename(rep_id)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, path)
+        written.append(path)
+        if progress is not None:
+            if hasattr(progress, "update"):
+                progress.update(1)
+            else:
+                progress(i, len(rep_ids), rep_id)
+    return written

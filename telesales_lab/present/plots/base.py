@@ -1,0 +1,121 @@
+"""Matplotlib set-up shared by every chart: the bundled CJK font, inline figures, one figure factory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+import pandas as pd
+from telesales_lab.exceptions import ParameterError
+from telesales_lab.labels import check_lang, t
+
+
+#: Font files tried in order inside the installed mplfonts package.
+_FONT_FILES = ("NotoSansCJKsc-Regular.otf", "SourceHanSansSC-Regular.otf", "SimHei.ttf")
+
+
+_STATE: dict[str, str] = {}
+
+
+def font_path() -> Path:
+    """The CJK font file bundled with the installed ``mplfonts`` package.
+
+    Raises
+    ------
+    ParameterError
+        If mplfonts is not installed or ships none of the expected fonts.
+    """
+    spec = importlib.util.find_spec("mplfonts")  # locate, do not import: mplfonts touches rcParams
+    if spec is None or not spec.submodule_search_locations:
+        raise ParameterError("the mplfonts package is not installed; run `pip install mplfonts` "
+                             "(it ships the Chinese font the plots use)")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "fonts"
+    for name in _FONT_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise ParameterError(f"no CJK font found in {folder}; expected one of {', '.join(_FONT_FILES)}")
+
+
+def setup(lang: str = "en") -> str:
+    """Register the bundled CJK font with matplotlib and make it the first sans-serif.
+
+    Safe to call any number of times. Works the same for ``lang="en"`` (the font has
+    Latin glyphs too), so an English report can still show Chinese team names.
+
+    Returns
+    -------
+    str
+        The font family name now first in ``rcParams["font.sans-serif"]``.
+    """
+    import matplotlib
+    from matplotlib import font_manager
+
+    check_lang(lang)
+    family = _STATE.get("family")
+    if family is None:
+        path = font_path()
+        font_manager.fontManager.addfont(str(path))
+        family = font_manager.FontProperties(fname=str(path)).get_name()
+        _STATE["family"] = family
+    rc = matplotlib.rcParams
+    rc["font.family"] = ["sans-serif"]
+    rc["font.sans-serif"] = [family] + [f for f in rc["font.sans-serif"] if f != family]
+    rc["axes.unicode_minus"] = False
+    _show_figures_inline()
+    return family
+
+
+def _show_figures_inline() -> None:
+    """In a Jupyter kernel, make ``display(fig)`` render a PNG.
+
+    The helpers build figures without pyplot (so nothing is drawn twice or kept open), and
+    IPython only knows how to show such a Figure once a PNG formatter is registered.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    select_figure_formats(shell, {"png"}, bbox_inches="tight", dpi=100)
+
+
+def figure(width: float = 10.0, height: float = 4.5, polar: bool = False):
+    """A figure with one axes (polar for radar charts): ``fig, ax = figure(8, 4)``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1, projection="polar" if polar else None)
+    return fig, ax
+
+
+def figure_row(ncols: int = 1, width: float = 10.0, height: float = 4.5):
+    """A figure with ``ncols`` axes side by side: ``fig, (left, right) = figure_row(2, 12, 5)``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
+
+
+def _key_of(frame: pd.DataFrame, values: tuple[str, ...]) -> str | None:
+    keys = [c for c in frame.columns if c not in values]
+    return keys[0] if keys else None
+
+
+def _tick_labels(values, key: str | None, lang: str) -> list[str]:
+    if key == "weekday":
+        return [t(f"weekday_{int(v)}", lang) for v in values]
+    if key == "customer_class":
+        return [t(str(v), lang) if pd.notna(v) else "?" for v in values]
+    if key == "month":
+        return [str(v) for v in values]
+    return [t(str(v), lang) if pd.notna(v) else "?" for v in values]
+
+
+def require(frame: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ParameterError(f"frame for the {what} plot lacks column(s) {', '.join(missing)}")

@@ -1,0 +1,119 @@
+"""Plots of skill scores, the KPI evaluation and QA calibration, in English or Chinese.
+
+Each helper takes the tidy frame of an analysis function plus ``lang`` and returns a
+:class:`matplotlib.figure.Figure`; nothing is shown or saved here. Call
+:func:`telesales_lab.present.plots.setup` first so Chinese labels have a font.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from telesales_lab.labels import check_lang, t
+from telesales_lab.data.schema import SKILLS
+from telesales_lab.present.plots.base import figure, require
+
+
+
+
+
+
+def grade_chart(evaluation: pd.DataFrame, grades, lang: str = "en"):
+    """Stacked bars: reps per grade in each team (from :func:`~telesales_lab.analysis.evaluation.evaluate`).
+
+    ``grades`` is the policy's ``[grades]`` table (best band first) or a list of names.
+    """
+    check_lang(lang)
+    require(evaluation, ["team", "grade"], "grade_chart")
+    names = list(grades)
+    counts = (evaluation.groupby(["team", "grade"], observed=True).size().unstack("grade")
+              .reindex(columns=names).fillna(0))
+    fig, ax = figure(height=4.0)
+    bottom = np.zeros(len(counts))
+    colours = ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027", "#7f0000"]
+    for i, g in enumerate(names):
+        ax.bar(counts.index.astype(str), counts[g].to_numpy(), bottom=bottom, label=g,
+               color=colours[min(i, len(colours) - 1)])
+        bottom += counts[g].to_numpy()
+    ax.set_ylabel(t("kpi.count", lang))
+    ax.set_xlabel(t("team", lang))
+    ax.set_title(t("kpi.grades", lang))
+    ax.legend(title=t("grade", lang), loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def skill_heatmap(evidence: pd.DataFrame, lang: str = "en"):
+    """Reps x skills heatmap of scores, reps grouped by team (from :func:`~telesales_lab.analysis.skills.skill_evidence`)."""
+    check_lang(lang)
+    require(evidence, ["rep_id", "team", "skill", "score"], "skill_heatmap")
+    wide = evidence.pivot_table(index=["team", "rep_id"], columns="skill", values="score", observed=True)
+    wide = wide.reindex(columns=list(SKILLS)).sort_index()
+    fig, ax = figure(width=8.0, height=max(3.0, 0.16 * len(wide) + 1.5))
+    im = ax.imshow(wide.to_numpy(float), aspect="auto", cmap="RdYlGn", vmin=20, vmax=100)
+    ax.set_xticks(range(len(SKILLS)), [t(s, lang) for s in SKILLS], rotation=30, ha="right")
+    ax.set_yticks(range(len(wide)), [f"{team} {rep}" for team, rep in wide.index], fontsize=6)
+    ax.set_title(t("kpi.skill_profiles", lang))
+    fig.colorbar(im, ax=ax, label=t("score", lang))
+    return fig
+
+
+def team_radar(profile: pd.DataFrame, lang: str = "en"):
+    """Radar chart of each team's mean skill scores (from :func:`~telesales_lab.analysis.skills.team_profile`)."""
+    check_lang(lang)
+    require(profile, ["team", "skill", "score"], "team_radar")
+    wide = profile.pivot_table(index="team", columns="skill", values="score", observed=True)
+    wide = wide.reindex(columns=list(SKILLS))
+    angles = np.linspace(0, 2 * np.pi, len(SKILLS), endpoint=False)
+    closed = np.r_[angles, angles[:1]]
+    fig, ax = figure(width=7.5, height=6.0, polar=True)
+    for team, row in wide.iterrows():  # a handful of teams
+        values = row.to_numpy(float)
+        overall = team == "overall"
+        ax.plot(closed, np.r_[values, values[:1]], lw=2.5 if overall else 1.2,
+                ls="--" if overall else "-", color="black" if overall else None,
+                label=t("overall", lang) if overall else str(team))
+    ax.set_xticks(angles, [t(s, lang) for s in SKILLS])
+    lo = np.floor(np.nanmin(wide.to_numpy(float)) / 10) * 10 - 5
+    ax.set_ylim(max(lo, 0), 100)
+    ax.set_rlabel_position(180.0 / len(SKILLS))  # radial labels between two skills
+    ax.set_title(t("kpi.team_profiles", lang))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.05), fontsize=8)
+    return fig
+
+
+def kpi_trend_chart(trend: pd.DataFrame, lang: str = "en", column: str = "total"):
+    """Lines of a dimension's team means by month (from :func:`~telesales_lab.analysis.evaluation.kpi_trend`)."""
+    check_lang(lang)
+    require(trend, ["month", "team", column], "kpi_trend_chart")
+    wide = trend.pivot_table(index="month", columns="team", values=column, observed=True).sort_index()
+    fig, ax = figure(height=4.0)
+    for team in wide.columns:
+        overall = team == "overall"
+        ax.plot(wide.index.astype(str), wide[team].to_numpy(float), marker="o",
+                lw=2.5 if overall else 1.2, ls="--" if overall else "-", color="black" if overall else None,
+                label=t("overall", lang) if overall else str(team))
+    label = t("kpi.sales" if column == "sales" else column, lang)
+    ax.set_ylabel(label)
+    ax.set_xlabel(t("month", lang))
+    ax.set_title(f"{t('kpi.trend', lang)}: {label}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return fig
+
+
+def drift_chart(drift: pd.DataFrame, lang: str = "en"):
+    """Each assessor's drift with its 95% interval; flagged assessors in red
+    (from :func:`~telesales_lab.analysis.calibration.assessor_drift`)."""
+    check_lang(lang)
+    require(drift, ["assessor_id", "drift", "se", "flagged"], "drift_chart")
+    d = drift.dropna(subset=["drift"]).sort_values("drift")
+    fig, ax = figure(width=8.0, height=max(2.5, 0.35 * len(d) + 1.2))
+    y = np.arange(len(d))
+    colours = np.where(d["flagged"].to_numpy(bool), "#d73027", "#4575b4")
+    ax.errorbar(d["drift"], y, xerr=1.96 * d["se"], fmt="none", ecolor="grey", capsize=3)
+    ax.scatter(d["drift"], y, c=colours, zorder=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, d["assessor_id"].astype(str))
+    ax.set_xlabel(t("drift", lang))
+    ax.set_title(t("kpi.calibration", lang))
+    return fig
