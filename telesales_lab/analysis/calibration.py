@@ -23,8 +23,12 @@ from scipy import stats
 
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.analysis.inference import adjust_pvalues
+from telesales_lab.data.cache import cached
 from telesales_lab.data.periods import month_bounds, parse_month
 from telesales_lab.data.policy import resolve_policy
+
+#: tables that the drift fit reads (its cache key)
+_DRIFT_TABLES = ("assessments",)
 
 
 _TARGET = ["rep_id", "skill", "month"]
@@ -185,12 +189,10 @@ def assessor_drift(data, month: str, policy=None) -> pd.DataFrame:
           with at least ``min_shared`` shared ratings; empty drift/se/z/p_value when there
           are too few
     """
-    from telesales_lab.data.monthly import memo
-
     policy = resolve_policy(policy)
     # the skill scores of every month correct for drift: one fit per month and policy
-    return memo(data, "assessor_drift", month, policy, ("calibration",),
-                lambda: _assessor_drift(data, month, policy["calibration"]))
+    return cached(data, "assessor_drift", _DRIFT_TABLES, lambda: _assessor_drift(data, month, policy["calibration"]),
+                  month=month, policy=policy, sections=("calibration",))
 
 
 def _assessor_drift(data, month: str, cfg: dict) -> pd.DataFrame:

@@ -26,7 +26,11 @@ import pandas as pd
 from telesales_lab.data.periods import month_bounds, parse_month
 from telesales_lab.data.policy import resolve_policy
 from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES, is_kept_order
-from telesales_lab.data.monthly import _flags, memo, remember
+from telesales_lab.data.cache import cached
+from telesales_lab.data.monthly import _flags
+
+#: tables that customer scores read (their cache key)
+_SCORE_TABLES = ("calls", "customers", "orders")
 
 
 
@@ -40,18 +44,18 @@ def _percentile(values: pd.Series) -> pd.Series:
 
 def _calls_by_customer(data) -> dict:
     """Each call's customer as a code into ``ids``, and whether it connected / ended
-    positive (remembered on the data set: grouping a million calls by customer id text is
+    positive (kept in ``data.cache``: grouping a million calls by customer id text is
     the slow part of the classes and the care list)."""
     def compute():
         calls = data.calls
         code, ids = pd.factorize(calls["customer_id"])
         if len(ids) < np.iinfo("int32").max:
-            code = code.astype("int32")  # half the memory kept on the data set
+            code = code.astype("int32")  # half the memory kept in the cache
         return {"code": code, "ids": pd.Index(ids, name="customer_id"),
                 "connected": _flags(calls["outcome"], CONNECTED_OUTCOMES),
                 "positive": _flags(calls["outcome"], POSITIVE_OUTCOMES)}
 
-    return remember(data, ("calls_by_customer",), compute)
+    return cached(data, "calls_by_customer", ("calls",), compute)
 
 
 def _scores(data, month: str, policy: dict) -> pd.DataFrame:
@@ -60,7 +64,8 @@ def _scores(data, month: str, policy: dict) -> pd.DataFrame:
     Remembered on the data set for the month and the ``[customers]`` policy: the classes,
     the care list and the lapsed-customer check all start from it.
     """
-    return memo(data, "customer_scores", month, policy, ("customers",), lambda: _compute_scores(data, month, policy))
+    return cached(data, "customer_scores", _SCORE_TABLES, lambda: _compute_scores(data, month, policy),
+                  month=month, policy=policy, sections=("customers",))
 
 
 def _compute_scores(data, month: str, policy: dict) -> pd.DataFrame:

@@ -29,11 +29,15 @@ import numpy as np
 import pandas as pd
 
 from telesales_lab.exceptions import ParameterError
+from telesales_lab.data.cache import cached, cached_months
 from telesales_lab.data.periods import month_bounds, parse_month, require_data
 from telesales_lab.data.policy import DIMENSIONS, grade_at_least, grade_of, resolve_policy
 from telesales_lab.data.schema import SKILLS, is_kept_order
-from telesales_lab.data.monthly import _month_ordinals, _month_rep_sums, call_month_stats, call_months, feedback_month_stats, memo_months, remember
+from telesales_lab.data.monthly import _month_ordinals, _month_rep_sums, call_month_stats, call_months, feedback_month_stats
 from telesales_lab.analysis.skills import score_skills, skill_evidence_months
+
+#: tables that an evaluation reads (its cache key)
+_EVALUATION_TABLES = ("assessments", "calls", "feedback", "orders", "reps")
 
 
 
@@ -89,7 +93,7 @@ def _sales_month_stats(data) -> dict[str, pd.DataFrame]:
         new = first.groupby(fkeys, observed=True).size().rename("new_customers").reset_index()
         return {"sales": sales, "new": new}
 
-    return remember(data, ("sales_month_stats",), compute)
+    return cached(data, "sales_month_stats", ("orders",), compute)
 
 
 def _feedback_month_stats(data, resolve_within_days: float) -> pd.DataFrame:
@@ -106,7 +110,7 @@ def _feedback_month_stats(data, resolve_within_days: float) -> pd.DataFrame:
         return feedback_month_stats(data).merge(t[["month", "rep_id", "complaints", "on_time"]],
                                                 on=["month", "rep_id"], how="left", validate="one_to_one")
 
-    return remember(data, ("feedback_on_time", float(resolve_within_days)), compute)
+    return cached(data, "feedback_on_time", ("feedback",), compute, params=(float(resolve_within_days),))
 
 
 def _evaluated(data, months: list[pd.Period], policy: dict) -> pd.DataFrame:
@@ -225,8 +229,9 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
 def evaluation_details(data, months: list[pd.Period], policy: dict) -> dict[pd.Period, pd.DataFrame]:
     """:func:`evaluation_detail` of each of ``months`` (a resolved policy), remembered on the
     data set; the months not remembered yet are evaluated together, in one pass."""
-    return memo_months(data, "evaluation_detail", months, policy, ("kpi", "grades", "skills", "calibration"),
-                       lambda missing: _evaluation_details(data, missing, policy))
+    return cached_months(data, "evaluation_detail", _EVALUATION_TABLES, months,
+                         lambda missing: _evaluation_details(data, missing, policy),
+                         policy=policy, sections=("kpi", "grades", "skills", "calibration"))
 
 
 def _evaluation_details(data, months: list[pd.Period], policy: dict,

@@ -38,10 +38,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from telesales_lab.data.cache import cached_months
 from telesales_lab.data.periods import in_month, parse_month, require_data
 from telesales_lab.data.policy import resolve_policy
 from telesales_lab.data.schema import SKILLS
-from telesales_lab.data.monthly import _month_ordinals, call_month_stats, call_months, feedback_month_stats, memo_months, order_month_stats
+from telesales_lab.data.monthly import _month_ordinals, call_month_stats, call_months, feedback_month_stats, order_month_stats
+
+#: tables that skill evidence reads (its cache key)
+_SKILL_TABLES = ("assessments", "calls", "feedback", "orders", "reps")
 
 
 #: How each skill is read from call behaviour: (metric name, kind); None = assessments only.
@@ -257,8 +261,8 @@ def skill_evidence(data, month: str, policy=None) -> pd.DataFrame:
 def skill_evidence_months(data, months: list[pd.Period], policy: dict) -> dict[pd.Period, pd.DataFrame]:
     """:func:`skill_evidence` of each of ``months`` (a resolved policy), remembered on the
     data set; the months not remembered yet are computed together, in one pass."""
-    return memo_months(data, "skill_evidence", months, policy, ("skills", "calibration"),
-                       lambda missing: _skill_evidence(data, missing, policy))
+    return cached_months(data, "skill_evidence", _SKILL_TABLES, months, lambda missing: _skill_evidence(data, missing, policy),
+                         policy=policy, sections=("skills", "calibration"))
 
 
 def _skill_evidence(data, months: list[pd.Period], policy: dict) -> dict[pd.Period, pd.DataFrame]:

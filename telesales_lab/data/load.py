@@ -31,14 +31,17 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+import itertools
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from telesales_lab import __version__
-from telesales_lab.exceptions import DataValidationError, Problem
+from telesales_lab.data.cache import Cache
+from telesales_lab.exceptions import DataValidationError, ParameterError, Problem
 from telesales_lab.data.schema import FALSE_WORDS, REQUIRED_TABLES, TABLE_ORDER, TABLES, TRUE_WORDS, primary_key, table_schema
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -49,35 +52,151 @@ _CACHE_FORMAT = 1
 FAST_PATH = True
 
 
-@dataclass
-class Dataset:
-    """A loaded, validated data set: one typed DataFrame per table.
+_VERSIONS = itertools.count(1)
 
-    Attributes
+
+class Dataset:
+    """A loaded, validated data set: one typed DataFrame per table. It cannot change.
+
+    ``data.calls`` (or ``data.tables["calls"]``) gives a lazy copy of the table (pandas
+    Copy-on-Write: nothing is copied until it is written to, and then only that copy
+    changes), so editing what you got never changes the data set or what was computed from
+    it. To change a table, make a new data set: ``data.replace(orders=frame)``.
+
+    Parameters
     ----------
     source : Path
         The folder it was loaded from.
     tables : dict of str to DataFrame
         Canonical tables; optional tables that were absent are missing from the dict.
-    files : dict of str to str
+    files : dict of str to str, optional
         The file (or ``workbook.xlsx[sheet]``) each table came from.
+
+    Attributes
+    ----------
+    source : Path
+    tables : mapping of str to DataFrame
+        Read-only; each lookup gives a lazy copy.
+    files : mapping of str to str
+        Read-only.
+    cache : telesales_lab.data.cache.Cache
+        Results computed from this data set, keyed on the tables (and their versions),
+        month and policy sections they depend on.
     """
 
-    source: Path
-    tables: dict[str, pd.DataFrame]
-    files: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("source", "files", "cache", "_tables", "_versions")
+
+    def __init__(self, source: Path, tables: dict[str, pd.DataFrame], files: dict[str, str] | None = None):
+        # a lazy copy of each frame: the caller's own object may still be edited
+        self._init(source, {t: f.copy(deep=False) for t, f in tables.items()},
+                   {t: next(_VERSIONS) for t in tables}, files or {}, Cache())
+
+    def _init(self, source, tables, versions, files, cache) -> None:
+        for name, value in (("source", source), ("_tables", tables), ("_versions", versions),
+                            ("files", MappingProxyType(dict(files))), ("cache", cache)):
+            object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
-        tables = self.__dict__.get("tables", {})
+        try:
+            tables = object.__getattribute__(self, "_tables")
+        except AttributeError:  # not initialised yet
+            raise AttributeError(name) from None
         if name in tables:
-            return tables[name]
+            return self._table(name)
         if name in TABLES:
-            raise AttributeError(f"data set {self.__dict__.get('source')} has no '{name}' table")
+            raise AttributeError(f"data set {self.source} has no '{name}' table")
         raise AttributeError(name)
+
+    def __setattr__(self, name: str, value) -> None:
+        hint = f": data.replace({name}=frame) makes a new data set" if name in TABLES else ""
+        raise AttributeError(f"a Dataset cannot change; cannot set '{name}'{hint}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a Dataset cannot change; cannot delete '{name}'")
+
+    def __reduce__(self):
+        return (Dataset, (self.source, dict(self._tables), dict(self.files)))
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{t} {len(f):,}" for t, f in self._tables.items())
+        return f"<Dataset {self.source}: {sizes}>"
+
+    def _table(self, name: str) -> pd.DataFrame:
+        self.cache.read(name)
+        return self._tables[name].copy(deep=False)
+
+    @property
+    def tables(self) -> Mapping[str, pd.DataFrame]:
+        """The tables by name (read-only; each lookup gives a lazy copy)."""
+        return _Tables(self)
 
     def has(self, table: str) -> bool:
         """Whether the (optional) table is present."""
-        return table in self.tables
+        self.cache.read(table)
+        return table in self._tables
+
+    def version(self, table: str) -> int | None:
+        """A number identifying this table's contents (None: absent). A replaced table gets
+        a new number; a table carried into a new data set keeps its number."""
+        return self._versions.get(table)
+
+    def replace(self, **tables: pd.DataFrame | None) -> Dataset:
+        """A new data set with some tables replaced (None: drop an optional table).
+
+        The other tables are shared (they cannot change) and keep their versions, so the
+        new data set's cache starts with the results that read none of the replaced tables.
+        The new frames are not validated again.
+
+        Raises
+        ------
+        ParameterError
+            A name that is not a table, or a required table set to None.
+        """
+        new, versions = dict(self._tables), dict(self._versions)
+        for name, frame in tables.items():
+            if name not in TABLES:
+                raise ParameterError(f"replace({name}=...): '{name}' is not a table; tables are "
+                                     f"{', '.join(TABLE_ORDER)}")
+            if frame is None:
+                if name in REQUIRED_TABLES:
+                    raise ParameterError(f"replace({name}=None): '{name}' is a required table")
+                new.pop(name, None)
+                versions.pop(name, None)
+            else:
+                new[name] = frame.copy(deep=False)
+                versions[name] = next(_VERSIONS)
+        out = object.__new__(Dataset)
+        out._init(self.source, new, versions, self.files, self.cache.carry_over(versions))
+        return out
+
+
+class _Tables(Mapping):
+    """The read-only mapping ``Dataset.tables``."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Dataset):
+        self._data = data
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._data._tables:
+            raise KeyError(name)
+        return self._data._table(name)
+
+    def __contains__(self, name) -> bool:
+        return self._data.has(name)
+
+    def __iter__(self):
+        return iter(self._data._tables)
+
+    def __len__(self) -> int:
+        return len(self._data._tables)
+
+    def __setitem__(self, name, value) -> None:
+        raise TypeError(f"the tables of a data set are read-only: data.replace({name}=frame) makes a new data set")
+
+    def __delitem__(self, name) -> None:
+        raise TypeError(f"the tables of a data set are read-only: data.replace({name}=None) makes a new data set")
 
 
 # ----------------------------------------------------------------------------- finding files

@@ -1,86 +1,13 @@
-"""Per-month sufficient statistics of calls, orders and feedback, and results remembered on a data set.
+"""Per-month sufficient statistics of calls, orders and feedback, computed once per data set
+(kept in ``data.cache``, see :mod:`telesales_lab.data.cache`).
 """
 
 from __future__ import annotations
 
-import json
 import numpy as np
 import pandas as pd
-from telesales_lab.data.periods import parse_month
+from telesales_lab.data.cache import cached
 from telesales_lab.data.schema import CONNECTED_OUTCOMES, POSITIVE_OUTCOMES, is_kept_order
-
-
-# ----------------------------------------------------------------------------- remembered on the data set
-def _cache(data) -> dict | None:
-    """The memory kept on a data set, emptied if one of its tables was replaced since; None
-    for an object that takes no attributes."""
-    cache = getattr(data, "_telesales_memo", None)
-    tables = getattr(data, "tables", None)
-    if isinstance(tables, dict):
-        snapshot = dict(tables)
-    else:  # another object with the tables as attributes
-        snapshot = {k: v for k, v in getattr(data, "__dict__", {}).items() if k != "_telesales_memo"}
-    if cache is None:
-        cache = {}
-        try:
-            object.__setattr__(data, "_telesales_memo", cache)
-        except (AttributeError, TypeError):
-            return None
-    seen = cache.get("__tables__")
-    if seen is None or len(seen) != len(snapshot) or any(snapshot.get(k) is not v for k, v in seen.items()):
-        cache.clear()  # a table was replaced: nothing remembered holds any more
-        cache["__tables__"] = snapshot
-    return cache
-
-
-def remember(data, key: tuple, compute):
-    """``compute()``, kept on the loaded data set under ``key`` (the object itself, not a copy).
-
-    A notebook asks for the same month's numbers many times (ranking, trends, awards,
-    promotion), and each month needs the months before it; what a data set's tables give is
-    therefore computed once and kept on it. The memory is dropped when a table of the data
-    set is replaced (the tables are never modified in place). An object that takes no
-    attributes gets no memory.
-    """
-    cache = _cache(data)
-    if cache is None:
-        return compute()
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
-
-
-def _policy_key(policy: dict, sections: tuple[str, ...]) -> str:
-    return json.dumps({k: policy[k] for k in sections}, sort_keys=True)
-
-
-def memo(data, name: str, month: str, policy: dict, sections: tuple[str, ...], compute) -> pd.DataFrame:
-    """``compute()``, remembered on the loaded data set for the month and the policy sections used.
-
-    The key is the function's name, the month and the policy sections the result depends
-    on, so a result computed under another policy is never reused. A copy is returned each
-    time, so callers may modify what they get.
-    """
-    key = (name, str(parse_month(month)), _policy_key(policy, sections))
-    return remember(data, key, compute).copy()
-
-
-def memo_months(data, name: str, months: list[pd.Period], policy: dict, sections: tuple[str, ...],
-                compute) -> dict[pd.Period, pd.DataFrame]:
-    """:func:`memo` for several months at once: ``compute(missing)`` returns a dict with the
-    result of each month not remembered yet, computed together; a copy of each month's
-    result is returned."""
-    keys = {m: (name, str(m), _policy_key(policy, sections)) for m in months}
-    cache = _cache(data)
-    if cache is None:
-        fresh = compute(list(months))
-        return {m: fresh[m] for m in months}
-    missing = [m for m in months if keys[m] not in cache]
-    if missing:
-        fresh = compute(missing)
-        for m in missing:
-            cache[keys[m]] = fresh[m]
-    return {m: cache[keys[m]].copy() for m in months}
 
 
 def _month_ordinals(times: pd.Series) -> np.ndarray:
@@ -135,12 +62,12 @@ def _month_rep_sums(month: np.ndarray, rep: pd.Series, columns: dict[str, np.nda
 
 
 def call_months(data) -> frozenset[pd.Period]:
-    """The months that have calls (remembered on the data set)."""
+    """The months that have calls (kept in ``data.cache``)."""
     return _calls_by_month(data)[1]
 
 
 def call_month_stats(data) -> pd.DataFrame:
-    """Calls per month and rep, and the counts behind the call metrics (remembered).
+    """Calls per month and rep, and the counts behind the call metrics (kept in ``data.cache``; callers get a copy).
 
     One pass over the calls table for every month at once: ``month`` (ordinal),
     ``rep_id``, ``first_row``, ``n_calls``, ``obj_n`` / ``obj_k`` (calls with an objection /
@@ -165,7 +92,7 @@ def _calls_by_month(data) -> tuple[pd.DataFrame, frozenset[pd.Period]]:
             "close_n": sale | interested, "close_k": sale, "q_n": connected, "q_k": connected & ~objection})
         return stats_, have
 
-    return remember(data, ("calls_by_month",), compute)
+    return cached(data, "calls_by_month", ("calls",), compute)
 
 
 def order_month_stats(data) -> pd.DataFrame:
@@ -175,7 +102,7 @@ def order_month_stats(data) -> pd.DataFrame:
         return _month_rep_sums(_month_ordinals(o["ordered_at"]), o["rep_id"], {
             "ord_n": np.ones(len(o), bool), "ord_k": is_kept_order(o["status"])})
 
-    return remember(data, ("order_month_stats",), compute)
+    return cached(data, "order_month_stats", ("orders",), compute)
 
 
 def feedback_month_stats(data) -> pd.DataFrame:
@@ -192,4 +119,4 @@ def feedback_month_stats(data) -> pd.DataFrame:
         return _month_rep_sums(_month_ordinals(fb["received_at"]), fb["rep_id"], {
             "n": np.ones(len(fb), bool), "n_scored": scored, "sx": s0, "sxx": s0 * s0})
 
-    return remember(data, ("feedback_month_stats",), compute)
+    return cached(data, "feedback_month_stats", ("feedback",), compute)

@@ -292,31 +292,29 @@ def test_chinese_labels_and_plots(demo):
 
 
 # ----------------------------------------------------------------------------- months computed together, remembered
-def _fresh(data) -> Dataset:
-    """The same tables in a new data set object: nothing remembered."""
-    return Dataset(data.source, dict(data.tables), data.files)
-
-
 def test_months_evaluated_together_equal_each_month_alone(demo):
     from telesales_lab.analysis import evaluation
 
     _, data, _, _ = demo
     months = list(pd.period_range("2026-05", MONTH, freq="M"))
     for policy in (None, {"kpi": {"scope": "team", "roles": ["rep", "team_lead"], "sales": {"scale": "minmax"}}}):
-        together = evaluation.evaluation_details(_fresh(data), months, resolve_policy(policy))
+        data.cache.clear()
+        together = evaluation.evaluation_details(data, months, resolve_policy(policy))
         for m in months:  # bit for bit, dtypes included
-            pd.testing.assert_frame_equal(together[m], evaluation_detail(_fresh(data), str(m), policy),
-                                          check_exact=True)
+            data.cache.clear()  # this month alone, from nothing remembered
+            pd.testing.assert_frame_equal(together[m], evaluation_detail(data, str(m), policy), check_exact=True)
 
 
 def test_trend_is_the_team_means_of_the_monthly_evaluations(demo):
     from telesales_lab.analysis.evaluation import kpi_trend
 
     _, data, _, _ = demo
-    trend = kpi_trend(_fresh(data), MONTH, 6)
+    data.cache.clear()
+    trend = kpi_trend(data, MONTH, 6)
     rows = []
     for m in pd.period_range("2026-05", MONTH, freq="M"):
-        e = evaluation_detail(_fresh(data), str(m))
+        data.cache.clear()
+        e = evaluation_detail(data, str(m))
         for team, g in list(e.groupby("team")) + [("overall", e)]:
             rows.append({"month": str(m), "team": team, "n_reps": len(g), "total": g["total"].mean(),
                          "skills": g["skills"].mean()})
@@ -332,15 +330,19 @@ def test_remembered_results_are_keyed_on_the_policy(demo):
     _, data, _, _ = demo
     other = {"kpi": {"weights": {"sales": 1.0, "development": 0.0, "satisfaction": 0.0, "skills": 0.0,
                                  "teamwork": 0.0}}, "skills": {"lookback_months": 2}}
-    shared = _fresh(data)
-    a_other, a_default = evaluate(shared, MONTH, other), evaluate(shared, MONTH)
-    pd.testing.assert_frame_equal(a_default, evaluate(_fresh(data), MONTH), check_exact=True)
-    pd.testing.assert_frame_equal(a_other, evaluate(_fresh(data), MONTH, other), check_exact=True)
+    data.cache.clear()
+    a_other, a_default = evaluate(data, MONTH, other), evaluate(data, MONTH)
+    shared = {"awards": award_candidates(data, MONTH, "year", other), "promotion": promotion_readiness(data, MONTH)}
     assert not a_other["total"].equals(a_default["total"])
-    pd.testing.assert_frame_equal(award_candidates(shared, MONTH, "year", other),
-                                  award_candidates(_fresh(data), MONTH, "year", other), check_exact=True)
-    pd.testing.assert_frame_equal(promotion_readiness(shared, MONTH), promotion_readiness(_fresh(data), MONTH),
-                                  check_exact=True)
+
+    def alone(f, *args):
+        data.cache.clear()  # nothing remembered from another policy
+        return f(data, *args)
+
+    pd.testing.assert_frame_equal(a_default, alone(evaluate, MONTH), check_exact=True)
+    pd.testing.assert_frame_equal(a_other, alone(evaluate, MONTH, other), check_exact=True)
+    pd.testing.assert_frame_equal(shared["awards"], alone(award_candidates, MONTH, "year", other), check_exact=True)
+    pd.testing.assert_frame_equal(shared["promotion"], alone(promotion_readiness, MONTH), check_exact=True)
 
 
 def test_each_month_is_evaluated_once_across_views(demo, monkeypatch):
@@ -361,27 +363,29 @@ def test_each_month_is_evaluated_once_across_views(demo, monkeypatch):
 
     monkeypatch.setattr(evaluation, "_evaluation_details", count_eval)
     monkeypatch.setattr(skills, "_skill_evidence", count_skills)
-    shared = _fresh(data)
-    kpi_trend(shared, MONTH, 6)
+    data.cache.clear()
+    kpi_trend(data, MONTH, 6)
     for period in ("month", "quarter", "year"):
-        award_candidates(shared, MONTH, period)
-        evaluate_period(shared, period, MONTH)
-    promotion_readiness(shared, MONTH)
-    evaluate(shared, MONTH)
+        award_candidates(data, MONTH, period)
+        evaluate_period(data, period, MONTH)
+    promotion_readiness(data, MONTH)
+    evaluate(data, MONTH)
     assert len(evaluated) == len(set(evaluated))  # no (month, roles) evaluated twice
     assert {m for m, roles in evaluated if roles == ("rep",)} == {str(m) for m in pd.period_range("2026-05", MONTH,
                                                                                                   freq="M")}
     assert len(scored) == len(set(scored)) == 6  # each month's skills scored once, for every view
 
 
-def test_memory_is_dropped_when_a_table_is_replaced(demo):
+def test_a_replaced_table_makes_a_new_data_set_with_its_own_results(demo):
     _, data, _, _ = demo
-    shared = _fresh(data)
-    before = evaluate(shared, MONTH)
+    before = evaluate(data, MONTH)
     top = before["rep_id"].iloc[0]
     orders = data.orders
-    shared.tables["orders"] = orders[orders["rep_id"] != top].reset_index(drop=True)
-    after = evaluate(shared, MONTH)
-    pd.testing.assert_frame_equal(after, evaluate(Dataset(data.source, dict(shared.tables), data.files), MONTH),
+    changed = data.replace(orders=orders[orders["rep_id"] != top].reset_index(drop=True))
+    kept = {k.name for k in changed.cache.keys()}
+    assert "calls_by_month" in kept and not {"order_month_stats", "evaluation_detail"} & kept  # orders not read
+    after = evaluate(changed, MONTH)
+    pd.testing.assert_frame_equal(after, evaluate(Dataset(data.source, dict(changed.tables), data.files), MONTH),
                                   check_exact=True)
     assert after.set_index("rep_id").loc[top, "sales"] < before.set_index("rep_id").loc[top, "sales"]
+    pd.testing.assert_frame_equal(evaluate(data, MONTH), before, check_exact=True)  # the old data set is unchanged
