@@ -40,7 +40,6 @@ from telesales_lab.analysis.skills import score_skills, skill_evidence_months
 _EVALUATION_TABLES = ("assessments", "calls", "feedback", "orders", "reps")
 
 
-
 COLUMNS = ["rep_id", "team", "sales", "development", "satisfaction", "skills", "teamwork", "total", "grade", "rank"]
 PERIODS = ("month", "quarter", "year")
 
@@ -227,8 +226,8 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
 
 
 def evaluation_details(data, months: list[pd.Period], policy: dict) -> dict[pd.Period, pd.DataFrame]:
-    """:func:`evaluation_detail` of each of ``months`` (a resolved policy), remembered on the
-    data set; the months not remembered yet are evaluated together, in one pass."""
+    """:func:`evaluation_detail` of each of ``months`` (a resolved policy), kept in
+    ``data.cache``; the months not kept yet are evaluated together, in one pass."""
     return cached_months(data, "evaluation_detail", _EVALUATION_TABLES, months,
                          lambda missing: _evaluation_details(data, missing, policy),
                          policy=policy, sections=("kpi", "grades", "skills", "calibration"))

@@ -259,9 +259,10 @@ def skill_evidence(data, month: str, policy=None) -> pd.DataFrame:
 
 
 def skill_evidence_months(data, months: list[pd.Period], policy: dict) -> dict[pd.Period, pd.DataFrame]:
-    """:func:`skill_evidence` of each of ``months`` (a resolved policy), remembered on the
-    data set; the months not remembered yet are computed together, in one pass."""
-    return cached_months(data, "skill_evidence", _SKILL_TABLES, months, lambda missing: _skill_evidence(data, missing, policy),
+    """:func:`skill_evidence` of each of ``months`` (a resolved policy), kept in
+    ``data.cache``; the months not kept yet are computed together, in one pass."""
+    return cached_months(data, "skill_evidence", _SKILL_TABLES, months,
+                         lambda missing: _skill_evidence(data, missing, policy),
                          policy=policy, sections=("skills", "calibration"))
 
 
