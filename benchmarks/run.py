@@ -268,7 +268,7 @@ def empty_notebook() -> Path:
 # ----------------------------------------------------------------------------- stages
 _READ_CSV = "import sys, pandas as pd\nfor f in sys.argv[1:]: pd.read_csv(f)\n"
 _READ_PARQUET = "import sys, pandas as pd\nfor f in sys.argv[1:]: pd.read_parquet(f)\n"
-_LOAD = ("import json, sys, time\nt = time.perf_counter()\nfrom telesales_lab import io\n"
+_LOAD = ("import json, sys, time\nt = time.perf_counter()\nfrom telesales_lab.data import load as io\n"
          "io.FAST_PATH = sys.argv[2] == 'fast'\nd = io.load_dataset(sys.argv[1], cache=sys.argv[3] == 'cache')\n"
          "print(json.dumps({'calls': len(d.calls), 'in_process_s': round(time.perf_counter() - t, 3)}))\n")
 _CORE = """import json, sys, time
