@@ -283,7 +283,7 @@ def _check_targets_bonus(policy: dict, label: str) -> None:
         if "to" not in tier and i < len(tiers):
             raise PolicyError(f"{label}: [{where}]: 'to' is missing; only the last tier may leave it out")
         for key in _TIER_KEYS:
-            if key in tier:
+            if key in tier and not (key == "to" and tier[key] == math.inf):  # inf: open-ended
                 _check_range(label, where, key, tier[key])
                 if tier[key] < 0:
                     _fail(label, where, key, tier[key], "must not be negative")
