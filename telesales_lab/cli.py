@@ -483,6 +483,15 @@ def _register_rank_scripts(sub) -> None:
 _REGISTRARS.append(_register_rank_scripts)
 
 
+def _register_targets(sub) -> None:
+    from .cli_targets import register_commands
+
+    register_commands(sub)
+
+
+_REGISTRARS.append(_register_targets)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
