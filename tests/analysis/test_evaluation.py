@@ -58,7 +58,7 @@ def test_user_file_merges_over_defaults_and_normalises(tmp_path):
 @pytest.mark.parametrize("text,message", [
     ("[kpi.weights]\nsalse = 1\n", r"policy.toml: \[kpi.weights\] salse: unknown key; allowed here: sales"),
     ("[kpi.weigths]\nsales = 1\n", r"policy.toml: \[kpi\] weigths: unknown key"),
-    ("bonus = 3\n", r"policy.toml: bonus: unknown key"),
+    ("bonuses = 3\n", r"policy.toml: bonuses: unknown key"),
     ("[kpi.weights]\nsales = \"high\"\n", r"policy.toml: \[kpi.weights\] sales = 'high': must be a number"),
     ("[kpi.weights]\nsales = true\n", r"\[kpi.weights\] sales = True: must be a number"),
     ("[kpi.weights]\nsales = -0.2\n", r"\[kpi.weights\] sales = -0.2: weight must not be negative"),
