@@ -324,7 +324,17 @@ def _model(data, month: pd.Period, as_of: pd.Timestamp, rep_ids: np.ndarray, tea
         s2 = np.where(has_hist & (s2 > 0), s2, team_d * np.maximum(np.where(has_hist, r_h, team_r), 1e-9))
         # month-to-month movement of a rep's rate, pooled: c² = E[(r_m - r_h)² - s²/W_m] / r_h²
         c2 = _between_month_c2(xh, w_hist, avail_h, hist_days, r_h, s2, has_hist)
-        tau2 = np.maximum(c2 * prior_r ** 2, 1e-12)
+        # how far this month's rate may sit from the prior: the month-to-month movement, plus the
+        # prior's own error (a mean of a few months, each with its daily noise); reps starting
+        # from the team median carry the spread of rates between the team's reps
+        n_m = max(len(pd.unique(hist_days.to_period("M"))), 1)
+        spread = pd.Series(np.where(has_hist, r_h, np.nan)).groupby(team_codes).transform("var").to_numpy()
+        spread = np.where(np.isfinite(spread), spread, np.nanvar(np.where(has_hist, r_h, np.nan))
+                          if has_hist.sum() > 1 else prior_r ** 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tau2 = np.where(has_hist, c2 * prior_r ** 2 * (1 + 1 / n_m) + s2 / np.where(W_h > 0, W_h, np.inf),
+                            c2 * prior_r ** 2 + spread)
+        tau2 = np.maximum(tau2, 1e-12)
         k = s2 / tau2
         rate = (x_k + k * prior_r) / (w_k + k)
         var = s2 * w_r + w_r ** 2 * s2 / (k + w_k)
