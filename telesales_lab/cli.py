@@ -218,7 +218,7 @@ def _cmd_import(args) -> int:
     check_lang(args.lang)
     _progress(f"importing {', '.join(args.sources)} through {args.mapping} ...")
     started = time.perf_counter()
-    frame = import_sources(args.sources, args.mapping, args.out)
+    frame = import_sources(args.sources, args.mapping, args.out, targets=args.targets)
     _progress(f"wrote {args.out} (valid) in {time.perf_counter() - started:.1f} s")
     if args.format == "table":
         frame = translate_columns(frame, args.lang)
@@ -234,6 +234,8 @@ def _register_import(sub) -> None:
                    help="how source columns become canonical columns (see README: Importing your own exports)")
     p.add_argument("--out", required=True, metavar="DATA_DIR",
                    help="folder to write: new, empty, or an earlier import (it is replaced only on success)")
+    p.add_argument("--targets", metavar="FILE", default=None,
+                   help="the sales targets export, read through the mapping's [targets] section")
     _add_format(p)
     _add_lang(p, "language of the summary table's headers (table format only)")
     p.set_defaults(func=_cmd_import)
