@@ -56,11 +56,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .exceptions import ParameterError
-from .periods import parse_month
-from .policy import resolve_policy
-from .schema import TARGET_METRICS
-from .skills import remember
+from telesales_lab.data.monthly import remember
+from telesales_lab.data.periods import parse_month
+from telesales_lab.data.policy import resolve_policy
+from telesales_lab.data.schema import TARGET_METRICS
+from telesales_lab.exceptions import ParameterError
 
 #: Columns of :func:`targets`.
 COLUMNS = ["rep_id", "team", "metric", "target", "actual", "attainment", "forecast", "forecast_low",
@@ -221,7 +221,8 @@ def _default_as_of(data, p: pd.Period) -> pd.Timestamp:
     return min(p.end_time.normalize(), max(last, p.start_time))
 
 
-def _parse_as_of(as_of, p: pd.Period) -> pd.Timestamp:
+def parse_as_of(as_of, p: pd.Period) -> pd.Timestamp:
+    """``as_of`` as a day of the month ``p``; anything else is a ParameterError."""
     try:
         t = pd.Timestamp(as_of).normalize()
     except (ValueError, TypeError):
@@ -406,7 +407,7 @@ def targets_detail(data, month: str, as_of=None, policy=None) -> pd.DataFrame:
     """
     policy = resolve_policy(policy)
     p = parse_month(month)
-    as_of = _default_as_of(data, p) if as_of is None else _parse_as_of(as_of, p)
+    as_of = _default_as_of(data, p) if as_of is None else parse_as_of(as_of, p)
     rt = rep_targets(data, str(p), policy)
     extra = ["level", "as_of", "source", "share", "rate", "weight_known", "weight_rest", "sd"]
     if rt.empty:

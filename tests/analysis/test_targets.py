@@ -7,17 +7,15 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables, write_tables
-from telesales_lab import targets as T
-from telesales_lab.demo import write_demo
+from telesales_lab.analysis import targets as T
+from telesales_lab.data.load import Dataset, load_dataset
 from telesales_lab.exceptions import DataValidationError, ParameterError
-from telesales_lab.io import Dataset, load_dataset
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(demo_folder):
     """The demo as ``make demo`` writes it, with its raw CSV tables and truth."""
-    folder = tmp_path_factory.mktemp("demo") / "demo"
-    truth = write_demo(folder)
+    folder, truth = demo_folder()
     raw = {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
            for name in ("reps", "orders", "calls", "targets")}
     return load_dataset(folder, cache=False), raw, truth

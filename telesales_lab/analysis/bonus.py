@@ -24,11 +24,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from .evaluation import evaluate
-from .exceptions import ParameterError
-from .periods import parse_month
-from .policy import grade_at_least, resolve_policy
-from .targets import targets_detail
+from telesales_lab.analysis.evaluation import evaluate
+from telesales_lab.analysis.targets import daily_sums, targets_detail
+from telesales_lab.data.periods import parse_month
+from telesales_lab.data.policy import grade_at_least, resolve_policy
+from telesales_lab.exceptions import ParameterError
 
 #: Columns of :func:`bonus`.
 COLUMNS = ["rep_id", "team", "attainment", "tier", "base", "multiplier", "bonus", "gates_failed"]
@@ -80,8 +80,6 @@ def _average_order(data, month: pd.Period, rep_ids, metric: str) -> np.ndarray:
     """Each rep's mean order in the metric's unit, over the month and the two months before."""
     if metric not in ("revenue", "profit"):
         return np.ones(len(rep_ids))
-    from .targets import daily_sums
-
     daily = daily_sums(data)
     sel = ((daily["day"] >= (month - 2).start_time) & (daily["day"] < (month + 1).start_time)).to_numpy(bool)
     sums = daily.loc[sel].groupby("rep_id")[[metric, "orders"]].sum()
@@ -194,6 +192,18 @@ def bonus_statement(data, month: str, policy=None) -> pd.DataFrame:
     rows["metric"] = cfg["metric"]
     rows = rows.sort_values(["team", "rep_id"], kind="stable").reset_index(drop=True)
     return rows[COLUMNS + extra]
+
+
+def translate_gates(gates: pd.Series, lang: str = "en") -> pd.Series:
+    """``gates_failed`` texts in ``lang`` (for display; the data keeps the English words)."""
+    from telesales_lab.labels import t
+
+    if lang == "en":
+        return gates
+    out = gates.astype("string")
+    for word, key in (("open complaints", "gate_complaints"), ("grade none", "gate_no_grade"), ("grade", "gate_grade")):
+        out = out.str.replace(word, t(key, lang, "targets"), regex=False)
+    return out
 
 
 def bonus(data, month: str, policy=None) -> pd.DataFrame:

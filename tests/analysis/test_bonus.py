@@ -10,20 +10,18 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables, write_tables
-from telesales_lab import bonus as B
-from telesales_lab.demo import write_demo
-from telesales_lab.evaluation import evaluate
+from telesales_lab.analysis import bonus as B
+from telesales_lab.analysis.evaluation import evaluate
+from telesales_lab.analysis.payments import COLUMNS as COLLECTION_COLUMNS
+from telesales_lab.analysis.payments import collections, collections_by_rep
+from telesales_lab.data.load import load_dataset
+from telesales_lab.data.policy import resolve_policy
 from telesales_lab.exceptions import PolicyError
-from telesales_lab.io import load_dataset
-from telesales_lab.payments import COLUMNS as COLLECTION_COLUMNS
-from telesales_lab.payments import collections, collections_by_rep
-from telesales_lab.policy import resolve_policy
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo") / "demo"
-    truth = write_demo(folder)
+def demo(demo_folder):
+    folder, truth = demo_folder()
     raw = {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
            for name in ("reps", "orders", "feedback", "customers")}
     return folder, load_dataset(folder, cache=False), raw, truth

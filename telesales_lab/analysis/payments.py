@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .periods import parse_month
-from .policy import resolve_policy
+from telesales_lab.analysis.targets import parse_as_of
+from telesales_lab.data.periods import parse_month
+from telesales_lab.data.policy import resolve_policy
 
 #: Columns of :func:`collections`.
 COLUMNS = ["order_id", "customer_id", "rep_id", "signed_on", "amount", "days_open", "status"]
@@ -46,11 +47,9 @@ def collections(data, month: str, as_of=None, policy=None) -> pd.DataFrame:
         - ``days_open``: whole days from signing to the month's end (or ``as_of``)
         - ``status``: ``overdue`` | ``escalate``
     """
-    from .targets import _parse_as_of
-
     policy = resolve_policy(policy)
     p = parse_month(month)
-    day = p.end_time.normalize() if as_of is None else _parse_as_of(as_of, p)
+    day = p.end_time.normalize() if as_of is None else parse_as_of(as_of, p)
     cfg = policy["collections"]
     o = data.orders
     signed_on = o["ordered_at"].to_numpy("datetime64[ns]").astype("datetime64[D]")

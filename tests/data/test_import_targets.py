@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from telesales_lab import targets as T
+from conftest import ROOT
+from telesales_lab.analysis import targets as T
+from telesales_lab.data.importer import import_sources
+from telesales_lab.data.load import load_dataset
 from telesales_lab.exceptions import MappingError
-from telesales_lab.importer import import_sources
-from telesales_lab.io import load_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / "data" / "examples" / "dialer_export_zh.csv"
 MAPPING = ROOT / "data" / "mappings" / "dialer_zh.toml"
 PLAN = ROOT / "data" / "examples" / "targets_zh.csv"
