@@ -174,7 +174,8 @@ def test_satisfaction_by_hand(demo):
 def test_grade_bands_as_configured(demo):
     _, data, _, _ = demo
     policy = {"grades": {"S": 85.0, "A": 60.0, "F": 0.0}, "awards": {"min_grade": "A"},
-              "promotion": {"team_lead": {"min_grade": "A"}, "supervisor": {"min_grade": "S"}}}
+              "promotion": {"team_lead": {"min_grade": "A"}, "supervisor": {"min_grade": "S"}},
+              "bonus": {"min_grade": "F"}}
     e = evaluate(data, MONTH, policy)
     expected = np.where(e["total"] >= 85, "S", np.where(e["total"] >= 60, "A", "F"))
     assert (e["grade"].to_numpy() == expected).all()
