@@ -200,3 +200,38 @@ def test_bad_policy_or_as_of_exit_2_without_traceback(demo, tmp_path):
     assert r.stderr.strip() == f"error: {bad}: [bonus.tiers #2] from = 0.8: overlaps the tier before, which runs to 0.9"
     r = _cli("targets", folder, "--month", "2026-10", "--as-of", "2026-11-05")
     assert r.returncode == 2 and "must be a day of the month 2026-10" in r.stderr
+
+
+# ----------------------------------------------------------------------------- the coaching pack
+def test_coaching_pack_shows_targets_bonus_gap_and_collections(demo):
+    from telesales_lab.analysis.coaching import coaching_pack
+    from telesales_lab.present.coaching_page import render_html
+
+    _, data, _, truth = demo
+    statement = B.bonus_statement(data, "2026-10").set_index("rep_id")
+    # a rep with a next tier to reach and gates passed
+    rep = statement[statement["gates_failed"].isna() & (statement["orders_needed"] > 0)].index[0]
+    for lang, words in (("en", "more sales at your average order"), ("zh", "再成交")):
+        pack = coaching_pack(data, "2026-10", rep, lang=lang)
+        targets = pack["targets"].set_index("metric")
+        assert targets.loc["revenue", "attainment"] == pytest.approx(statement.loc[rep, "attainment"], rel=1e-12)
+        takes = pack["bonus"]["what_it_takes"].iloc[0]
+        assert str(int(statement.loc[rep, "orders_needed"])) in takes and words in takes
+        assert pack["bonus"]["gap_money"].iloc[0] == pytest.approx(statement.loc[rep, "gap_money"])
+        own = collections(data, "2026-10").query("rep_id == @rep")
+        assert list(pack["collections"]["order_id"]) == list(own["order_id"])
+        page = render_html(pack)
+        assert takes.split(" (")[0].split("（")[0] in page
+    under = truth["targets"]["under_achiever_ids"][0]
+    assert "(at risk)" in coaching_pack(data, "2026-10", under)["summary"]
+
+
+def test_coaching_pack_without_targets_still_renders(tmp_path):
+    from telesales_lab.analysis.coaching import coaching_pack
+    from telesales_lab.present.coaching_page import render_html
+
+    data = load_dataset(write_tables(tmp_path / "d", tiny_tables()), cache=False)
+    pack = coaching_pack(data, "2026-10", "R1")
+    assert pack["targets"].empty and pack["bonus"].empty
+    assert "Target (" not in pack["summary"]
+    assert "nothing this month" in render_html(pack)
