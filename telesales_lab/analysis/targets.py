@@ -59,7 +59,7 @@ from scipy import stats
 from telesales_lab.data.monthly import remember
 from telesales_lab.data.periods import parse_month
 from telesales_lab.data.policy import resolve_policy
-from telesales_lab.data.schema import TARGET_METRICS
+from telesales_lab.data.schema import TARGET_METRICS, is_connected, is_kept_order
 from telesales_lab.exceptions import ParameterError
 
 #: Columns of :func:`targets`.
@@ -85,7 +85,7 @@ def daily_sums(data) -> pd.DataFrame:
     """
     def compute():
         o = data.orders
-        ok = (o["status"] != "cancelled").to_numpy(bool)
+        ok = is_kept_order(o["status"])
         o = o.loc[ok, ["order_id", "customer_id", "rep_id", "ordered_at", "amount", "profit"]]
         o_day = o["ordered_at"].to_numpy("datetime64[ns]").astype("datetime64[D]")
         parts = [pd.DataFrame({"day": o_day, "rep_id": o["rep_id"].astype("string").to_numpy(),
@@ -95,15 +95,8 @@ def daily_sums(data) -> pd.DataFrame:
         parts.append(pd.DataFrame({"day": first["ordered_at"].to_numpy("datetime64[ns]").astype("datetime64[D]"),
                                    "rep_id": first["rep_id"].astype("string").to_numpy(), "new_customers": 1.0}))
         c = data.calls
-        outcome = c["outcome"]
-        codes = outcome.cat.codes.to_numpy() if isinstance(outcome.dtype, pd.CategoricalDtype) else None
-        cats = list(outcome.cat.categories) if codes is not None else None
-        if codes is not None:
-            connected = (codes >= 0) & (codes != cats.index("no_answer"))
-            sale = codes == cats.index("sale")
-        else:
-            connected = outcome.notna().to_numpy(bool) & (outcome != "no_answer").to_numpy(bool)
-            sale = (outcome == "sale").to_numpy(bool)
+        connected = is_connected(c["outcome"])
+        sale = (c["outcome"] == "sale").to_numpy(bool)
         parts.append(pd.DataFrame({"day": c["started_at"].to_numpy("datetime64[ns]").astype("datetime64[D]"),
                                    "rep_id": c["rep_id"].astype("string").to_numpy(),
                                    "connected_calls": connected.astype(float), "sales": sale.astype(float),
