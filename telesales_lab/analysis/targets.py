@@ -264,11 +264,16 @@ def _weights(hist: np.ndarray, hist_days: pd.DatetimeIndex, team_codes: np.ndarr
 
 
 def _model(data, month: pd.Period, as_of: pd.Timestamp, rep_ids: np.ndarray, teams: np.ndarray,
-           metrics, policy: dict) -> dict[str, np.ndarray]:
-    """Forecast arrays ``[metric, rep]``: ``actual``, ``forecast``, ``sd``, ``rate``, ``w_rest`` ..."""
+           metrics, policy: dict, daily: pd.DataFrame | None = None,
+           hired_on: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Forecast arrays ``[metric, unit]``: ``actual``, ``forecast``, ``sd``, ``rate``, ``w_rest`` ...
+
+    The units are reps (``daily`` and ``hired_on`` from the data set), or any other units
+    given their own daily sums (``rep_id`` naming the unit) and start dates: teams.
+    """
     cfg = policy["targets"]
     n_hist_m = int(cfg["history_months"])
-    daily = daily_sums(data)
+    daily = daily_sums(data) if daily is None else daily
     days = pd.date_range(month.start_time, month.end_time.normalize(), freq="D")
     h_start = (month - n_hist_m).start_time
     hist_days = pd.date_range(h_start, month.start_time - pd.Timedelta(days=1), freq="D")
@@ -276,8 +281,9 @@ def _model(data, month: pd.Period, as_of: pd.Timestamp, rep_ids: np.ndarray, tea
     hist = _cube(daily, rep_ids, h_start, len(hist_days), metrics)
     team_index = pd.Index(pd.unique(teams))
     team_codes = team_index.get_indexer(teams)
-    hired = data.reps.set_index(data.reps["rep_id"].astype("string"))["hired_on"]
-    hired_on = hired.reindex(rep_ids).to_numpy("datetime64[ns]")
+    if hired_on is None:
+        hired = data.reps.set_index(data.reps["rep_id"].astype("string"))["hired_on"]
+        hired_on = hired.reindex(rep_ids).to_numpy("datetime64[ns]")
     # days a rep was on the books (history days before hire carry no information)
     avail_h = hist_days.to_numpy()[None, :] >= hired_on[:, None]
     avail_m = days.to_numpy()[None, :] >= hired_on[:, None]
@@ -316,6 +322,9 @@ def _model(data, month: pd.Period, as_of: pd.Timestamp, rep_ids: np.ndarray, tea
         team_d = np.where(np.isfinite(team_d), team_d, centre_d)
         prior_r = np.where(has_hist, r_h, team_r)
         s2 = np.where(has_hist & (s2 > 0), s2, team_d * np.maximum(np.where(has_hist, r_h, team_r), 1e-9))
+        # good and bad days come in runs (a campaign, a slow week): sums over ten days vary more
+        # than independent days would make them; the pooled ratio widens the daily spread
+        s2 = s2 * _run_factor(xh, w_hist, avail_h, hist_days, s2, has_hist)
         # month-to-month movement of a rep's rate, pooled: c² = E[(r_m - r_h)² - s²/W_m] / r_h²
         c2 = _between_month_c2(xh, w_hist, avail_h, hist_days, r_h, s2, has_hist)
         # how far this month's rate may sit from the prior: the month-to-month movement, plus the
@@ -348,6 +357,62 @@ def _model(data, month: pd.Period, as_of: pd.Timestamp, rep_ids: np.ndarray, tea
         n_bus_known = max(int(bus[:cut].sum()), 1)
         out["workday"][i] = x_k / n_bus_known * bus.sum()
     return out
+
+
+def _team_sd(data, month: pd.Period, as_of: pd.Timestamp, rows: pd.DataFrame, metrics, policy: dict) -> pd.Series:
+    """The forecast's spread of each team's total, modelling the team as one unit.
+
+    The team's daily sums are those of its reps in ``rows`` (the reps with a target of the
+    metric); its start date is its first member's hiring. Returns a Series indexed by
+    (metric, team).
+    """
+    daily = daily_sums(data)
+    out = []
+    for metric in metrics:  # a few metrics
+        members = rows[rows["metric"] == metric][["rep_id", "team"]]
+        team_of = pd.Series(members["team"].to_numpy(), index=members["rep_id"].to_numpy())
+        d = daily[daily["rep_id"].isin(team_of.index)]
+        d = d.assign(rep_id=d["rep_id"].map(team_of)).groupby(["day", "rep_id"], as_index=False)[[metric]].sum()
+        teams = np.asarray(pd.unique(members["team"]), dtype=object)
+        hired = data.reps.set_index(data.reps["rep_id"].astype("string"))["hired_on"]
+        start = hired.reindex(members["rep_id"]).groupby(members["team"].to_numpy()).min()
+        mdl = _model(data, month, as_of, teams, teams, [metric], policy, daily=d,
+                     hired_on=start.reindex(teams).to_numpy("datetime64[ns]"))
+        out.append(pd.Series(mdl["sd"][0], index=pd.MultiIndex.from_arrays([[metric] * len(teams), teams])))
+    return pd.concat(out) if out else pd.Series(dtype=float)
+
+
+def _run_factor(xh, w_hist, avail_h, hist_days, s2, has_hist) -> float:
+    """Variance of ten-day sums over what independent days predict, pooled (at least 1).
+
+    In each history month, the sums over days 1-10, 11-20 and 21-end are compared with that
+    month's own rate; their squared deviations are set against ``s² W_b (1 - W_b / W_m)``,
+    their expectation were the days independent.
+    """
+    months = hist_days.to_period("M")
+    m_code, uniq = pd.factorize(months)
+    block = np.searchsorted(_BINS, hist_days.day.to_numpy(), side="left") - 1
+    group = m_code * len(_BINS) + block
+    n_groups = len(uniq) * len(_BINS)
+    if not has_hist.any() or not len(uniq):
+        return 1.0
+    w = w_hist * avail_h
+    X = np.zeros((xh.shape[0], n_groups))
+    W = np.zeros((xh.shape[0], n_groups))
+    np.add.at(X.T, group, (xh * avail_h).T)
+    np.add.at(W.T, group, w.T)
+    Xm = X.reshape(-1, len(uniq), len(_BINS)).sum(axis=2)
+    Wm = W.reshape(-1, len(uniq), len(_BINS)).sum(axis=2)
+    full = (has_hist[:, None] & avail_h.reshape(len(avail_h), -1).all(axis=1)[:, None]) & (Wm > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_m = np.where(full, Xm / Wm, np.nan)
+        resid = X.reshape(-1, len(uniq), len(_BINS)) - r_m[:, :, None] * W.reshape(-1, len(uniq), len(_BINS))
+        expect = s2[:, None, None] * W.reshape(-1, len(uniq), len(_BINS)) * (
+            1 - W.reshape(-1, len(uniq), len(_BINS)) / Wm[:, :, None])
+    ok = full[:, :, None] & np.isfinite(resid) & (expect > 0)
+    if not ok.any():
+        return 1.0
+    return float(max(np.sum(resid[ok] ** 2) / np.sum(expect[ok]), 1.0))
 
 
 def _between_month_c2(xh, w_hist, avail_h, hist_days, r_h, s2, has_hist) -> float:
@@ -424,7 +489,11 @@ def targets_detail(data, month: str, as_of=None, policy=None) -> pd.DataFrame:
     team = g.agg(target_sum=("target", "sum"), actual=("actual", "sum"), forecast=("forecast", "sum"),
                  var=("sd", lambda s: float((s ** 2).sum())), team_target=("team_target", "first")).reset_index()
     z = stats.norm.ppf(0.5 + policy["targets"]["level"] / 2)
-    team["sd"] = np.sqrt(team["var"])
+    # reps of a team share good and bad months: the team's own month-to-month movement, from
+    # the team's daily sums, sets the band where it is wider than the reps' bands added up
+    own_sd = _team_sd(data, p, as_of, rows, metrics, policy)
+    team_sd = own_sd.reindex(pd.MultiIndex.from_frame(team[["metric", "team"]])).to_numpy(float)
+    team["sd"] = np.sqrt(np.fmax(team["var"].to_numpy(float), np.nan_to_num(team_sd) ** 2))
     team["forecast_low"] = team["forecast"] - z * team["sd"]
     team["forecast_low"] = np.where(team["metric"].isin(_MONOTONE), np.maximum(team["forecast_low"], team["actual"]),
                                     team["forecast_low"])
