@@ -367,14 +367,19 @@ def _team_sd(data, month: pd.Period, as_of: pd.Timestamp, rows: pd.DataFrame, me
     (metric, team).
     """
     daily = daily_sums(data)
+    daily = daily[(daily["day"] >= (month - int(policy["targets"]["history_months"])).start_time).to_numpy(bool)
+                  & (daily["day"] < (month + 1).start_time).to_numpy(bool)]
+    rep_codes = pd.Index(pd.unique(rows["rep_id"])).get_indexer(daily["rep_id"])
+    daily = daily[rep_codes >= 0]  # the reps with targets, in the weeks the model reads
+    hired = data.reps.set_index(data.reps["rep_id"].astype("string"))["hired_on"]
     out = []
     for metric in metrics:  # a few metrics
         members = rows[rows["metric"] == metric][["rep_id", "team"]]
         team_of = pd.Series(members["team"].to_numpy(), index=members["rep_id"].to_numpy())
-        d = daily[daily["rep_id"].isin(team_of.index)]
-        d = d.assign(rep_id=d["rep_id"].map(team_of)).groupby(["day", "rep_id"], as_index=False)[[metric]].sum()
+        unit = daily["rep_id"].map(team_of)
+        d = (daily[[metric]].assign(day=daily["day"], rep_id=unit)[unit.notna().to_numpy(bool)]
+             .groupby(["day", "rep_id"], as_index=False)[[metric]].sum())
         teams = np.asarray(pd.unique(members["team"]), dtype=object)
-        hired = data.reps.set_index(data.reps["rep_id"].astype("string"))["hired_on"]
         start = hired.reindex(members["rep_id"]).groupby(members["team"].to_numpy()).min()
         mdl = _model(data, month, as_of, teams, teams, [metric], policy, daily=d,
                      hired_on=start.reindex(teams).to_numpy("datetime64[ns]"))
