@@ -218,7 +218,7 @@ def _cmd_import(args) -> int:
     check_lang(args.lang)
     _progress(f"importing {', '.join(args.sources)} through {args.mapping} ...")
     started = time.perf_counter()
-    frame = import_sources(args.sources, args.mapping, args.out)
+    frame = import_sources(args.sources, args.mapping, args.out, targets=args.targets)
     _progress(f"wrote {args.out} (valid) in {time.perf_counter() - started:.1f} s")
     if args.format == "table":
         frame = translate_columns(frame, args.lang)
@@ -234,6 +234,8 @@ def _register_import(sub) -> None:
                    help="how source columns become canonical columns (see README: Importing your own exports)")
     p.add_argument("--out", required=True, metavar="DATA_DIR",
                    help="folder to write: new, empty, or an earlier import (it is replaced only on success)")
+    p.add_argument("--targets", metavar="FILE", default=None,
+                   help="the sales targets export, read through the mapping's [targets] section")
     _add_format(p)
     _add_lang(p, "language of the summary table's headers (table format only)")
     p.set_defaults(func=_cmd_import)
@@ -481,6 +483,105 @@ def _register_rank_scripts(sub) -> None:
 
 
 _REGISTRARS.append(_register_rank_scripts)
+
+
+# ----------------------------------------------------------------------------- targets, bonus, collections
+def _show_targets(frame, args, value_columns=()) -> int:
+    """A targets/bonus/collections table; in table format with labels (and values) in ``--lang``."""
+    from telesales_lab.labels import check_lang, t, translate_columns
+
+    check_lang(args.lang)
+    if args.format == "table":
+        frame = frame.copy()
+        for c in value_columns:
+            frame[c] = frame[c].map(lambda v: t(v, args.lang, "targets") if isinstance(v, str) else v)
+        frame = translate_columns(frame, args.lang, "targets")
+    emit(frame, args.format)
+    return 0
+
+
+def _no_targets(message: str, frame, args) -> int:
+    """Say why there is nothing: on stdout for people; on stderr beside an empty CSV for scripts."""
+    from telesales_lab.labels import t
+
+    text = message.replace("no targets set", t("no_targets", args.lang, "targets"))
+    if args.format == "csv":
+        print(text, file=sys.stderr)
+        emit(frame, "csv")
+    else:
+        print(text)
+    return 0
+
+
+def _cmd_targets(args) -> int:
+    from telesales_lab.analysis.targets import no_targets_message, targets
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
+
+    policy = load_policy(args.policy)
+    data = load_dataset(args.data_dir)
+    frame = targets(data, args.month, as_of=args.as_of, policy=policy)
+    message = no_targets_message(data, args.month)
+    if message:
+        return _no_targets(message, frame, args)
+    return _show_targets(frame, args, ("metric", "status"))
+
+
+def _cmd_bonus(args) -> int:
+    from telesales_lab.analysis.bonus import bonus, translate_gates
+    from telesales_lab.analysis.targets import no_targets_message
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
+
+    policy = load_policy(args.policy)
+    data = load_dataset(args.data_dir)
+    frame = bonus(data, args.month, policy)
+    message = no_targets_message(data, args.month)
+    if message is None and frame.empty:
+        message = f"no targets set for {policy['bonus']['metric']} in {args.month}: no bonus to compute"
+    if message:
+        return _no_targets(message, frame, args)
+    if args.format == "table":
+        frame = frame.assign(gates_failed=translate_gates(frame["gates_failed"], args.lang))
+    return _show_targets(frame, args)
+
+
+def _cmd_collections(args) -> int:
+    from telesales_lab.analysis.payments import collections
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.policy import load_policy
+
+    policy = load_policy(args.policy)
+    frame = collections(load_dataset(args.data_dir), args.month, as_of=args.as_of, policy=policy)
+    return _show_targets(frame, args, ("status",))
+
+
+def _register_targets(sub) -> None:
+    def common(p, as_of: bool) -> None:
+        p.add_argument("data_dir", help="folder with one file per table")
+        _add_month(p)
+        if as_of:
+            p.add_argument("--as-of", metavar="YYYY-MM-DD", default=None,
+                           help="cut the month at the end of this day, as a lead sees it then "
+                                "(default: the month's end, or the last day with data)")
+        _add_policy(p)
+        _add_format(p)
+        _add_lang(p)
+
+    p = sub.add_parser("targets", help="target attainment, month-end forecast with interval, status; reps and teams")
+    common(p, as_of=True)
+    p.set_defaults(func=_cmd_targets)
+
+    p = sub.add_parser("bonus", help="bonus by target attainment: tier, base, multiplier, gates ([bonus] policy)")
+    common(p, as_of=False)
+    p.set_defaults(func=_cmd_bonus)
+
+    p = sub.add_parser("collections", help="signed orders not paid after [collections] days (customer ids only)")
+    common(p, as_of=True)
+    p.set_defaults(func=_cmd_collections)
+
+
+_REGISTRARS.append(_register_targets)
 
 
 def main(argv: list[str] | None = None) -> int:

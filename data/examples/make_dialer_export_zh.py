@@ -92,8 +92,22 @@ def make_export(seed: int = SEED, n_calls: int = N_CALLS) -> pd.DataFrame:
     })
 
 
+def make_targets() -> pd.DataFrame:
+    """The sales plan beside the export: revenue and deal targets per rep, new-customer targets
+    per team (split over the reps by the policy's rule), as a Chinese sales office keeps it."""
+    rows = []
+    for month in ("2026年9月", "2026年10月"):
+        for rep, team in REPS:
+            rows.append({"月份": month, "坐席工号": rep, "所属小组": "", "指标": "销售额", "目标值": "6000"})
+            rows.append({"月份": month, "坐席工号": rep, "所属小组": "", "指标": "成交单数", "目标值": "2"})
+        for team in sorted({t for _, t in REPS}):
+            rows.append({"月份": month, "坐席工号": "", "所属小组": team, "指标": "新客户数", "目标值": "5"})
+    return pd.DataFrame(rows)
+
+
 def main(out: Path = OUT) -> Path:
     make_export().to_csv(out, index=False, encoding="gb18030", lineterminator="\r\n")
+    make_targets().to_csv(out.parent / "targets_zh.csv", index=False, encoding="gb18030", lineterminator="\r\n")
     return out
 
 

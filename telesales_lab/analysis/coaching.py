@@ -9,7 +9,10 @@ rep's team (never another rep's calls):
   customer data);
 - role-play exercises for the weak skills, drawn from the scripts the rep used and the
   objections the rep met;
-- the rep's training plan (:func:`telesales_lab.analysis.training.plan`) and goals for next month.
+- the rep's training plan (:func:`telesales_lab.analysis.training.plan`) and goals for next month;
+- the rep's targets (attainment and month-end forecast), the bonus and what the next tier
+  takes ("2 more sales at your average order"), and the rep's open collections (customer
+  ids only).
 
 :func:`coaching_pack` builds one pack (the coaching notebook shows it);
 :func:`build_packs` writes an HTML page per active rep for the monthly report. The
@@ -30,7 +33,14 @@ from telesales_lab.data.schema import OUTCOMES
 
 
 #: Sections of a pack, in page order; each is a DataFrame in the pack and a table on the page.
-SECTIONS = ("funnel", "kpis", "skills", "best_calls", "worst_calls", "role_plays", "plan", "goals")
+SECTIONS = ("targets", "bonus", "collections", "funnel", "kpis", "skills", "best_calls", "worst_calls", "role_plays",
+            "plan", "goals")
+
+#: Columns of the targets, bonus and collections sections.
+TARGET_COLUMNS = ["metric", "target", "actual", "attainment", "forecast", "forecast_low", "forecast_high", "status"]
+BONUS_COLUMNS = ["tier", "multiplier", "bonus", "gates_failed", "next_tier", "gap_to_next_tier", "gap_money",
+                 "what_it_takes"]
+COLLECTION_COLUMNS = ["order_id", "customer_id", "signed_on", "amount", "days_open", "status"]
 
 
 #: Calls shown as best and as worst.
@@ -172,14 +182,51 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     role_plays = _role_plays(c, obj, skills_all, plan_all, scripts, lang)
     next_end = (p + 1).end_time.normalize()
     goals = _goals(kpis_all, skills_all, plan_all, next_end, lang)
+    targets_all, bonus_all, collections_all, target_heads = _targets_sections(data, month, policy, active, lang)
     sections = {
+        "targets": targets_all, "bonus": bonus_all, "collections": collections_all,
         "funnel": funnel_all, "kpis": kpis_all, "skills": skills_all,
         "best_calls": best[["rep_id"] + _CALL_COLUMNS].reset_index(drop=True),
         "worst_calls": worst[["rep_id"] + _CALL_COLUMNS].reset_index(drop=True),
         "role_plays": role_plays, "plan": plan_all, "goals": goals,
     }
     return {"month": str(p), "lang": lang, "st": st, "reps": reps.set_index("rep_id"), "active": list(active),
-            "sections": sections, "heads": _heads(active, mine, theirs, skills_all, plan_all)}
+            "sections": sections,
+            "heads": _heads(active, mine, theirs, skills_all, plan_all).join(target_heads)}
+
+
+def _targets_sections(data, month: str, policy, active: pd.Index, lang: str):
+    """The targets, bonus and collections sections for every active rep, and the summary's numbers.
+
+    Empty sections (with their columns) when the data set has no targets for the month.
+    """
+    from telesales_lab.analysis.bonus import bonus_statement
+    from telesales_lab.analysis.payments import collections
+    from telesales_lab.analysis.targets import targets_detail
+
+    detail = targets_detail(data, month, policy=policy)
+    mine = detail[(detail["level"] == "rep") & detail["rep_id"].isin(active)]
+    targets_all = mine[["rep_id"] + TARGET_COLUMNS].reset_index(drop=True)
+    statement = bonus_statement(data, month, policy)
+    statement = statement[statement["rep_id"].isin(active)].reset_index(drop=True)
+    need = statement["orders_needed"]
+    words = t("coaching.bonus_takes", lang)
+    statement["what_it_takes"] = pd.array(
+        [words.format(n=int(n), avg=a) if pd.notna(n) and pd.notna(a) and n > 0 else pd.NA
+         for n, a in zip(need, statement["average_order"])], dtype="string")  # one sentence per rep
+    bonus_all = statement[["rep_id"] + BONUS_COLUMNS]
+    open_ = collections(data, month, policy=policy)
+    collections_all = open_[open_["rep_id"].isin(active)][["rep_id"] + COLLECTION_COLUMNS].reset_index(drop=True)
+    # the summary quotes the bonus metric's target
+    from telesales_lab.data.policy import resolve_policy
+
+    metric = resolve_policy(policy)["bonus"]["metric"]
+    first = mine[mine["metric"] == metric].set_index("rep_id")
+    heads = pd.DataFrame(index=active)
+    heads["t_metric"] = metric
+    for c in ("attainment", "forecast", "target", "status"):
+        heads[f"t_{c}"] = first[c].reindex(active).to_numpy()
+    return targets_all, bonus_all, collections_all, heads
 
 
 def _long(active, names, mine, theirs, key) -> pd.DataFrame:
@@ -304,6 +351,10 @@ def _summary(rep_id: str, h: pd.Series, month: str, lang: str) -> str:
                                                    due=pd.Timestamp(h["first_due"]).strftime("%Y-%m-%d")))
     else:
         parts.append(t("summary.no_gap", lang))
+    if "t_attainment" in h and pd.notna(h["t_attainment"]):
+        parts.append(t("summary.target", lang).format(
+            metric=t(str(h["t_metric"]), lang, "targets"), attainment=_pct(h["t_attainment"]),
+            forecast=_pct(h["t_forecast"] / h["t_target"]), status=t(str(h["t_status"]), lang, "targets")))
     return " ".join(parts)
 
 
@@ -337,7 +388,14 @@ def coaching_pack(data, month: str, rep_id: str, lang: str = "en", policy=None) 
         - ``role_plays``: ``skill, scenario, script_id, script_name, objection, times_met,
           exercise``;
         - ``plan``: the rep's rows of :func:`telesales_lab.analysis.training.plan`;
-        - ``goals``: ``metric, current, target, due_on, action``.
+        - ``goals``: ``metric, current, target, due_on, action``;
+        - ``targets``: ``metric, target, actual, attainment, forecast, forecast_low,
+          forecast_high, status`` (:func:`telesales_lab.analysis.targets.targets`);
+        - ``bonus``: ``tier, multiplier, bonus, gates_failed, next_tier, gap_to_next_tier``
+          (result still needed), ``gap_money`` (extra bonus the next tier pays),
+          ``what_it_takes`` ("2 more sales at your average order (3,795)");
+        - ``collections``: ``order_id, customer_id, signed_on, amount, days_open, status``
+          (:func:`telesales_lab.analysis.payments.collections`).
 
     Raises
     ------

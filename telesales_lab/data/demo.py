@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.data.periods import parse_month
+from telesales_lab.data.demo_targets import demo_targets
 from telesales_lab.data.schema import OBJECTIONS, OUTCOMES, SKILLS, TABLES
 
 # ----------------------------------------------------------------------------- vocabulary of the demo
@@ -321,7 +322,7 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
     -------
     tables : dict of str to DataFrame
         ``reps``, ``customers``, ``scripts``, ``calls``, ``orders``, ``feedback``,
-        ``assessments``, ``training_catalog``, ``training_log``, each with exactly the
+        ``assessments``, ``training_catalog``, ``training_log``, ``targets``, each with exactly the
         columns of :data:`telesales_lab.data.schema.TABLES` in that order, as text the way
         it is written to CSV (numbers as numbers; missing cells as NaN).
     truth : dict
@@ -346,7 +347,9 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
         - ``outcome_model`` (every coefficient of the call-outcome model);
         - ``drifting_assessor_id``, ``drifting_assessor_bias``, ``assessor_noise_sd``;
         - ``training_effect`` {"module_id", "skill", "effect", "trained_rep_ids",
-          "control_rep_ids", "trained_on"}.
+          "control_rep_ids", "trained_on"};
+        - ``targets``: planted under- and over-achievers of the last month's revenue
+          target (:func:`telesales_lab.data.demo_targets.demo_targets`).
 
     Raises
     ------
@@ -364,7 +367,7 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
     # one independent stream per part, so that e.g. more calls leave the people, skills and
     # assessments of a seed unchanged
     parts = ("people", "skills", "training", "customers", "calls", "orders", "feedback", "assessments",
-             "training_log")
+             "training_log", "targets")
     rng = {k: np.random.default_rng(ss) for k, ss in zip(parts, np.random.SeedSequence(seed).spawn(len(parts)))}
 
     start_day = int((np.datetime64((end_p - (months - 1)).start_time.date(), "D") - _EPOCH_DAY).astype(int))
@@ -400,11 +403,13 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
         "orders": orders, "feedback": feedback, "assessments": assessments,
         "training_catalog": catalog, "training_log": log,
     }
+    tables["targets"], targets_truth = demo_targets(rng["targets"], tables, str(end_p), months)
     tables = {name: frame[list(TABLES[name])].reset_index(drop=True) for name, frame in tables.items()}
 
     truth = _truth(seed, dict(n_teams=n_teams, reps_per_team=reps_per_team, n_customers=n_customers,
                               n_calls=n_calls, months=months, end_month=str(end_p)),
                    people, skills, weak, training, cust, call_arr, drift_idx, ctx)
+    truth["targets"] = targets_truth
     return tables, truth
 
 

@@ -141,10 +141,12 @@ def _load_mapping(path: Path) -> _Context:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise MappingError(f"{path.name}: not a valid TOML file: {exc}") from None
     ctx = _Context(path, doc)
+    sections = MAPPED_TABLES + ("targets",)
     for key in doc:
-        if key != "source" and key not in MAPPED_TABLES:
+        if key != "source" and key not in sections:
             raise ctx.fail(f"[{key}]", "unknown section; the sections are [source], "
-                           + ", ".join(f"[{t}]" for t in MAPPED_TABLES) + _suggest(key, ("source",) + MAPPED_TABLES))
+                           + ", ".join(f"[{t}]" for t in sections) + _suggest(key, ("source",) + sections))
+    _check_targets_section(ctx)
     for key in doc.get("source", {}):
         if key not in _SOURCE_KEYS:
             raise ctx.fail(f"[source] {key}", f"unknown key; the keys are {', '.join(_SOURCE_KEYS)}"
@@ -177,6 +179,58 @@ def _load_mapping(path: Path) -> _Context:
                 raise ctx.fail(f"[{table}.extra] {name}",
                                f"'{name}' is a canonical column of {table}: map it under [{table}.columns]")
     return ctx
+
+
+_TARGETS_KEYS = ("columns",)
+
+
+def _check_targets_section(ctx: _Context) -> None:
+    """``[targets]``: how the columns of a separate targets export (``--targets FILE``) are read."""
+    section = ctx.doc.get("targets")
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise ctx.fail("[targets]", "must be a table of settings")
+    for key in section:
+        if key not in _TARGETS_KEYS:
+            raise ctx.fail(f"[targets] {key}", f"unknown key; the keys are {', '.join(_TARGETS_KEYS)}"
+                           + _suggest(key, _TARGETS_KEYS))
+    columns = section.get("columns")
+    if not isinstance(columns, dict):
+        raise ctx.fail("[targets.columns]", "missing: map month, metric, target and rep_id or team")
+    canonical = TABLES["targets"]
+    for name in columns:
+        if name not in canonical:
+            raise ctx.fail(f"[targets.columns] {name}", f"unknown column of targets; its columns are "
+                           f"{', '.join(canonical)}" + _suggest(name, canonical))
+    for name in ("month", "metric", "target"):
+        if name not in columns:
+            raise ctx.fail(f"[targets.columns] {name}", f"missing: targets need a {name}")
+    if "rep_id" not in columns and "team" not in columns:
+        raise ctx.fail("[targets.columns]", "map rep_id, team or both (each row names one of them)")
+
+
+def _build_targets(ctx: _Context, path: Path) -> pd.DataFrame:
+    """The targets table from its own export, read through the mapping's [targets] section."""
+    section = ctx.doc.get("targets")
+    if section is None:
+        raise ctx.fail("[targets]", f"missing: {path.name} was given as the targets export, but the mapping "
+                       "does not say how to read it; add [targets.columns] (month, rep_id or team, metric, target)")
+    if not path.is_file():
+        raise ParameterError(f"targets file {path} does not exist")
+    src = _read_sources([path], ctx)
+    out = {}
+    for name, spec in section["columns"].items():
+        key = f"[targets.columns] {name}"
+        colspec = TABLES["targets"][name]
+        values = _evaluate(spec, key, src, ctx, colspec.kind)
+        if name == "month" and pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m").astype("string")  # e.g. format = "%Y年%m月"
+        if colspec.kind == "category":
+            _check_vocabulary(values, "targets", name, key, spec, src, ctx)
+        out[name] = values
+    frame = pd.DataFrame(out)
+    return frame[[c for c in TABLES["targets"] if c in frame]].reset_index(drop=True)
 
 
 def _read_one(path: Path, ctx: _Context) -> pd.DataFrame:
@@ -666,7 +720,7 @@ def _build_orders(calls: pd.DataFrame, src: _Source, ctx: _Context) -> pd.DataFr
     return frame.loc[is_sale, columns + list(section.get("extra", {}))].reset_index(drop=True)
 
 
-def build_tables(sources, mapping_path) -> dict[str, pd.DataFrame]:
+def build_tables(sources, mapping_path, targets=None) -> dict[str, pd.DataFrame]:
     """Apply a mapping to source exports, in memory.
 
     Parameters
@@ -675,6 +729,9 @@ def build_tables(sources, mapping_path) -> dict[str, pd.DataFrame]:
         CSV (or ``.xlsx``) exports with one layout, read in the order given.
     mapping_path : path
         The TOML mapping.
+    targets : path, optional
+        A separate export of the sales targets, read through the mapping's ``[targets]``
+        section (with the ``[source]`` settings).
 
     Returns
     -------
@@ -682,7 +739,7 @@ def build_tables(sources, mapping_path) -> dict[str, pd.DataFrame]:
         The canonical tables ``reps``, ``customers``, ``scripts``, ``calls``,
         ``orders``, ``feedback`` and ``assessments`` (the last two, and orders when
         the mapping has no ``[orders]`` section, empty with their columns), plus the
-        mapping's extra columns. Not yet validated: :func:`import_sources` does that.
+        mapping's extra columns; ``targets`` too when a targets export is given. Not yet validated: :func:`import_sources` does that.
 
     Raises
     ------
@@ -700,7 +757,10 @@ def build_tables(sources, mapping_path) -> dict[str, pd.DataFrame]:
     tables["orders"] = _build_orders(calls, src, ctx)
     for table in ("feedback", "assessments"):
         tables[table] = pd.DataFrame({c: pd.Series(dtype="string") for c in TABLES[table]})
-    return {t: tables[t] for t in ("reps", "customers", "scripts", "calls", "orders", "feedback", "assessments")}
+    out = {t: tables[t] for t in ("reps", "customers", "scripts", "calls", "orders", "feedback", "assessments")}
+    if targets is not None:
+        out["targets"] = _build_targets(ctx, Path(targets))
+    return out
 
 
 # ----------------------------------------------------------------------------- writing
@@ -731,7 +791,7 @@ def _check_out_dir(out: Path) -> None:
                              f"(no {MANIFEST}); choose a new or empty folder")
 
 
-def import_sources(sources, mapping_path, out_dir) -> pd.DataFrame:
+def import_sources(sources, mapping_path, out_dir, targets=None) -> pd.DataFrame:
     """Import exports through a mapping into a validated data set folder.
 
     The tables are written as UTF-8 CSV files into a temporary folder beside
@@ -748,6 +808,8 @@ def import_sources(sources, mapping_path, out_dir) -> pd.DataFrame:
     out_dir : path
         Folder to write; it must be new, empty, or an earlier import (it holds an
         ``import_manifest.json``).
+    targets : path, optional
+        The sales targets export, read through the mapping's ``[targets]`` section.
 
     Returns
     -------
@@ -764,7 +826,7 @@ def import_sources(sources, mapping_path, out_dir) -> pd.DataFrame:
     out = Path(out_dir)
     sources = [Path(s) for s in (sources if isinstance(sources, (list, tuple)) else [sources])]
     _check_out_dir(out)
-    tables = build_tables(sources, mapping_path)
+    tables = build_tables(sources, mapping_path, targets)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.import-"))
     umask = os.umask(0)
@@ -793,6 +855,8 @@ def import_sources(sources, mapping_path, out_dir) -> pd.DataFrame:
             "sources": [{"path": str(p.resolve()), "sha256": _sha256(p)} for p in sources],
             "rows": dict(zip(summary["table"], summary["rows"].astype(int).tolist())),
         }
+        if targets is not None:
+            manifest["targets_source"] = {"path": str(Path(targets).resolve()), "sha256": _sha256(Path(targets))}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         old = None
         if out.exists():
@@ -807,24 +871,26 @@ def import_sources(sources, mapping_path, out_dir) -> pd.DataFrame:
     return summary
 
 
-def _manifest_matches(out: Path, sources: list[Path], mapping: Path) -> bool:
+def _manifest_matches(out: Path, sources: list[Path], mapping: Path, targets: Path | None = None) -> bool:
     try:
         info = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
+    want_targets = _sha256(targets) if targets is not None else None
     return (info.get("telesales_lab_version") == __version__
+            and (info.get("targets_source") or {}).get("sha256") == want_targets
             and info.get("mapping_sha256") == _sha256(mapping)
             and [s.get("sha256") for s in info.get("sources", [])] == [_sha256(p) for p in sources])
 
 
-def import_or_skip(sources, mapping_path, out_dir):
+def import_or_skip(sources, mapping_path, out_dir, targets=None):
     """Import for a notebook: reuse an up-to-date import, or skip when a source is absent.
 
     Parameters
     ----------
     sources : path or list of path
     mapping_path : path
-    out_dir : path
+    out_dir, targets : path
         As for :func:`import_sources`. When ``out_dir`` already holds an import of the
         same sources (by SHA-256) through the same mapping, it is loaded as it is.
 
@@ -845,6 +911,7 @@ def import_or_skip(sources, mapping_path, out_dir):
               "../shared/datasets/uci-bank-marketing/bank-additional-full.csv from the repository root).")
         return None
     out = Path(out_dir)
-    if not _manifest_matches(out, sources, Path(mapping_path)):
-        import_sources(sources, mapping_path, out)
+    targets = Path(targets) if targets is not None else None
+    if not _manifest_matches(out, sources, Path(mapping_path), targets):
+        import_sources(sources, mapping_path, out, targets)
     return load_dataset(out)

@@ -42,7 +42,8 @@ import pandas as pd
 from telesales_lab import __version__
 from telesales_lab.data.cache import Cache
 from telesales_lab.exceptions import DataValidationError, ParameterError, Problem
-from telesales_lab.data.schema import FALSE_WORDS, REQUIRED_TABLES, TABLE_ORDER, TABLES, TRUE_WORDS, primary_key, table_schema
+from telesales_lab.data.schema import (FALSE_WORDS, REQUIRED_TABLES, TABLE_ORDER, TABLES, TRUE_WORDS, frame_checks,
+                                       primary_key, table_schema)
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 MAX_ROWS_SHOWN = 5
@@ -618,6 +619,13 @@ def _schema_problems(exc, label: str, rows: np.ndarray, failed: dict[str, np.nda
                      raw: pd.DataFrame) -> list[Problem]:
     cases = exc.failure_cases
     problems = []
+    multi = {rule: columns for columns, rule, _ in frame_checks(exc.schema.name or "")}
+    several = cases["check"].isin(list(multi)).to_numpy(bool)
+    for check, group in cases[several].groupby("check", sort=False):  # one problem per row, not per column
+        index = np.unique(pd.to_numeric(group["index"], errors="coerce").dropna().astype(int).to_numpy())
+        shown, n = _rows_of(rows, index) if len(index) else ((), 0)
+        problems.append(Problem(label, multi[check], str(check), shown, n))
+    cases = cases[~several]
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
         column = None if pd.isna(column) else str(column)
         if check == "column_in_dataframe":
@@ -683,6 +691,17 @@ def _passes_schema(table: str, typed: pd.DataFrame, parents: dict[str, pd.Series
     except (pandera.errors.SchemaError, pandera.errors.SchemaErrors):
         return False
     return True
+
+
+def _add_parents(parents: dict[str, pd.Series], table: str, frame: pd.DataFrame) -> None:
+    """Non-key columns other tables refer to (``targets.team`` names a ``reps.team``)."""
+    for specs in TABLES.values():
+        for spec in specs.values():
+            ref = spec.references
+            if ref and ref.startswith(f"{table}.") and ref not in parents:
+                column = ref.split(".", 1)[1]
+                if column in frame:
+                    parents[ref] = frame[column].drop_duplicates()
 
 
 # ----------------------------------------------------------------------------- cache
@@ -784,6 +803,7 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
             fast = read_csv_typed(table, path)
             if fast is not None and _passes_schema(table, fast, parents, key_col):
                 tables[table] = fast
+                _add_parents(parents, table, fast)
                 continue
         frame, rows, read_problems = _read_table(path, sheet)
         problems += read_problems
@@ -796,6 +816,7 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
         problems += table_problems
         if not (read_problems or table_problems):
             tables[table] = _finish(table, typed)
+            _add_parents(parents, table, tables[table])
     if problems:
         raise DataValidationError(problems)
     if cache and key:

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from telesales_lab.exceptions import PolicyError
-from telesales_lab.data.schema import CUSTOMER_CLASSES, ROLES, SKILLS
+from telesales_lab.data.schema import CUSTOMER_CLASSES, ROLES, SKILLS, TARGET_METRICS
 
 #: Tables whose values are weights: numeric, >= 0, not all 0; normalised to sum to 1.
 WEIGHT_TABLES = (
@@ -99,6 +99,13 @@ def _merge(default: dict, user: dict, table: str, label: str) -> dict:
                 out[key] = copy.deepcopy(value)
             else:
                 out[key] = _merge(base, value, dotted, label)
+            continue
+        if isinstance(base, list) and base and isinstance(base[0], dict):
+            # an array of tables ([[bonus.tiers]]): the user's list replaces the defaults
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise PolicyError(f"{label}: {_where(table, key)} = {value!r}: must be a list of tables "
+                                  f"([[{dotted}]] blocks)")
+            out[key] = copy.deepcopy(value)
             continue
         if _is_number(base):
             ok = _is_number(value)
@@ -233,11 +240,84 @@ def _check_rules(policy: dict, label: str) -> None:
         _check_range(label, "care.revisit_days", cls, care["revisit_days"][cls], lo=1)
 
 
+_TIER_KEYS = ("from", "to", "multiplier", "accelerator")
+
+
+def _check_targets_bonus(policy: dict, label: str) -> None:
+    """[targets], [bonus] and [collections]; tiers are refused when unsorted, overlapping,
+    leaving gaps or negative, naming the tier and the rule."""
+    tg = policy["targets"]
+    if tg["split"] not in ("last_quarter", "equal"):
+        _fail(label, "targets", "split", tg["split"], "must be last_quarter or equal")
+    for role in tg["split_roles"]:
+        if role not in ROLES:
+            _fail(label, "targets", "split_roles", tg["split_roles"], f"'{role}' is not one of {'|'.join(ROLES)}")
+    if not tg["split_roles"]:
+        _fail(label, "targets", "split_roles", tg["split_roles"], "list at least one role")
+    _check_range(label, "targets", "history_months", tg["history_months"], lo=1, hi=24, integer=True)
+    _check_range(label, "targets", "level", tg["level"], lo=0.5, hi=0.99)
+
+    bonus = policy["bonus"]
+    if bonus["metric"] not in TARGET_METRICS:
+        _fail(label, "bonus", "metric", bonus["metric"], f"must be one of {'|'.join(TARGET_METRICS)}")
+    _check_range(label, "bonus", "threshold", bonus["threshold"], lo=0)
+    _check_range(label, "bonus", "cap", bonus["cap"], lo=0)
+    _check_range(label, "bonus", "max_unresolved_complaints", bonus["max_unresolved_complaints"], lo=0,
+                 integer=True)
+    if bonus["min_grade"] not in policy["grades"]:
+        _fail(label, "bonus", "min_grade", bonus["min_grade"], f"must be one of the grades {'|'.join(policy['grades'])}")
+    for role, amount in bonus["base"].items():
+        _check_range(label, "bonus.base", role, amount, lo=0)
+    tiers = bonus["tiers"]
+    if not tiers:
+        raise PolicyError(f"{label}: [[bonus.tiers]]: list at least one tier")
+    clean = []
+    for i, tier in enumerate(tiers, start=1):
+        where = f"bonus.tiers #{i}"
+        unknown = [k for k in tier if k not in _TIER_KEYS]
+        if unknown:
+            _fail(label, where, unknown[0], tier[unknown[0]], f"unknown key; allowed here: {', '.join(_TIER_KEYS)}")
+        for key in ("from", "multiplier"):
+            if key not in tier:
+                raise PolicyError(f"{label}: [{where}]: '{key}' is missing")
+        if "to" not in tier and i < len(tiers):
+            raise PolicyError(f"{label}: [{where}]: 'to' is missing; only the last tier may leave it out")
+        for key in _TIER_KEYS:
+            if key in tier and not (key == "to" and tier[key] == math.inf):  # inf: open-ended
+                _check_range(label, where, key, tier[key])
+                if tier[key] < 0:
+                    _fail(label, where, key, tier[key], "must not be negative")
+        t = {"from": float(tier["from"]), "to": float(tier["to"]) if "to" in tier else math.inf,
+             "multiplier": float(tier["multiplier"]), "accelerator": float(tier.get("accelerator", 0.0))}
+        if t["to"] <= t["from"]:
+            _fail(label, where, "to", tier["to"], f"must be above from = {tier['from']!r}")
+        if clean:
+            prev = clean[-1]
+            if t["from"] < prev["from"]:
+                _fail(label, where, "from", tier["from"],
+                      f"tiers must be sorted by 'from'; the tier before starts at {prev['from']:g}")
+            if t["from"] < prev["to"]:
+                _fail(label, where, "from", tier["from"],
+                      f"overlaps the tier before, which runs to {prev['to']:g}")
+            if t["from"] > prev["to"]:
+                _fail(label, where, "from", tier["from"],
+                      f"leaves a gap: the tier before ends at {prev['to']:g}")
+        clean.append(t)
+    bonus["tiers"] = clean
+
+    col = policy["collections"]
+    _check_range(label, "collections", "days", col["days"], lo=0, integer=True)
+    _check_range(label, "collections", "escalate_days", col["escalate_days"], lo=0, integer=True)
+    if col["escalate_days"] < col["days"]:
+        _fail(label, "collections", "escalate_days", col["escalate_days"], f"must be >= days = {col['days']!r}")
+
+
 def _build(user: dict, label: str) -> dict:
     defaults = _read_toml(default_policy_path(), "defaults/policy.toml")
     policy = _merge(defaults, user, "", label)
     _check_weights(policy, label)
     _check_rules(policy, label)
+    _check_targets_bonus(policy, label)
     return policy
 
 

@@ -39,6 +39,10 @@ CUSTOMER_CLASSES = ("A", "B", "C")
 TRAINING_METHODS = ("classroom", "coaching", "online", "practice")
 #: The four training areas of the sales-management policy.
 TRAINING_AREAS = ("product_knowledge", "sales_technique", "industry_knowledge", "communication")
+#: What a sales target can be set on (see :mod:`telesales_lab.targets` for each definition).
+TARGET_METRICS = ("revenue", "profit", "orders", "new_customers", "connected_calls", "sales")
+#: A month as written in a table: ``YYYY-MM``.
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 #: Spellings accepted for boolean columns (compared lower-cased, stripped).
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0", "是", "真")
@@ -73,6 +77,10 @@ class ColumnSpec:
         Allowed values for ``kind="category"``.
     ge, le : float, optional
         Inclusive bounds for numeric columns.
+    gt : float, optional
+        Exclusive lower bound (``target`` > 0).
+    pattern : str, optional
+        Regular expression every non-empty text value must match in full (months).
     unique : bool
         Whether values must be unique (primary keys).
     references : str, optional
@@ -85,6 +93,8 @@ class ColumnSpec:
     categories: tuple[str, ...] = ()
     ge: float | None = None
     le: float | None = None
+    gt: float | None = None
+    pattern: str | None = None
     unique: bool = False
     references: str | None = None
     description: str = ""
@@ -178,11 +188,23 @@ TABLES: dict[str, dict[str, ColumnSpec]] = {
         "date": ColumnSpec("date"),
         "completed": ColumnSpec("bool"),
     },
+    "targets": {
+        "month": ColumnSpec("id", pattern=MONTH_PATTERN, description="YYYY-MM"),
+        "rep_id": _opt("id", references="reps.rep_id", description="the rep; empty for a team target"),
+        "team": _opt("id", references="reps.team", description="the team; empty for a rep's target"),
+        "metric": ColumnSpec("category", categories=TARGET_METRICS, description=" | ".join(TARGET_METRICS)),
+        "target": ColumnSpec("float", gt=0, description="> 0"),
+    },
 }
+
+#: Per table, pairs of columns of which each row must fill exactly one.
+ONE_OF_COLUMNS = {"targets": (("rep_id", "team"),)}
+#: Per table, column sets that must not repeat (one target per month, rep or team, metric).
+UNIQUE_TOGETHER = {"targets": (("month", "rep_id", "team", "metric"),)}
 
 #: Tables a data set must have; the others may be absent.
 REQUIRED_TABLES = ("reps", "customers", "scripts", "calls", "orders", "feedback", "assessments")
-OPTIONAL_TABLES = ("training_catalog", "training_log")
+OPTIONAL_TABLES = ("training_catalog", "training_log", "targets")
 #: Load order: parents before the tables that reference them.
 TABLE_ORDER = REQUIRED_TABLES + OPTIONAL_TABLES
 #: Columns holding customers' personal data; never written to any output.
@@ -256,6 +278,11 @@ def table_schema(table: str, parents: dict[str, pd.Series] | None = None):
             checks.append(pa.Check.in_range(spec.ge, spec.le, error=f"must be between {spec.ge:g} and {spec.le:g}"))
         elif spec.ge is not None:
             checks.append(pa.Check.ge(spec.ge, error=f"must be >= {spec.ge:g}"))
+        if spec.gt is not None:
+            checks.append(pa.Check.gt(spec.gt, error=f"must be > {spec.gt:g}"))
+        if spec.pattern is not None:
+            checks.append(pa.Check.str_matches(spec.pattern, error="must be YYYY-MM (e.g. 2026-10)"
+                                                 if spec.pattern == MONTH_PATTERN else f"must match {spec.pattern}"))
         if spec.references and spec.references in parents:
             known = _arrow_strings(parents[spec.references]).drop_null()
             checks.append(
@@ -275,7 +302,36 @@ def table_schema(table: str, parents: dict[str, pd.Series] | None = None):
             required=spec.required,
             coerce=False,
         )
-    return pa.DataFrameSchema(columns, name=table, strict=False, ordered=False)
+    checks = [pa.Check(fn, element_wise=False, error=rule) for _, rule, fn in frame_checks(table)]
+    return pa.DataFrameSchema(columns, checks=checks or None, name=table, strict=False, ordered=False)
+
+
+def frame_checks(table: str) -> list[tuple[str, str, object]]:
+    """Rules on several columns of a row: ``(columns as "a|b", rule, check function)``.
+
+    The loader reports each broken rule once per row (not once per column) under the
+    ``columns`` label.
+    """
+    out = []
+    for a, b in ONE_OF_COLUMNS.get(table, ()):
+        out.append((f"{a}|{b}", f"give exactly one of {a} or {b} in each row",
+                    lambda df, a=a, b=b: _one_of(df, a, b)))
+    for cols in UNIQUE_TOGETHER.get(table, ()):
+        out.append(("|".join(cols), f"the same {', '.join(cols)} appears in more than one row",
+                    lambda df, cols=cols: ~_duplicated(df, cols)))
+    return out
+
+
+def _one_of(df: pd.DataFrame, a: str, b: str) -> pd.Series:
+    if a not in df or b not in df:
+        return pd.Series(True, index=df.index)
+    return df[a].notna() ^ df[b].notna()
+
+
+def _duplicated(df: pd.DataFrame, cols) -> pd.Series:
+    if any(c not in df for c in cols):
+        return pd.Series(False, index=df.index)
+    return df[list(cols)].astype("string").fillna("\x00").duplicated(keep=False)
 
 
 # ----------------------------------------------------------------------------- the vocabulary's meaning

@@ -15,7 +15,9 @@ from telesales_lab.analysis.coaching import SECTIONS, _check_active, _context, _
 
 
 # ----------------------------------------------------------------------------- display
-_VOCAB_COLUMNS = ("stage", "metric", "skill", "method", "outcome", "objection", "scenario")
+_VOCAB_COLUMNS = ("stage", "metric", "skill", "method", "outcome", "objection", "scenario", "status")
+_MONEY_COLUMNS = ("target", "actual", "forecast", "forecast_low", "forecast_high", "amount", "bonus",
+                  "gap_to_next_tier", "gap_money")
 
 
 _RATE_METRICS = ("contact_rate", "positive_rate", "conversion_rate", "objection_save_rate")
@@ -37,6 +39,20 @@ def _fmt_pct(v: pd.Series) -> np.ndarray:
 def _display(frame: pd.DataFrame, section: str, lang: str) -> pd.DataFrame:
     """Format a section (one rep's rows or every rep's) as text for display."""
     f = frame.copy()
+    if section in ("targets", "bonus", "collections"):
+        for col in [c for c in _MONEY_COLUMNS if c in f]:
+            f[col] = _fmt_num(f[col])
+        for col in [c for c in ("attainment",) if c in f]:
+            f[col] = _fmt_pct(f[col])
+        if "multiplier" in f:
+            f["multiplier"] = np.array(["-" if pd.isna(x) else f"{x:.2f}" for x in f["multiplier"].astype(float)],
+                                       dtype=object)
+        if "signed_on" in f:
+            f["signed_on"] = pd.to_datetime(f["signed_on"]).dt.strftime("%Y-%m-%d")
+        if "gates_failed" in f:
+            from telesales_lab.analysis.bonus import translate_gates
+
+            f["gates_failed"] = translate_gates(f["gates_failed"], lang)
     if section in ("kpis", "goals"):
         rate = f["metric"].isin(_RATE_METRICS).to_numpy(bool)
         for col in [c for c in ("rep_value", "team_average", "difference", "current", "target") if c in f]:
@@ -313,7 +329,7 @@ th{background:#f3f3f3} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 <p>{{ pack.summary }}</p>
 {% for s in sections %}<h2>{{ headings[s] }}</h2>
 {% if s in plots %}{{ plots[s] | safe }}{% endif %}
-{% if tables[s] is none %}<p class="note">{{ none }}</p>{% else %}{{ tables[s] | safe }}{% endif %}
+{% if tables[s] is none %}<p class="note">{{ nothing }}</p>{% else %}{{ tables[s] | safe }}{% endif %}
 {% endfor %}
 </body></html>
 """
@@ -344,7 +360,7 @@ def render_html(pack: dict, lang: str | None = None) -> str:
 def _page(head: dict, tables: dict, charts: dict, lang: str, template) -> str:
     return template.render(
         pack=head, sections=SECTIONS, tables=tables, plots=charts, title=t("coaching.title", lang),
-        note=t("coaching.note", lang), none=t("coaching.none", lang), html_lang="zh-CN" if lang == "zh" else "en",
+        note=t("coaching.note", lang), nothing=t("coaching.none", lang), html_lang="zh-CN" if lang == "zh" else "en",
         headings={s: heading(s, lang) for s in SECTIONS + ("summary",)})
 
 

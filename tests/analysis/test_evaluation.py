@@ -58,7 +58,7 @@ def test_user_file_merges_over_defaults_and_normalises(tmp_path):
 @pytest.mark.parametrize("text,message", [
     ("[kpi.weights]\nsalse = 1\n", r"policy.toml: \[kpi.weights\] salse: unknown key; allowed here: sales"),
     ("[kpi.weigths]\nsales = 1\n", r"policy.toml: \[kpi\] weigths: unknown key"),
-    ("bonus = 3\n", r"policy.toml: bonus: unknown key"),
+    ("bonuses = 3\n", r"policy.toml: bonuses: unknown key"),
     ("[kpi.weights]\nsales = \"high\"\n", r"policy.toml: \[kpi.weights\] sales = 'high': must be a number"),
     ("[kpi.weights]\nsales = true\n", r"\[kpi.weights\] sales = True: must be a number"),
     ("[kpi.weights]\nsales = -0.2\n", r"\[kpi.weights\] sales = -0.2: weight must not be negative"),
@@ -174,7 +174,8 @@ def test_satisfaction_by_hand(demo):
 def test_grade_bands_as_configured(demo):
     _, data, _, _ = demo
     policy = {"grades": {"S": 85.0, "A": 60.0, "F": 0.0}, "awards": {"min_grade": "A"},
-              "promotion": {"team_lead": {"min_grade": "A"}, "supervisor": {"min_grade": "S"}}}
+              "promotion": {"team_lead": {"min_grade": "A"}, "supervisor": {"min_grade": "S"}},
+              "bonus": {"min_grade": "F"}}
     e = evaluate(data, MONTH, policy)
     expected = np.where(e["total"] >= 85, "S", np.where(e["total"] >= 60, "A", "F"))
     assert (e["grade"].to_numpy() == expected).all()

@@ -9,11 +9,12 @@ from telesales_lab.present.plots.conversion import conversion_chart, show
 from telesales_lab.present.plots.kpi import drift_chart, grade_chart, kpi_trend_chart, skill_heatmap, team_radar
 from telesales_lab.present.plots.outcomes import followup_chart, funnel_chart, heatmap_chart, objection_chart, trend_chart
 from telesales_lab.present.plots.ranking import plot_allocation, plot_intervals, plot_phrases
+from telesales_lab.present.plots.targets import attainment_chart, attainment_order
 from telesales_lab.present.plots.training import plot_coach_load, plot_effects, plot_team_gaps
 
 __all__ = [
     "setup", "font_path", "funnel_chart", "heatmap_chart", "trend_chart", "objection_chart", "followup_chart",
     "grade_chart", "skill_heatmap", "team_radar", "kpi_trend_chart", "drift_chart", "plot_intervals",
     "plot_allocation", "plot_phrases", "plot_team_gaps", "plot_coach_load", "plot_effects", "conversion_chart",
-    "show",
+    "show", "attainment_chart", "attainment_order",
 ]
