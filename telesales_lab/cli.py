@@ -483,6 +483,15 @@ def _register_rank_scripts(sub) -> None:
 _REGISTRARS.append(_register_rank_scripts)
 
 
+def _register_experiments(sub) -> None:
+    from .experiments_cli import register
+
+    register(sub)
+
+
+_REGISTRARS.append(_register_experiments)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -7,10 +7,11 @@ Four experiments run in the demo window (dates relative to its last month ``M``)
   (+0.4 log-odds), so the planted decision is ``stop_winner`` with ``RN-B`` the winner.
 * ``EXP-FU-TRIAL`` — follow-up, ``FU-B`` against ``FU-C`` over the whole window; equal true
   effects, so the planted decision is ``stop_no_difference`` (minimum detectable effect 5 points).
-* ``EXP-FU-SHORT`` — follow-up, ``FU-A`` against a new short script ``FU-S`` over the whole
-  window: within every rep a fair coin moves half of ``FU-A``'s calls to ``FU-S``. The short
-  script sells exactly as well (same true effect), so with a margin of 5 points the planted
-  decision is ``non_inferior``.
+* ``EXP-FU-SHORT`` — follow-up, ``FU-A`` against a new short script ``FU-S`` from the start
+  of the window to the end of ``M - 1``: a fair coin per call moves half of ``FU-A``'s calls
+  in those months to ``FU-S``. The short script sells exactly as well (same true effect), so
+  with a margin of 5 points the planted decision is ``non_inferior``. The last month is left
+  as it was (three follow-up scripts).
 * ``EXP-UP-OFFER`` — upsell, ``UP-B`` against ``UP-A`` from the first day of ``M``; still
   running at the end of the window (``continue``): one month is too little for its 5-point
   minimum detectable effect, although ``UP-A`` is truly better.
@@ -70,7 +71,7 @@ scenario = "follow_up"
 variants = ["FU-A", "FU-S"]
 control = "FU-A"
 start = {fu_start}
-planned_end = {fu_end}
+planned_end = {short_end}
 metric = "sale_rate"
 mde = 0.05
 margin = 0.05
@@ -98,7 +99,7 @@ def _dates(end_month: pd.Period, months: int) -> dict:
     first = (end_month - (months - 1)).start_time.date()
     return {
         "rn_start": (end_month - 2).start_time.date(), "rn_end": (end_month + 1).end_time.date(),
-        "fu_start": first, "fu_end": end_month.end_time.date(),
+        "fu_start": first, "fu_end": end_month.end_time.date(), "short_end": (end_month - 1).end_time.date(),
         "up_start": end_month.start_time.date(), "up_end": (end_month + 2).end_time.date(),
     }
 
@@ -116,7 +117,8 @@ def plant_experiments(rng, tables: dict, end_month: str, months: int) -> tuple[d
     ``{id: {"decision", "winner", "control", "variants", "log_odds_effect"}}``.
     """
     calls = tables["calls"]
-    moved = (calls["script_id"] == _MOVED_FROM).to_numpy(bool) & (rng.random(len(calls)) < 0.5)
+    before = (calls["started_at"] < pd.Period(end_month, freq="M").start_time.strftime("%Y-%m-%d")).to_numpy(bool)
+    moved = (calls["script_id"] == _MOVED_FROM).to_numpy(bool) & (rng.random(len(calls)) < 0.5) & before
     script = calls["script_id"].to_numpy(object).copy()
     script[moved] = SHORT_SCRIPT[0]
     calls = calls.copy()

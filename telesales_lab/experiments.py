@@ -91,6 +91,8 @@ _KEYS = ("id", "hypothesis", "scenario", "customer_classes", "variants", "contro
          "metric", "mde", "margin", "alpha", "power", "assignment", "shares", "min_connected")
 _REQUIRED = ("id", "hypothesis", "scenario", "variants", "control", "start", "planned_end", "metric", "mde")
 
+#: Column words labelled for this module's tables only (``translate_columns(frame, lang, CONTEXT)``).
+CONTEXT = "experiments"
 register({
     "experiment_id": ("experiment", "实验"),
     "variant": ("variant", "话术版本"),
@@ -119,7 +121,18 @@ register({
     "start": ("start", "开始日期"),
     "date": ("date", "日期"),
     "srm_p_value": ("sample-ratio p-value", "样本比例P值"),
-})
+
+    "calls": ("calls", "通话数"),
+    "connected": ("connected", "接通数"),
+    "sales": ("sales", "成交数"),
+    "rate": ("sale rate", "成交率"),
+    "ci_low": ("always-valid CI low", "随时有效区间下限"),
+    "ci_high": ("always-valid CI high", "随时有效区间上限"),
+    "alpha": ("alpha", "显著性水平"),
+    "power": ("power", "检验效能"),
+    "share": ("share", "分配比例"),
+    "planned_calls": ("planned calls", "计划通话数"),
+}, context=CONTEXT)
 _REASONS = {
     "wait": ("{days} days of data; each arm needs {need} connected calls before a decision (fewest so far: {have})",
              "已有{days}天数据；每组需至少{need}次接通才作判断（目前最少{have}次）"),
@@ -268,7 +281,8 @@ def _check_entry(e: dict, i: int, label: str) -> tuple[Experiment | None, list[s
     errs: list[str] = []
 
     def bad(key, rule):
-        shown = f" == {e[key]!r}" if key in e else ""
+        v = e.get(key)
+        shown = "" if key not in e else f" == {v.isoformat()}" if isinstance(v, _dt.date) else f" == {v!r}"
         errs.append(f"{label}: {who}: key '{key}'{shown}: {rule}")
 
     for key in e:
@@ -510,6 +524,27 @@ class ExperimentResult:
         return max(self.days[i] for i in self.decided_day)
 
 
+def decision_rule(low, high, mde: float, margin: float | None = None) -> np.ndarray:
+    """The decision each look's always-valid interval allows (arrays of any shape).
+
+    Without a margin: ``stop_winner`` when the interval excludes 0, ``stop_no_difference``
+    when it lies inside ``(-mde, mde)``. With a non-inferiority margin: ``stop_winner`` when
+    it lies above 0, ``non_inferior`` when above ``-margin``, ``inferior`` when below
+    ``-margin``. Otherwise ``continue`` (also where the interval is NaN).
+    """
+    low, high = np.asarray(low, float), np.asarray(high, float)
+    rule = np.full(low.shape, "continue", dtype=object)
+    with np.errstate(invalid="ignore"):
+        if margin is not None:
+            rule[low > -margin] = "non_inferior"
+            rule[high < -margin] = "inferior"
+            rule[low > 0] = "stop_winner"
+        else:
+            rule[(low > -mde) & (high < mde)] = "stop_no_difference"
+            rule[(low > 0) | (high < 0)] = "stop_winner"
+    return rule
+
+
 def _analyse(x: Experiment, s: dict, as_of: _dt.date) -> ExperimentResult:
     K = len(x.variants)
     alpha = x.alpha / max(K - 1, 1)
@@ -534,15 +569,7 @@ def _analyse(x: Experiment, s: dict, as_of: _dt.date) -> ExperimentResult:
         start = int(np.argmax(ready)) if ready.any() else D
         lo, hi, pv = confidence_sequence(est, var, alpha, v_opt, start=start) if D else (est, est, est)
         effect[j - 1], low[j - 1], high[j - 1], p[j - 1] = est, lo, hi, pv
-        rule = np.full(D, "continue", dtype=object)
-        with np.errstate(invalid="ignore"):
-            if x.margin is not None:
-                rule[lo > -x.margin] = "non_inferior"
-                rule[hi < -x.margin] = "inferior"
-                rule[lo > 0] = "stop_winner"
-            else:
-                rule[(lo > -x.mde) & (hi < x.mde)] = "stop_no_difference"
-                rule[(lo > 0) | (hi < 0)] = "stop_winner"
+        rule = decision_rule(lo, hi, x.mde, x.margin)
         hit = np.flatnonzero(rule != "continue")
         first = int(hit[0]) if len(hit) else None
         if srm_day is not None and (first is None or srm_day <= first):
@@ -777,7 +804,7 @@ def plan_experiment(data, registry, as_of=None) -> pd.DataFrame:
         expected_end, planned_end``: ``n_per_arm_fixed`` connected calls per arm for one
         look at the end (the ranking's ``NormalIndPower`` on Cohen's h), ``n_per_arm`` for
         the daily-watched test (:func:`sequential_n_per_arm`); ``expected_days`` at the
-        current volume (the arm with the smallest share sets the pace).
+        current volume (the arm with the smallest share sets the pace), counted from the start.
     """
     from statsmodels.stats.power import NormalIndPower
     from statsmodels.stats.proportion import proportion_effectsize
@@ -831,7 +858,7 @@ def plan_experiment(data, registry, as_of=None) -> pd.DataFrame:
             "n_per_arm_fixed": math.ceil(fixed) if np.isfinite(fixed) else np.nan,
             "n_per_arm": math.ceil(seq) if np.isfinite(seq) else np.nan,
             "connected_per_day": per_day, "expected_days": days, "start": x.start.isoformat(),
-            "expected_end": (max(x.start, day) + _dt.timedelta(days=days)).isoformat()
+            "expected_end": (x.start + _dt.timedelta(days=days)).isoformat()
             if np.isfinite(days) else pd.NA,
             "planned_end": x.planned_end.isoformat()})
     out = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))

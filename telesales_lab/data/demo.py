@@ -413,7 +413,9 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
                               n_calls=n_calls, months=months, end_month=str(end_p)),
                    people, skills, weak, training, cust, call_arr, drift_idx, ctx)
     truth["script_effects"][SHORT_SCRIPT[0]] = SHORT_SCRIPT[4]
-    truth["intended_split"]["follow_up"] = {"FU-A": 1 / 6, SHORT_SCRIPT[0]: 1 / 6, "FU-B": 1 / 3, "FU-C": 1 / 3}
+    # over the whole window: until the last month half of FU-A's calls went to the short script
+    truth["intended_split"]["follow_up"] = {"FU-A": ((months - 1) / 6 + 1 / 3) / months,
+                                            SHORT_SCRIPT[0]: (months - 1) / 6 / months, "FU-B": 1 / 3, "FU-C": 1 / 3}
     truth["experiments"] = planted
     return tables, truth
 
