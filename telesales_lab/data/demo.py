@@ -13,7 +13,7 @@ analyses should recover, returned as a ``truth`` dict (and written as ``truth.js
 * a hidden customer value tier driving order frequency and amounts, and a few lapsed
   high-value customers;
 * one assessor who scores everyone too high, and one training module with a real effect;
-* four script experiments (:mod:`telesales_lab.demo_experiments`): a winner, a no-difference,
+* four script experiments (:mod:`telesales_lab.data.demo_experiments`): a winner, a no-difference,
   a non-inferior short script and one still running; their registry is written as
   ``experiments.toml``.
 
@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from telesales_lab.demo_experiments import SHORT_SCRIPT, plant_experiments, registry_text
+from telesales_lab.data.demo_experiments import SHORT_SCRIPT, plant_experiments, registry_text
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.data.periods import parse_month
 from telesales_lab.data.schema import OBJECTIONS, OUTCOMES, SKILLS, TABLES

@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from telesales_lab import experiments as ex
-from telesales_lab import sequential as sq
+from telesales_lab.analysis import experiments as ex
+from telesales_lab.analysis import sequential as sq
 from telesales_lab.cli import main
-from telesales_lab.demo import write_demo
+from telesales_lab.data.load import Dataset, load_dataset
 from telesales_lab.exceptions import ParameterError, RegistryError
-from telesales_lab.io import Dataset, load_dataset
 
 GOOD = """\
 version = 1
@@ -36,10 +35,9 @@ mde = 0.05
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The default demo (60k calls), as `make demo` writes it, with its registry."""
-    folder = tmp_path_factory.mktemp("demo") / "data"
-    truth = write_demo(folder)
+def demo(demo_folder):
+    """The default demo (60k calls), as `make demo` writes it, with its registry (read only)."""
+    folder, truth = demo_folder()
     return folder, load_dataset(folder, cache=False), truth
 
 

@@ -49,7 +49,7 @@ import math
 import numpy as np
 from scipy.special import gammaln, ndtri
 
-from .exceptions import ParameterError
+from telesales_lab.exceptions import ParameterError
 
 
 def _open01(name, value):

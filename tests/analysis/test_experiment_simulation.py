@@ -8,7 +8,7 @@ in docs/experiments.md.
 
 from __future__ import annotations
 
-from telesales_lab.experiment_sim import Scenario, simulate, summarise
+from telesales_lab.analysis.experiment_sim import Scenario, simulate, summarise
 
 N = 400
 ALPHA = 0.05

@@ -9,29 +9,7 @@ the first day a rule is met ends the experiment with that decision. :func:`plan_
 turns an entry into the calls needed, the expected duration at the current call volume and
 a rep-blocked assignment (the ranking's plan).
 
-The registry
-------------
-.. code-block:: toml
-
-    version = 1
-
-    [[experiment]]
-    id = "EXP-RN-LOYALTY"               # letters, digits, - _ . ; unique
-    hypothesis = "The loyalty offer renews more customers"
-    scenario = "renewal"
-    variants = ["RN-A", "RN-B"]         # script ids of the scenario, two or more
-    control = "RN-A"                    # one of the variants
-    start = 2026-08-01                  # first day of calls that count
-    planned_end = 2026-11-30            # last day
-    metric = "sale_rate"                # sale per connected call | revenue_per_call (per connected call)
-    mde = 0.05                          # minimum detectable effect (rate points as a fraction; yuan for revenue)
-    # margin = 0.02                     # non-inferiority margin: the variant may be at most this much worse
-    alpha = 0.05
-    power = 0.8
-    assignment = "rep_blocked"          # rep_blocked (every rep uses every variant) | customer
-    # customer_classes = ["A", "B"]     # only calls to customers of these classes (class at the start)
-    # shares = { RN-A = 0.5, RN-B = 0.5 }   # intended split; default equal
-    # min_connected = 100               # connected calls each arm needs before any decision
+The registry (``experiments.toml``) is read by :mod:`telesales_lab.data.registry`.
 
 Decisions
 ---------
@@ -47,19 +25,14 @@ comparison suspect). With more than two variants each is compared with the contr
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import math
-import re
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .exceptions import ParameterError, RegistryError
-from .i18n import check_lang, register, t
-from .sequential import (
+from telesales_lab.analysis.sequential import (
     confidence_sequence,
     information_for,
     mh_risk_difference,
@@ -68,15 +41,15 @@ from .sequential import (
     srm_p_value,
     stratified_mean_difference,
 )
+from telesales_lab.data.registry import Experiment, example_registry_path, load_registry
+from telesales_lab.exceptions import ParameterError, RegistryError
+from telesales_lab.labels import check_lang, t
 
 __all__ = ["Experiment", "load_registry", "monitor_experiments", "experiments_table", "experiment_history",
            "plan_experiment", "plan_assignment", "EXPERIMENT_COLUMNS", "DECISIONS", "METRICS",
            "example_registry_path"]
 
 DECISIONS = ("continue", "stop_winner", "stop_no_difference", "non_inferior", "inferior", "sample_ratio_mismatch")
-METRICS = ("sale_rate", "revenue_per_call")
-ASSIGNMENTS = ("rep_blocked", "customer")
-CLASSES = ("A", "B", "C")
 EXPERIMENT_COLUMNS = ("experiment_id", "variant", "calls", "connected", "sales", "rate", "effect", "ci_low",
                       "ci_high", "p_always_valid", "decision", "reason")
 HISTORY_COLUMNS = ("experiment_id", "variant", "date", "connected", "effect", "ci_low", "ci_high",
@@ -86,318 +59,15 @@ PLAN_COLUMNS = ("experiment_id", "scenario", "control", "variants", "metric", "b
                 "expected_end", "planned_end")
 #: Level of the sequential sample-ratio test (as the ranking's srm_check threshold).
 SRM_ALPHA = 0.001
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_KEYS = ("id", "hypothesis", "scenario", "customer_classes", "variants", "control", "start", "planned_end",
-         "metric", "mde", "margin", "alpha", "power", "assignment", "shares", "min_connected")
-_REQUIRED = ("id", "hypothesis", "scenario", "variants", "control", "start", "planned_end", "metric", "mde")
 
-#: Column words labelled for this module's tables only (``translate_columns(frame, lang, CONTEXT)``).
+#: Column words and decisions labelled for this module's tables (``[context.experiments]`` of the catalogs).
 CONTEXT = "experiments"
-register({
-    "experiment_id": ("experiment", "实验"),
-    "variant": ("variant", "话术版本"),
-    "effect": ("effect vs control", "相对对照的差异"),
-    "p_always_valid": ("always-valid p-value", "随时有效P值"),
-    "decision": ("decision", "决定"),
-    "reason": ("reason", "理由"),
-    "continue": ("continue", "继续"),
-    "stop_winner": ("stop: winner", "停止：有胜出者"),
-    "stop_no_difference": ("stop: no difference", "停止：无差异"),
-    "non_inferior": ("non-inferior", "不劣于对照"),
-    "inferior": ("inferior", "劣于对照"),
-    "sample_ratio_mismatch": ("sample ratio mismatch", "样本比例失衡"),
-    "n_per_arm_fixed": ("connected calls per arm (one look)", "每组所需接通数（单次检验）"),
-    "n_per_arm": ("connected calls per arm (daily looks)", "每组所需接通数（每日查看）"),
-    "connected_per_day": ("connected calls per day", "每日接通数"),
-    "expected_days": ("expected days", "预计天数"),
-    "expected_end": ("expected end", "预计结束日期"),
-    "planned_end": ("planned end", "计划结束日期"),
-    "baseline": ("baseline", "基线"),
-    "mde": ("minimum detectable effect", "最小可检测效应"),
-    "margin": ("non-inferiority margin", "非劣效界值"),
-    "control": ("control", "对照"),
-    "variants": ("variants", "版本"),
-    "metric": ("metric", "指标"),
-    "start": ("start", "开始日期"),
-    "date": ("date", "日期"),
-    "srm_p_value": ("sample-ratio p-value", "样本比例P值"),
-
-    "calls": ("calls", "通话数"),
-    "connected": ("connected", "接通数"),
-    "sales": ("sales", "成交数"),
-    "rate": ("sale rate", "成交率"),
-    "ci_low": ("always-valid CI low", "随时有效区间下限"),
-    "ci_high": ("always-valid CI high", "随时有效区间上限"),
-    "alpha": ("alpha", "显著性水平"),
-    "power": ("power", "检验效能"),
-    "share": ("share", "分配比例"),
-    "planned_calls": ("planned calls", "计划通话数"),
-}, context=CONTEXT)
-_REASONS = {
-    "wait": ("{days} days of data; each arm needs {need} connected calls before a decision (fewest so far: {have})",
-             "已有{days}天数据；每组需至少{need}次接通才作判断（目前最少{have}次）"),
-    "not_started": ("starts on {date}", "将于{date}开始"),
-    "running": ("{effect} so far (always-valid {level} interval {low} to {high}); not yet decided",
-                "目前差异{effect}（随时有效{level}区间{low}至{high}）；尚无定论"),
-    "running_end": ("planned end {date} passed without a decision: {effect} (interval {low} to {high}); "
-                    "extend it or close it as inconclusive",
-                    "已过计划结束日期{date}仍无定论：差异{effect}（区间{low}至{high}）；请延长或以无定论结束"),
-    "winner": ("{winner} beats {loser} by {gap} (always-valid {level} interval {low} to {high}); decided on {date}",
-               "{winner}优于{loser}，高{gap}（随时有效{level}区间{low}至{high}）；于{date}得出结论"),
-    "no_difference": ("no difference of {mde} or more: the interval {low} to {high} lies inside +-{mde}; "
-                      "decided on {date}",
-                      "不存在{mde}及以上的差异：区间{low}至{high}落在±{mde}之内；于{date}得出结论"),
-    "non_inferior": ("{variant} is at most {margin} worse than {control} (interval {low} to {high}, above "
-                     "-{margin}); decided on {date}",
-                     "{variant}最多比{control}差{margin}（区间{low}至{high}，高于-{margin}）；于{date}得出结论"),
-    "inferior": ("{variant} is more than {margin} worse than {control} (interval {low} to {high}); decided on {date}",
-                 "{variant}比{control}差{margin}以上（区间{low}至{high}）；于{date}得出结论"),
-    "srm": ("dials are not split as intended ({observed} against {intended}; sequential p = {p}) since {date}: "
-            "fix the assignment before reading any result",
-            "自{date}起拨打量未按计划分配（实际{observed}，计划{intended}；序贯P值{p}）：先修正分配再看结果"),
-    "control_row": ("control", "对照组"),
-}
-_POINTS = ("{v:+.1f} points", "{v:+.1f}个百分点")
-_POINTS_ABS = ("{v:.1f} points", "{v:.1f}个百分点")
-_YUAN = ("{v:+,.0f} yuan per connected call", "每接通{v:+,.0f}元")
-_YUAN_ABS = ("{v:,.0f} yuan", "{v:,.0f}元")
+_REASONS = ("wait", "not_started", "running", "running_end", "winner", "no_difference", "non_inferior", "inferior",
+            "srm", "control_row")
 
 
-# ----------------------------------------------------------------------------- the registry
-@dataclass(frozen=True)
-class Experiment:
-    """One validated entry of the registry (see the module docstring for the keys)."""
-
-    id: str
-    hypothesis: str
-    scenario: str
-    variants: tuple[str, ...]
-    control: str
-    start: _dt.date
-    planned_end: _dt.date
-    metric: str
-    mde: float
-    margin: float | None = None
-    alpha: float = 0.05
-    power: float = 0.8
-    assignment: str = "rep_blocked"
-    customer_classes: tuple[str, ...] | None = None
-    shares: tuple[float, ...] = ()
-    min_connected: int = 100
-    source: str = field(default="", compare=False)
-
-    @property
-    def treatments(self) -> tuple[str, ...]:
-        return tuple(v for v in self.variants if v != self.control)
-
-
-def example_registry_path() -> Path:
-    """Path of the shipped example registry (the demo's planted experiments)."""
-    from importlib import resources
-
-    return Path(str(resources.files("telesales_lab") / "defaults" / "experiments.toml"))
-
-
-def _kind(v) -> str:
-    if isinstance(v, bool):
-        return "true/false"
-    if isinstance(v, (int, float)):
-        return "a number"
-    if isinstance(v, str):
-        return "text"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "a table"
-    if isinstance(v, _dt.date):
-        return "a date"
-    return type(v).__name__
-
-
-def load_registry(path) -> list[Experiment]:
-    """Read and check an experiment registry; every problem is reported at once.
-
-    Parameters
-    ----------
-    path : path
-        The ``experiments.toml`` file.
-
-    Returns
-    -------
-    list of Experiment
-        In the file's order.
-
-    Raises
-    ------
-    RegistryError
-        Unreadable or invalid TOML, or any broken rule; one line per problem naming the
-        file, the experiment id (or its position), the key and the rule.
-    """
-    path = Path(path)
-    label = path.name
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise RegistryError(f"{path}: experiment registry does not exist") from None
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot read the experiment registry ({exc.strerror})") from None
-    try:
-        doc = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise RegistryError(f"{label}: not UTF-8 text; save the registry as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RegistryError(f"{label}: not valid TOML ({exc})") from None
-    problems: list[str] = []
-    for key in doc:
-        if key not in ("version", "experiment"):
-            hint = difflib.get_close_matches(key, ["version", "experiment"], n=1)
-            problems.append(f"{label}: unknown top-level key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint
-                                                                          else "; use [[experiment]] tables"))
-    if "version" in doc and doc["version"] != 1:
-        problems.append(f"{label}: key 'version' == {doc['version']!r}: must be 1")
-    entries = doc.get("experiment", [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        problems.append(f"{label}: 'experiment' must be [[experiment]] tables")
-        entries = []
-    out, seen = [], {}
-    for i, entry in enumerate(entries, start=1):
-        exp, errs = _check_entry(entry, i, label)
-        problems += errs
-        if exp is not None:
-            if exp.id in seen:
-                problems.append(f"{label}: experiment '{exp.id}': key 'id': duplicate of experiment number "
-                                f"{seen[exp.id]}; ids must be unique")
-            seen.setdefault(exp.id, i)
-            out.append(exp)
-    if problems:
-        raise RegistryError(f"{len(problems)} problem(s) in the experiment registry {label}:\n"
-                            + "\n".join(f"  {p}" for p in problems))
-    return out
-
-
-def _check_entry(e: dict, i: int, label: str) -> tuple[Experiment | None, list[str]]:
-    eid = e.get("id")
-    who = f"experiment '{eid}'" if isinstance(eid, str) and eid else f"experiment number {i}"
-    errs: list[str] = []
-
-    def bad(key, rule):
-        v = e.get(key)
-        shown = "" if key not in e else f" == {v.isoformat()}" if isinstance(v, _dt.date) else f" == {v!r}"
-        errs.append(f"{label}: {who}: key '{key}'{shown}: {rule}")
-
-    for key in e:
-        if key not in _KEYS:
-            hint = difflib.get_close_matches(key, _KEYS, n=1)
-            errs.append(f"{label}: {who}: unknown key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else
-                                                                   f"; allowed: {', '.join(_KEYS)}"))
-    for key in _REQUIRED:
-        if key not in e:
-            errs.append(f"{label}: {who}: key '{key}' is missing: it is required")
-    text = {}
-    for key in ("id", "hypothesis", "scenario"):
-        if key in e:
-            v = e[key]
-            if not isinstance(v, str) or not v.strip():
-                bad(key, f"must be non-empty text (got {_kind(v)})")
-            else:
-                text[key] = v.strip()
-    if "id" in text and not _ID.match(text["id"]):
-        bad("id", "must start with a letter or digit and hold only letters, digits, '-', '_' and '.'")
-    variants: list[str] = []
-    if "variants" in e:
-        v = e["variants"]
-        if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
-            bad("variants", "must be a list of script ids (text)")
-        elif len(v) < 2:
-            bad("variants", "must list at least two script ids (the control and a variant)")
-        elif len(set(v)) != len(v):
-            bad("variants", "lists a script id twice")
-        else:
-            variants = [x.strip() for x in v]
-    control = e.get("control")
-    if "control" in e:
-        if not isinstance(control, str):
-            bad("control", "must be one script id (text)")
-        elif variants and control not in variants:
-            bad("control", f"must be one of the variants ({', '.join(variants)})")
-    dates = {}
-    for key in ("start", "planned_end"):
-        if key in e:
-            v = e[key]
-            if isinstance(v, _dt.datetime):
-                v = v.date()
-            if isinstance(v, str):
-                try:
-                    v = _dt.date.fromisoformat(v.strip())
-                except ValueError:
-                    bad(key, "must be a date YYYY-MM-DD")
-                    continue
-            if not isinstance(v, _dt.date):
-                bad(key, f"must be a date YYYY-MM-DD (got {_kind(v)})")
-                continue
-            dates[key] = v
-    if len(dates) == 2 and dates["planned_end"] < dates["start"]:
-        bad("planned_end", f"must not be before start ({dates['start']})")
-    metric = e.get("metric")
-    if "metric" in e and metric not in METRICS:
-        bad("metric", f"must be one of {'|'.join(METRICS)}")
-
-    def number(key, low, high, default=None, open_high=True):
-        if key not in e:
-            return default
-        v = e[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            bad(key, f"must be a number (got {_kind(v)})")
-            return None
-        ok = low < v and (v < high if open_high else v <= high)
-        if not ok:
-            rng = f"in ({low}, {high})" if open_high else f"in ({low}, {high}]"
-            bad(key, f"must be {rng}")
-            return None
-        return float(v)
-
-    rate = metric == "sale_rate"
-    mde = number("mde", 0, 1 if rate else math.inf)
-    margin = number("margin", 0, 1 if rate else math.inf)
-    alpha = number("alpha", 0, 1, 0.05)
-    power = number("power", 0, 1, 0.8)
-    if alpha is not None and alpha > 0.5:
-        bad("alpha", "must be at most 0.5 (it is the error rate you accept, e.g. 0.05)")
-    assignment = e.get("assignment", "rep_blocked")
-    if assignment not in ASSIGNMENTS:
-        bad("assignment", f"must be one of {'|'.join(ASSIGNMENTS)}")
-    classes = e.get("customer_classes")
-    if classes is not None:
-        if (not isinstance(classes, list) or not classes or not all(c in CLASSES for c in classes)
-                or len(set(classes)) != len(classes)):
-            bad("customer_classes", f"must be a non-empty list of distinct classes from {', '.join(CLASSES)}")
-            classes = None
-        else:
-            classes = tuple(classes)
-    shares: tuple[float, ...] = ()
-    if "shares" in e:
-        s = e["shares"]
-        if not isinstance(s, dict):
-            bad("shares", "must be a table {script_id = share}")
-        elif variants and set(s) != set(variants):
-            bad("shares", f"must give a share for exactly the variants ({', '.join(variants)})")
-        elif not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in s.values()):
-            bad("shares", "every share must be a number > 0")
-        elif variants:
-            tot = float(sum(s.values()))
-            shares = tuple(float(s[v]) / tot for v in variants)
-    min_conn = e.get("min_connected", 100)
-    if isinstance(min_conn, bool) or not isinstance(min_conn, int) or min_conn < 1:
-        bad("min_connected", "must be a whole number >= 1")
-    if errs:
-        return None, errs
-    if not shares:
-        shares = tuple(1.0 / len(variants) for _ in variants)
-    return Experiment(id=text["id"], hypothesis=text["hypothesis"], scenario=text["scenario"],
-                      variants=tuple(variants), control=control, start=dates["start"],
-                      planned_end=dates["planned_end"], metric=metric, mde=mde, margin=margin, alpha=alpha,
-                      power=power, assignment=assignment, customer_classes=classes, shares=shares,
-                      min_connected=int(min_conn), source=label), []
+def _say(name: str, lang: str, **values) -> str:
+    return t(f"experiments.reason.{name}", lang).format(**values)
 
 
 def check_against_data(experiments, data) -> None:
@@ -456,7 +126,7 @@ def daily_sums(data, x: Experiment, as_of: _dt.date) -> dict:
     mask = ((started >= t0) & (started < t1) & script.isin(order)).to_numpy(bool)
     sub = calls.loc[mask, ["call_id", "rep_id", "customer_id", "script_id", "started_at", "outcome"]]
     if x.customer_classes is not None and len(sub):
-        from .customers import class_at_start  # lazy: the customers module reads the policy
+        from telesales_lab.analysis.customers import class_at_start  # lazy: the customers module reads the policy
 
         month = str(pd.Period(x.start, freq="M"))
         try:
@@ -607,20 +277,18 @@ def monitor_experiments(data, registry, as_of=None) -> list[ExperimentResult]:
 
 
 def _fmt_effect(x: Experiment, v: float, lang: str, signed: bool = True) -> str:
-    i = 0 if lang == "en" else 1
     if x.metric == "sale_rate":
-        return (_POINTS if signed else _POINTS_ABS)[i].format(v=100 * v)
-    return (_YUAN if signed else _YUAN_ABS)[i].format(v=v)
+        return t("experiments.points" if signed else "experiments.points_abs", lang).format(v=100 * v)
+    return t("experiments.yuan" if signed else "experiments.yuan_abs", lang).format(v=v)
 
 
 def _reason(res: ExperimentResult, j: int, lang: str) -> str:
     x = res.experiment
-    i = 0 if lang == "en" else 1
     dec = res.decision[j]
     D = len(res.days)
     level = f"{1 - x.alpha / max(len(x.variants) - 1, 1):.0%}"
     if D == 0:
-        return _REASONS["not_started"][i].format(date=x.start.isoformat())
+        return _say("not_started", lang, date=x.start.isoformat())
     d = res.decided_day[j] if res.decided_day[j] is not None else D - 1
     lo, hi, est = res.low[j, d], res.high[j, d], res.effect[j, d]
     fmt = {"low": _fmt_effect(x, lo, lang) if np.isfinite(lo) else "-",
@@ -633,22 +301,22 @@ def _reason(res: ExperimentResult, j: int, lang: str) -> str:
         tot = cum.sum()
         obs = "/".join(f"{c / tot:.0%}" for c in cum) if tot else "-"
         intended = "/".join(f"{s:.0%}" for s in x.shares)
-        return _REASONS["srm"][i].format(observed=obs, intended=intended, p=f"{res.srm_p[d]:.2g}", date=fmt["date"])
+        return _say("srm", lang, observed=obs, intended=intended, p=f"{res.srm_p[d]:.2g}", date=fmt["date"])
     if dec == "stop_winner":
         win, lose = (x.treatments[j], x.control) if lo > 0 else (x.control, x.treatments[j])
         gap = _fmt_effect(x, abs(est), lang, signed=False)
-        return _REASONS["winner"][i].format(winner=win, loser=lose, gap=gap, **fmt)
+        return _say("winner", lang, winner=win, loser=lose, gap=gap, **fmt)
     if dec == "stop_no_difference":
-        return _REASONS["no_difference"][i].format(mde=_fmt_effect(x, x.mde, lang, signed=False), **fmt)
+        return _say("no_difference", lang, mde=_fmt_effect(x, x.mde, lang, signed=False), **fmt)
     if dec in ("non_inferior", "inferior"):
-        return _REASONS[dec][i].format(margin=_fmt_effect(x, x.margin, lang, signed=False), **fmt)
+        return _say(dec, lang, margin=_fmt_effect(x, x.margin, lang, signed=False), **fmt)
     start = res.reason_args[j]["start"]
     if start >= D:
         have = int(min(res.sums["connected"][:, :, 0].sum(), res.sums["connected"][:, :, j + 1].sum()))
-        return _REASONS["wait"][i].format(days=D, need=x.min_connected, have=have)
+        return _say("wait", lang, days=D, need=x.min_connected, have=have)
     if res.as_of > x.planned_end:
-        return _REASONS["running_end"][i].format(**(fmt | {"date": x.planned_end.isoformat()}))
-    return _REASONS["running"][i].format(**fmt)
+        return _say("running_end", lang, **(fmt | {"date": x.planned_end.isoformat()}))
+    return _say("running", lang, **fmt)
 
 
 def _overall(res: ExperimentResult) -> tuple[str, int | None]:
@@ -708,7 +376,7 @@ def experiments_table(results, lang: str = "en") -> pd.DataFrame:
                 elif len(x.treatments) == 1:
                     reason = _reason(res, 0, lang)
                 else:
-                    reason = _REASONS["control_row"][0 if lang == "en" else 1]
+                    reason = _say("control_row", lang)
                 row |= {"effect": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_always_valid": np.nan,
                         "decision": overall, "reason": reason}
             else:
@@ -883,7 +551,8 @@ def plan_assignment(data, registry, month: str | None = None, calls_per_rep=None
     DataFrame
         ``experiment_id, scenario, rep_id, script_id, share, planned_calls``.
     """
-    from .script_ranking import _plan, script_cells
+    from telesales_lab.analysis.ranking.ranker import _plan
+    from telesales_lab.analysis.ranking.cells import script_cells
 
     experiments = load_registry(registry) if isinstance(registry, (str, Path)) else list(registry)
     check_against_data(experiments, data)

@@ -3,9 +3,9 @@
 Each simulated experiment is a floor of reps with different sale rates, each making a
 Poisson number of connected calls a day, a share of them with the new script. Many
 experiments are drawn at once as arrays ``(experiments, days, reps, 2)`` and summed
-cumulatively over days, then analysed exactly as :func:`telesales_lab.experiments.monitor_experiments`
+cumulatively over days, then analysed exactly as :func:`telesales_lab.analysis.experiments.monitor_experiments`
 analyses real data (Mantel-Haenszel difference blocked by rep, the normal-mixture confidence
-sequence, :func:`telesales_lab.experiments.decision_rule`). Beside it, for comparison:
+sequence, :func:`telesales_lab.analysis.experiments.decision_rule`). Beside it, for comparison:
 
 * the **naive daily check** a trainer would do: the same rep-blocked estimate with an ordinary
   fixed-horizon 95% interval, looked at every day, stopping at the first day it excludes 0;
@@ -13,7 +13,7 @@ sequence, :func:`telesales_lab.experiments.decision_rule`). Beside it, for compa
 * the **fixed-horizon test**: the rep-blocked estimate and its ordinary interval, looked at
   once, on the last planned day.
 
-Used by ``tests/test_experiment_simulation.py`` (small, seeded) and
+Used by ``tests/analysis/test_experiment_simulation.py`` (small, seeded) and
 ``benchmarks/experiments_sim.py`` (larger; its table is in ``docs/experiments.md``).
 """
 
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from .experiments import decision_rule
-from .sequential import confidence_sequence, information_for, mh_risk_difference
+from telesales_lab.analysis.experiments import decision_rule
+from telesales_lab.analysis.sequential import confidence_sequence, information_for, mh_risk_difference
 
 __all__ = ["Scenario", "simulate", "summarise", "SCENARIOS", "simulation_table"]
 
