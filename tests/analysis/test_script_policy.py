@@ -35,7 +35,7 @@ def test_interaction_test_keeps_its_level_without_an_interaction():
     # same log-odds effects in every class (class levels differ): the test should reject rarely
     null = {"A": [0.0, 0.3], "B": [0.0, 0.3], "C": [0.0, 0.3]}
     p = [script_policy(_cells(s, null, R=20), n_draws=100)["p_value"].iloc[0] for s in range(30)]
-    assert np.mean(np.array(p) < 0.05) <= 0.15  # 30 replicates: 1.5 expected at 5%
+    assert np.mean(np.array(p) < 0.05) <= 0.15  # 30 replicates: 1.5 expected at 5% (100 replicates: 6%)
     assert np.mean(p) > 0.35  # roughly uniform
 
 
