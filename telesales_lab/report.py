@@ -52,6 +52,7 @@ NOTEBOOKS = [
     "02_script_ranking.ipynb",
     "03_skills_kpis.ipynb",
     "04_training_plan.ipynb",
+    "07_experiments.ipynb",
 ]
 
 #: The only parameters the report injects into a notebook.

@@ -9,7 +9,9 @@ rep's team (never another rep's calls):
   customer data);
 - role-play exercises for the weak skills, drawn from the scripts the rep used and the
   objections the rep met;
-- the rep's training plan (:func:`telesales_lab.analysis.training.plan`) and goals for next month.
+- the rep's training plan (:func:`telesales_lab.analysis.training.plan`) and goals for next month;
+- the script experiments the rep takes part in and the split of scripts to use
+  (:func:`telesales_lab.analysis.experiments.rep_assignments`), at the end of the summary.
 
 :func:`coaching_pack` builds one pack (the coaching notebook shows it);
 :func:`build_packs` writes an HTML page per active rep for the monthly report. The
@@ -179,7 +181,20 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
         "role_plays": role_plays, "plan": plan_all, "goals": goals,
     }
     return {"month": str(p), "lang": lang, "st": st, "reps": reps.set_index("rep_id"), "active": list(active),
-            "sections": sections, "heads": _heads(active, mine, theirs, skills_all, plan_all)}
+            "sections": sections, "heads": _heads(active, mine, theirs, skills_all, plan_all),
+            "experiments": _experiment_lines(data, month, lang)}
+
+
+def _experiment_lines(data, month: str, lang: str) -> pd.DataFrame:
+    """Each rep's running script experiments (registry beside the data); none if it is absent or invalid
+    (the experiments page reports an invalid registry)."""
+    from telesales_lab.analysis.experiments import rep_assignments
+    from telesales_lab.exceptions import TelesalesError
+
+    try:
+        return rep_assignments(data, month, lang=lang)
+    except TelesalesError:
+        return pd.DataFrame(columns=["rep_id", "line"])
 
 
 def _long(active, names, mine, theirs, key) -> pd.DataFrame:
@@ -285,6 +300,11 @@ def _pack(ctx: dict, rep_id: str) -> dict:
         mine = frame[frame["rep_id"].eq(rep_id).to_numpy(bool)].reset_index(drop=True)
         pack[name] = mine if name == "plan" else mine.drop(columns="rep_id")
     pack["summary"] = _summary(rep_id, ctx["heads"].loc[rep_id], ctx["month"], lang)
+    exp = ctx.get("experiments")
+    lines = list(exp.loc[exp["rep_id"] == rep_id, "line"]) if exp is not None and len(exp) else []
+    pack["experiments"] = lines
+    if lines:
+        pack["summary"] += ("" if lang == "zh" else " ") + ("" if lang == "zh" else " ").join(lines)
     return pack
 
 
@@ -323,7 +343,9 @@ def coaching_pack(data, month: str, rep_id: str, lang: str = "en", policy=None) 
     Returns
     -------
     dict
-        ``rep_id, team, role, month, lang, summary`` (text) and one DataFrame per section:
+        ``rep_id, team, role, month, lang, summary`` (text, ending with the rep's running
+        script experiments), ``experiments`` (those lines as a list) and one DataFrame per
+        section:
 
         - ``funnel``: ``stage, rep_value, team_average`` (dials, connected, positive, sales;
           the team average is per planned rep of the team with calls);

@@ -570,3 +570,114 @@ def plan_assignment(data, registry, month: str | None = None, calls_per_rep=None
     for c in ("experiment_id", "scenario", "rep_id", "script_id"):
         out[c] = out[c].astype("string")
     return out
+
+
+# ----------------------------------------------------------------------------- for the report and the packs
+CARD_COLUMNS = ("experiment_id", "hypothesis", "scenario", "variants", "status", "decision", "reason", "start",
+                "planned_end", "ended_on", "connected_min_arm", "n_per_arm", "progress")
+
+
+def default_registry(data):
+    """``experiments.toml`` beside the data set, or None when there is none."""
+    path = Path(data.source) / "experiments.toml"
+    return path if path.is_file() else None
+
+
+def experiment_cards(results, plan: pd.DataFrame | None = None, lang: str = "en") -> pd.DataFrame:
+    """One row per experiment for the report's cards: status, decision in words, progress.
+
+    Parameters
+    ----------
+    results : list of ExperimentResult
+        From :func:`monitor_experiments`.
+    plan : DataFrame, optional
+        From :func:`plan_experiment` (for the calls needed); without it progress is NaN.
+
+    Returns
+    -------
+    DataFrame
+        ``experiment_id, hypothesis, scenario, variants, status, decision, reason, start,
+        planned_end, ended_on, connected_min_arm, n_per_arm, progress``: ``status`` is
+        ``running``, ``finished`` (a decision was reached; ``ended_on`` its day) or
+        ``not_started``; ``connected_min_arm`` the connected calls of the arm with the fewest
+        (up to the decision); ``progress`` = that / ``n_per_arm`` (the daily-watched test's
+        planned calls per arm).
+    """
+    check_lang(lang)
+    table = experiments_table(results, lang)
+    need = plan.set_index("experiment_id")["n_per_arm"] if plan is not None and len(plan) else pd.Series(dtype=float)
+    rows = []
+    for res in results:
+        x = res.experiment
+        mine = table[table["experiment_id"] == x.id]
+        control = mine.iloc[0]
+        status = ("not_started" if not res.days else "finished" if control["decision"] != "continue"
+                  else "running")
+        n_arm = need.get(x.id, np.nan)
+        n_arm = float(n_arm) if pd.notna(n_arm) else np.nan
+        low = float(mine["connected"].min())
+        ended = None
+        if control["decision"] == "sample_ratio_mismatch":
+            ended = res.days[res.decided_day[res.decision.index("sample_ratio_mismatch")]]
+        elif res.finished:
+            ended = res.ended_on
+        hypothesis = x.hypothesis_zh if lang == "zh" and x.hypothesis_zh else x.hypothesis
+        rows.append({"experiment_id": x.id, "hypothesis": hypothesis, "scenario": x.scenario,
+                     "variants": ", ".join(x.variants), "status": status, "decision": control["decision"],
+                     "reason": control["reason"] if len(x.treatments) == 1 else "; ".join(mine["reason"].iloc[1:]),
+                     "start": x.start.isoformat(), "planned_end": x.planned_end.isoformat(),
+                     "ended_on": ended.isoformat() if ended else pd.NA, "connected_min_arm": low,
+                     "n_per_arm": n_arm, "progress": low / n_arm if n_arm and n_arm == n_arm else np.nan})
+    out = pd.DataFrame(rows, columns=list(CARD_COLUMNS))
+    for c in ("experiment_id", "hypothesis", "scenario", "variants", "status", "decision", "reason", "start",
+              "planned_end", "ended_on"):
+        out[c] = out[c].astype("string")
+    return out
+
+
+def rep_assignments(data, month: str, registry=None, lang: str = "en") -> pd.DataFrame:
+    """Each rep's running experiments at the end of ``month`` and the scripts to use.
+
+    An experiment counts for a rep when it is still running (no decision) on the last day of
+    ``month`` with data, its planned end is not past, and the rep called in its scenario in
+    ``month``: with a rep-blocked assignment every such rep uses every variant, in the
+    registry's shares.
+
+    Returns
+    -------
+    DataFrame
+        ``rep_id, experiment_id, scenario, scripts, planned_end, line``: ``scripts`` such as
+        ``UP-B 50%, UP-A 50%``; ``line`` the sentence for the coaching pack (``lang``). Empty
+        without a registry.
+    """
+    from telesales_lab.data.periods import parse_month
+
+    check_lang(lang)
+    cols = ["rep_id", "experiment_id", "scenario", "scripts", "planned_end", "line"]
+    registry = registry if registry is not None else default_registry(data)
+    if registry is None:
+        return pd.DataFrame(columns=cols).astype("string")
+    p = parse_month(month)
+    calls = data.calls
+    in_month = ((calls["started_at"] >= p.start_time) & (calls["started_at"] < (p + 1).start_time)).to_numpy(bool)
+    if not in_month.any():
+        return pd.DataFrame(columns=cols).astype("string")
+    as_of = calls.loc[in_month, "started_at"].max().date()
+    results = monitor_experiments(data, registry, as_of=as_of)
+    scen = data.scripts.set_index(data.scripts["script_id"].astype(str))["scenario"].astype(str)
+    sub = calls.loc[in_month, ["rep_id", "script_id"]]
+    rep_scen = pd.DataFrame({"rep_id": sub["rep_id"].astype(str).to_numpy(),
+                             "scenario": sub["script_id"].astype(str).map(scen).to_numpy()}).drop_duplicates()
+    rows = []
+    for res in results:
+        x = res.experiment
+        if not res.days or res.finished or "sample_ratio_mismatch" in res.decision or as_of > x.planned_end:
+            continue
+        scripts = t("experiments.script_sep", lang).join(f"{v} {s:.0%}" for v, s in zip(x.variants, x.shares))
+        line = t("experiments.coaching_line", lang).format(
+            experiment=x.id, scenario=t(x.scenario, lang, "script_ranking"), scripts=scripts,
+            end=x.planned_end.isoformat())
+        for rep in sorted(rep_scen.loc[rep_scen["scenario"] == x.scenario, "rep_id"]):
+            rows.append({"rep_id": rep, "experiment_id": x.id, "scenario": x.scenario, "scripts": scripts,
+                         "planned_end": x.planned_end.isoformat(), "line": line})
+    return pd.DataFrame(rows, columns=cols).astype("string")

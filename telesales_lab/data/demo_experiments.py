@@ -33,12 +33,13 @@ _FROM_LINE = "上次给您发的产品资料您看过了吗？"
 
 _REGISTRY = """\
 # Script experiments of the demo data set (telesales-lab experiments DATA --registry FILE).
-# Every key is described in the README; dates are YYYY-MM-DD.
+# Every key is described in docs/experiments.md; dates are YYYY-MM-DD.
 version = 1
 
 [[experiment]]
 id = "EXP-RN-LOYALTY"
 hypothesis = "Offering loyal customers the renewal discount renews more of them than the standard reminder"
+hypothesis_zh = "向老客户提供续费优惠比标准续约提醒能续约更多客户"
 scenario = "renewal"
 variants = ["RN-A", "RN-B"]
 control = "RN-A"
@@ -53,6 +54,7 @@ assignment = "rep_blocked"
 [[experiment]]
 id = "EXP-FU-TRIAL"
 hypothesis = "Asking about the trial account sells better on a follow-up call than answering open questions"
+hypothesis_zh = "回访时询问试用情况比答复遗留问题成交更好"
 scenario = "follow_up"
 variants = ["FU-B", "FU-C"]
 control = "FU-B"
@@ -67,6 +69,7 @@ assignment = "rep_blocked"
 [[experiment]]
 id = "EXP-FU-SHORT"
 hypothesis = "The short follow-up script sells at most 5 points worse than the material follow-up"
+hypothesis_zh = "简短回访话术的成交率最多比资料回访低5个百分点"
 scenario = "follow_up"
 variants = ["FU-A", "FU-S"]
 control = "FU-A"
@@ -82,6 +85,7 @@ assignment = "rep_blocked"
 [[experiment]]
 id = "EXP-UP-OFFER"
 hypothesis = "The time-limited upgrade offer sells more upgrades than the feature tour"
+hypothesis_zh = "限时升级优惠比功能介绍能促成更多升级"
 scenario = "upsell"
 variants = ["UP-B", "UP-A"]
 control = "UP-B"

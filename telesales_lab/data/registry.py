@@ -12,6 +12,7 @@ key, rule), so a typo never silently changes a test. The analysis is in
     [[experiment]]
     id = "EXP-RN-LOYALTY"               # letters, digits, - _ . ; unique
     hypothesis = "The loyalty offer renews more customers"
+    # hypothesis_zh = "老客户专享优惠能续约更多客户"   # optional: shown on Chinese pages
     scenario = "renewal"
     variants = ["RN-A", "RN-B"]         # script ids of the scenario, two or more
     control = "RN-A"                    # one of the variants
@@ -47,8 +48,8 @@ METRICS = ("sale_rate", "revenue_per_call")
 ASSIGNMENTS = ("rep_blocked", "customer")
 CLASSES = ("A", "B", "C")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_KEYS = ("id", "hypothesis", "scenario", "customer_classes", "variants", "control", "start", "planned_end",
-         "metric", "mde", "margin", "alpha", "power", "assignment", "shares", "min_connected")
+_KEYS = ("id", "hypothesis", "hypothesis_zh", "scenario", "customer_classes", "variants", "control", "start",
+         "planned_end", "metric", "mde", "margin", "alpha", "power", "assignment", "shares", "min_connected")
 _REQUIRED = ("id", "hypothesis", "scenario", "variants", "control", "start", "planned_end", "metric", "mde")
 
 
@@ -72,6 +73,7 @@ class Experiment:
     customer_classes: tuple[str, ...] | None = None
     shares: tuple[float, ...] = ()
     min_connected: int = 100
+    hypothesis_zh: str | None = None
     source: str = field(default="", compare=False)
 
     @property
@@ -182,7 +184,7 @@ def _check_entry(e: dict, i: int, label: str) -> tuple[Experiment | None, list[s
         if key not in e:
             errs.append(f"{label}: {who}: key '{key}' is missing: it is required")
     text = {}
-    for key in ("id", "hypothesis", "scenario"):
+    for key in ("id", "hypothesis", "hypothesis_zh", "scenario"):
         if key in e:
             v = e[key]
             if not isinstance(v, str) or not v.strip():
@@ -285,4 +287,4 @@ def _check_entry(e: dict, i: int, label: str) -> tuple[Experiment | None, list[s
                       variants=tuple(variants), control=control, start=dates["start"],
                       planned_end=dates["planned_end"], metric=metric, mde=mde, margin=margin, alpha=alpha,
                       power=power, assignment=assignment, customer_classes=classes, shares=shares,
-                      min_connected=int(min_conn), source=label), []
+                      min_connected=int(min_conn), hypothesis_zh=text.get("hypothesis_zh"), source=label), []
