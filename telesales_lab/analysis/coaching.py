@@ -299,13 +299,22 @@ def _pack(ctx: dict, rep_id: str) -> dict:
     for name, frame in ctx["sections"].items():
         mine = frame[frame["rep_id"].eq(rep_id).to_numpy(bool)].reset_index(drop=True)
         pack[name] = mine if name == "plan" else mine.drop(columns="rep_id")
-    pack["summary"] = _summary(rep_id, ctx["heads"].loc[rep_id], ctx["month"], lang)
-    exp = ctx.get("experiments")
-    lines = list(exp.loc[exp["rep_id"] == rep_id, "line"]) if exp is not None and len(exp) else []
-    pack["experiments"] = lines
-    if lines:
-        pack["summary"] += ("" if lang == "zh" else " ") + ("" if lang == "zh" else " ").join(lines)
+    pack["experiments"] = _experiments_of(ctx, rep_id)
+    pack["summary"] = pack_summary(ctx, rep_id)
     return pack
+
+
+def _experiments_of(ctx: dict, rep_id: str) -> list[str]:
+    exp = ctx.get("experiments")
+    return list(exp.loc[exp["rep_id"] == rep_id, "line"]) if exp is not None and len(exp) else []
+
+
+def pack_summary(ctx: dict, rep_id: str) -> str:
+    """The pack's summary: the month in a few sentences, then the rep's running experiments."""
+    lang = ctx["lang"]
+    gap = "" if lang == "zh" else " "  # no space after a Chinese full stop
+    parts = [_summary(rep_id, ctx["heads"].loc[rep_id], ctx["month"], lang)] + _experiments_of(ctx, rep_id)
+    return gap.join(parts)
 
 
 def _pct(v) -> str:
