@@ -122,8 +122,8 @@ def daily_sums(data, x: Experiment, as_of: _dt.date) -> dict:
     t0 = pd.Timestamp(x.start)
     t1 = pd.Timestamp(end) + pd.Timedelta(days=1)
     started = calls["started_at"]
-    script = calls["script_id"].astype("string")
-    mask = ((started >= t0) & (started < t1) & script.isin(order)).to_numpy(bool)
+    mask = ((started >= t0) & (started < t1)).to_numpy(bool, copy=True)
+    mask[mask] = calls.loc[mask, "script_id"].isin(order).to_numpy(bool)  # test the ids of the window only
     sub = calls.loc[mask, ["call_id", "rep_id", "customer_id", "script_id", "started_at", "outcome"]]
     if x.customer_classes is not None and len(sub):
         from telesales_lab.analysis.customers import class_at_start  # lazy: the customers module reads the policy
@@ -135,7 +135,8 @@ def daily_sums(data, x: Experiment, as_of: _dt.date) -> dict:
             cmap = pd.Series(dtype="string")
         cls = sub["customer_id"].astype("string").map(cmap.astype("string")).fillna("C")
         sub = sub[cls.isin(x.customer_classes).to_numpy(bool)]
-    reps = np.sort(sub["rep_id"].astype(str).unique())
+    rep, reps = pd.factorize(sub["rep_id"], sort=True)
+    reps = np.asarray(reps, dtype=str)
     R, K = len(reps), len(order)
     shape = (n_days, R, K)
     out = {"days": [x.start + _dt.timedelta(days=d) for d in range(n_days)], "reps": reps, "variants": order}
@@ -144,8 +145,7 @@ def daily_sums(data, x: Experiment, as_of: _dt.date) -> dict:
             out[k] = np.zeros(shape)
         return out
     day = ((sub["started_at"] - t0).dt.days).to_numpy(np.int64)
-    rep = np.searchsorted(reps, sub["rep_id"].astype(str).to_numpy())
-    var = pd.Index(order).get_indexer(sub["script_id"].astype(str))
+    var = pd.Index(order).get_indexer(sub["script_id"])
     flat = (day * R + rep) * K + var
     size = n_days * R * K
     connected = (sub["outcome"] != "no_answer").to_numpy(bool)

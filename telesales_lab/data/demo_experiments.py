@@ -13,8 +13,13 @@ Four experiments run in the demo window (dates relative to its last month ``M``)
   with a margin of 5 points the planted decision is ``non_inferior``. The last month is left
   as it was (three follow-up scripts).
 * ``EXP-UP-OFFER`` — upsell, ``UP-B`` against ``UP-A`` from the first day of ``M``; still
-  running at the end of the window (``continue``): one month is too little for its 5-point
-  minimum detectable effect, although ``UP-A`` is truly better.
+  running at the end of the window (``continue``) in the default demo (60,000 calls): one
+  month is too little for its 5-point minimum detectable effect, although ``UP-A`` is truly
+  better. With many more calls a month (the 1M-call benchmark set) it stops within ``M`` with
+  ``UP-A`` the winner.
+
+The decisions in the truth are those the default demo reaches; the winners and "no winner"
+facts hold at every size.
 
 Moving calls between variants with equal true effects changes no outcome: only the
 ``script_id`` (and the script line quoted in the transcript) of the moved calls changes, so

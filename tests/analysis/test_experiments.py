@@ -354,3 +354,16 @@ def test_bad_parameters():
         sq.normal_mixture_rho(100, 1.5)
     with pytest.raises(ParameterError, match=r"v_opt == 0, must be > 0"):
         sq.normal_mixture_rho(0, 0.05)
+
+
+def test_every_reason_and_decision_has_both_languages():
+    import re as _re
+
+    from telesales_lab import labels
+
+    for name in ex._REASONS:
+        for lang in ("en", "zh"):
+            assert labels.has(f"experiments.reason.{name}"), name
+        assert _re.search(r"[\u4e00-\u9fff]", labels.t(f"experiments.reason.{name}", "zh")), name
+    for d in ex.DECISIONS:
+        assert labels.t(d, "zh", ex.CONTEXT) != d and labels.t(d, "en", ex.CONTEXT)
