@@ -367,3 +367,17 @@ def test_every_reason_and_decision_has_both_languages():
         assert _re.search(r"[\u4e00-\u9fff]", labels.t(f"experiments.reason.{name}", "zh")), name
     for d in ex.DECISIONS:
         assert labels.t(d, "zh", ex.CONTEXT) != d and labels.t(d, "en", ex.CONTEXT)
+
+
+def test_planned_end_passed_without_a_decision(demo, tmp_path):
+    _, data, _ = demo
+    text = (GOOD.replace('scenario = "renewal"', 'scenario = "follow_up"').replace('["RN-A", "RN-B"]', '["FU-B", "FU-C"]')
+            .replace('control = "RN-A"', 'control = "FU-B"').replace("start = 2026-08-01", "start = 2026-05-01")
+            .replace("planned_end = 2026-11-30", "planned_end = 2026-06-30").replace("mde = 0.05", "mde = 0.005"))
+    table = ex.experiments_table(ex.monitor_experiments(data, _write(tmp_path, text))).set_index("variant")
+    assert (table["decision"] == "continue").all()
+    assert table.loc["FU-C", "reason"].startswith("planned end 2026-06-30 passed without a decision")
+    calls = data.calls
+    june = calls[(calls["script_id"] == "FU-C") & (calls["started_at"] < "2026-07-01")
+                 & (calls["started_at"] >= "2026-05-01")]
+    assert table.loc["FU-C", "calls"] == len(june)  # nothing after the planned end counts
