@@ -101,6 +101,7 @@ def policy_text(policy: pd.DataFrame, lang: str = "en") -> str:
     out = []
     for scen, g in policy.groupby("scenario", sort=True):
         name = t(str(scen), lang, "script_ranking")
+        name = name[:1].upper() + name[1:]  # a sentence starts with a capital (no effect on Chinese)
         if g["per_class"].all():
             pairs = ", ".join(t("experiments.policy_pair", lang).format(script=r.recommended_script,
                                                                          cls=t(str(r.customer_class), lang))

@@ -69,7 +69,7 @@ def test_policy_in_words_and_formatted(demo):
     _, data, _ = demo
     policy = script_policy_by_class(data, "2026-10", window_months=3, n_draws=300)
     en = policy_text(policy, "en")
-    assert en.startswith("cold call: CC-B for every class (no credible difference between classes")
+    assert en.startswith("Cold call: CC-B for every class (no credible difference between classes")
     zh = policy_text(policy, "zh")
     assert zh.startswith("陌生电话：所有等级都用CC-B") and "。跟进回访" in zh
     table = policy_table(policy, "zh")
