@@ -504,7 +504,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-warehouse", action="store_true", help="leave out the DuckDB aggregation (issue 8, part 3)")
     p.add_argument("--duckdb-memory", default="1GB", metavar="SIZE",
                    help="DuckDB's memory limit for the warehouse stage (default 1GB; it spills beyond it)")
+    p.add_argument("--experiments", action="store_true",
+                   help="run only the simulation of daily-watched script experiments (benchmarks/experiments_sim.py)")
     args = p.parse_args(argv)
+    if args.experiments:
+        return subprocess.call([PY, str(ROOT / "benchmarks" / "experiments_sim.py")])
     if args.quick:
         args.sizes = args.sizes or "100k"
         args.skip_report = args.skip_full_path = args.skip_warehouse = True

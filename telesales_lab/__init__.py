@@ -22,6 +22,10 @@ _EXPORTS = {
     "rank_scripts": "analysis.ranking", "analyse_scripts": "analysis.ranking",
     "pairwise_comparisons": "analysis.ranking", "thompson_allocation": "analysis.ranking",
     "assignment_plan": "analysis.ranking", "phrase_analysis": "analysis.ranking",
+    "load_registry": "data.registry", "monitor_experiments": "analysis.experiments",
+    "experiments_table": "analysis.experiments", "experiment_history": "analysis.experiments",
+    "plan_experiment": "analysis.experiments", "plan_assignment": "analysis.experiments",
+    "script_policy_by_class": "analysis.script_policy",
     "score_skills": "analysis.skills",
     "evaluate": "analysis.evaluation", "evaluate_period": "analysis.evaluation", "award_candidates": "analysis.evaluation",
     "promotion_readiness": "analysis.evaluation", "kpi_trend": "analysis.evaluation",
@@ -37,7 +41,7 @@ _EXPORTS = {
     "run_report": "report", "save_table": "report",
     "mask_phone": "data.privacy", "scan_outputs": "data.privacy",
     "import_sources": "data.importer",
-    "TelesalesError": "exceptions", "DataValidationError": "exceptions",
+    "TelesalesError": "exceptions", "DataValidationError": "exceptions", "RegistryError": "exceptions",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -62,3 +62,7 @@ class ParameterError(TelesalesError):
 
 class ReportError(TelesalesError):
     """A report notebook failed; the previous report was left in place."""
+
+
+class RegistryError(TelesalesError):
+    """The experiment registry (``experiments.toml``) is invalid."""

@@ -53,6 +53,7 @@ NOTEBOOKS = [
     "03_skills_kpis.ipynb",
     "04_training_plan.ipynb",
     "07_targets.ipynb",
+    "08_experiments.ipynb",
 ]
 
 #: The only parameters the report injects into a notebook.

@@ -12,7 +12,9 @@ rep's team (never another rep's calls):
 - the rep's training plan (:func:`telesales_lab.analysis.training.plan`) and goals for next month;
 - the rep's targets (attainment and month-end forecast), the bonus and what the next tier
   takes ("2 more sales at your average order"), and the rep's open collections (customer
-  ids only).
+  ids only);
+- the script experiments the rep takes part in and the split of scripts to use
+  (:func:`telesales_lab.analysis.experiments.rep_assignments`), at the end of the summary.
 
 :func:`coaching_pack` builds one pack (the coaching notebook shows it);
 :func:`build_packs` writes an HTML page per active rep for the monthly report. The
@@ -192,7 +194,8 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     }
     return {"month": str(p), "lang": lang, "st": st, "reps": reps.set_index("rep_id"), "active": list(active),
             "sections": sections,
-            "heads": _heads(active, mine, theirs, skills_all, plan_all).join(target_heads)}
+            "heads": _heads(active, mine, theirs, skills_all, plan_all).join(target_heads),
+            "experiments": _experiment_lines(data, month, lang)}
 
 
 def _targets_sections(data, month: str, policy, active: pd.Index, lang: str):
@@ -227,6 +230,18 @@ def _targets_sections(data, month: str, policy, active: pd.Index, lang: str):
     for c in ("attainment", "forecast", "target", "status"):
         heads[f"t_{c}"] = first[c].reindex(active).to_numpy()
     return targets_all, bonus_all, collections_all, heads
+
+
+def _experiment_lines(data, month: str, lang: str) -> pd.DataFrame:
+    """Each rep's running script experiments (registry beside the data); none if it is absent or invalid
+    (the experiments page reports an invalid registry)."""
+    from telesales_lab.analysis.experiments import rep_assignments
+    from telesales_lab.exceptions import TelesalesError
+
+    try:
+        return rep_assignments(data, month, lang=lang)
+    except TelesalesError:
+        return pd.DataFrame(columns=["rep_id", "line"])
 
 
 def _long(active, names, mine, theirs, key) -> pd.DataFrame:
@@ -331,8 +346,22 @@ def _pack(ctx: dict, rep_id: str) -> dict:
     for name, frame in ctx["sections"].items():
         mine = frame[frame["rep_id"].eq(rep_id).to_numpy(bool)].reset_index(drop=True)
         pack[name] = mine if name == "plan" else mine.drop(columns="rep_id")
-    pack["summary"] = _summary(rep_id, ctx["heads"].loc[rep_id], ctx["month"], lang)
+    pack["experiments"] = _experiments_of(ctx, rep_id)
+    pack["summary"] = pack_summary(ctx, rep_id)
     return pack
+
+
+def _experiments_of(ctx: dict, rep_id: str) -> list[str]:
+    exp = ctx.get("experiments")
+    return list(exp.loc[exp["rep_id"] == rep_id, "line"]) if exp is not None and len(exp) else []
+
+
+def pack_summary(ctx: dict, rep_id: str) -> str:
+    """The pack's summary: the month in a few sentences, then the rep's running experiments."""
+    lang = ctx["lang"]
+    gap = "" if lang == "zh" else " "  # no space after a Chinese full stop
+    parts = [_summary(rep_id, ctx["heads"].loc[rep_id], ctx["month"], lang)] + _experiments_of(ctx, rep_id)
+    return gap.join(parts)
 
 
 def _pct(v) -> str:
@@ -374,7 +403,9 @@ def coaching_pack(data, month: str, rep_id: str, lang: str = "en", policy=None) 
     Returns
     -------
     dict
-        ``rep_id, team, role, month, lang, summary`` (text) and one DataFrame per section:
+        ``rep_id, team, role, month, lang, summary`` (text, ending with the rep's running
+        script experiments), ``experiments`` (those lines as a list) and one DataFrame per
+        section:
 
         - ``funnel``: ``stage, rep_value, team_average`` (dials, connected, positive, sales;
           the team average is per planned rep of the team with calls);

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from telesales_lab.data.monthly import remember
+from telesales_lab.data.cache import cached
 from telesales_lab.data.periods import parse_month
 from telesales_lab.data.policy import resolve_policy
 from telesales_lab.data.schema import TARGET_METRICS, is_connected, is_kept_order
@@ -108,7 +108,7 @@ def daily_sums(data) -> pd.DataFrame:
         out[cols] = out[cols].fillna(0.0)
         return out
 
-    return remember(data, ("daily_sums",), compute)
+    return cached(data, "daily_sums", ("orders", "calls"), compute)
 
 
 def _cube(daily: pd.DataFrame, rep_ids: np.ndarray, start: pd.Timestamp, n_days: int,

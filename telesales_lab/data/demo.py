@@ -12,7 +12,10 @@ analyses should recover, returned as a ``truth`` dict (and written as ``truth.js
   null comparison, ``renewal`` and ``upsell`` are clean randomised comparisons;
 * a hidden customer value tier driving order frequency and amounts, and a few lapsed
   high-value customers;
-* one assessor who scores everyone too high, and one training module with a real effect.
+* one assessor who scores everyone too high, and one training module with a real effect;
+* four script experiments (:mod:`telesales_lab.data.demo_experiments`): a winner, a no-difference,
+  a non-inferior short script and one still running; their registry is written as
+  ``experiments.toml``.
 
 The tables are returned the way they are written to disk: ids and categories as text,
 dates ``YYYY-MM-DD``, datetimes ``YYYY-MM-DD HH:MM:SS``, booleans ``true``/``false``,
@@ -33,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from telesales_lab.data.demo_experiments import SHORT_SCRIPT, plant_experiments, registry_text
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.data.periods import parse_month
 from telesales_lab.data.demo_targets import demo_targets
@@ -350,6 +354,8 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
           "control_rep_ids", "trained_on"};
         - ``targets``: planted under- and over-achievers of the last month's revenue
           target (:func:`telesales_lab.data.demo_targets.demo_targets`).
+        - ``experiments`` {experiment_id: {"decision", "winner", "control", "variants",
+          "log_odds_effect"}}: the planted script experiments and the decision each should reach.
 
     Raises
     ------
@@ -367,7 +373,7 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
     # one independent stream per part, so that e.g. more calls leave the people, skills and
     # assessments of a seed unchanged
     parts = ("people", "skills", "training", "customers", "calls", "orders", "feedback", "assessments",
-             "training_log", "targets")
+             "training_log", "experiments", "targets")
     rng = {k: np.random.default_rng(ss) for k, ss in zip(parts, np.random.SeedSequence(seed).spawn(len(parts)))}
 
     start_day = int((np.datetime64((end_p - (months - 1)).start_time.date(), "D") - _EPOCH_DAY).astype(int))
@@ -404,12 +410,18 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
         "training_catalog": catalog, "training_log": log,
     }
     tables["targets"], targets_truth = demo_targets(rng["targets"], tables, str(end_p), months)
+    tables, planted = plant_experiments(rng["experiments"], tables, str(end_p), months)
     tables = {name: frame[list(TABLES[name])].reset_index(drop=True) for name, frame in tables.items()}
 
     truth = _truth(seed, dict(n_teams=n_teams, reps_per_team=reps_per_team, n_customers=n_customers,
                               n_calls=n_calls, months=months, end_month=str(end_p)),
                    people, skills, weak, training, cust, call_arr, drift_idx, ctx)
     truth["targets"] = targets_truth
+    truth["script_effects"][SHORT_SCRIPT[0]] = SHORT_SCRIPT[4]
+    # over the whole window: until the last month half of FU-A's calls went to the short script
+    truth["intended_split"]["follow_up"] = {"FU-A": ((months - 1) / 6 + 1 / 3) / months,
+                                            SHORT_SCRIPT[0]: (months - 1) / 6 / months, "FU-B": 1 / 3, "FU-C": 1 / 3}
+    truth["experiments"] = planted
     return tables, truth
 
 
@@ -996,6 +1008,8 @@ def write_demo(out_dir, **kwargs) -> dict:
         for name, frame in tables.items():
             frame.to_csv(tmp / f"{name}.csv", index=False, encoding="utf-8", lineterminator="\n")
         (tmp / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / "experiments.toml").write_text(registry_text(truth["params"]["end_month"], truth["params"]["months"]),
+                                              encoding="utf-8")
         if not out.exists():
             try:
                 os.rename(tmp, out)

@@ -11,7 +11,7 @@ import pandas as pd
 from telesales_lab import labels
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.labels import check_lang, t
-from telesales_lab.analysis.coaching import SECTIONS, _check_active, _context, _pct, _summary
+from telesales_lab.analysis.coaching import SECTIONS, _check_active, _context, _pct, pack_summary
 
 
 # ----------------------------------------------------------------------------- display
@@ -441,7 +441,7 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
     for i, rep_id in enumerate(rep_ids, 1):  # one page per rep from the shared, pre-rendered parts
         rep = ctx["reps"].loc[rep_id]
         head = {"rep_id": rep_id, "team": rep["team"], "month": ctx["month"],
-                "summary": _summary(rep_id, ctx["heads"].loc[rep_id], ctx["month"], lang)}
+                "summary": pack_summary(ctx, rep_id)}
         charts = {"funnel": _funnel_chart(funnels[rep_id], lang),
                   "skills": _skills_chart(skills.get(rep_id, no_skills), lang)}
         html = _page(head, {s: tables[s].get(rep_id) for s in SECTIONS}, charts, lang, template)

@@ -161,7 +161,8 @@ def test_written_demo_round_trips_and_loads(tmp_path):
 
     out = tmp_path / "demo"
     truth = write_demo(out, seed=5, n_calls=5_000, n_customers=500)
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{t}.csv" for t in TABLES] + ["truth.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{t}.csv" for t in TABLES]
+                                                           + ["truth.json", "experiments.toml"])
     assert json.loads((out / "truth.json").read_text(encoding="utf-8")) == truth
     assert "华" in (out / "reps.csv").read_text(encoding="utf-8")  # UTF-8, not escaped
     raw = pd.read_csv(out / "reps.csv", dtype=str, keep_default_na=False)
@@ -219,8 +220,14 @@ def test_null_and_randomised_scenarios(default):
     assert truth["best_script"][null] is None
     null_ids = [s for s, sc in zip(t["scripts"]["script_id"], t["scripts"]["scenario"]) if sc == null]
     assert len({truth["script_effects"][s] for s in null_ids}) == 1
-    shares = calls.loc[scen == null, "script_id"].value_counts(normalize=True)
-    assert shares.between(1 / len(null_ids) - 0.03, 1 / len(null_ids) + 0.03).all()
+    # follow-up's split is equal, but for the planted short-script experiment: until the last month
+    # half of FU-A's calls use FU-S
+    assert truth["experiments"]["EXP-FU-SHORT"]["variants"] == ["FU-A", "FU-S"]
+    last = calls["started_at"] >= truth["window"]["end_month"] + "-01"
+    shares = calls.loc[(scen == null) & last, "script_id"].value_counts(normalize=True)
+    assert "FU-S" not in shares and shares.between(1 / 3 - 0.03, 1 / 3 + 0.03).all()
+    early = calls.loc[(scen == null) & ~last, "script_id"].value_counts(normalize=True)
+    assert abs(early["FU-S"] - early["FU-A"]) < 0.03 and abs(early["FU-A"] + early["FU-S"] - 1 / 3) < 0.03
     for scenario, split in truth["intended_split"].items():
         shares = calls.loc[scen == scenario, "script_id"].value_counts(normalize=True)
         for script, share in split.items():
