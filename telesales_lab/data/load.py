@@ -274,8 +274,15 @@ def read_csv_text(path: Path, label: str | None = None) -> tuple[pd.DataFrame | 
     text, problem = _decode(path.read_bytes(), label)
     if problem:
         return None, np.array([], dtype=np.int64), [problem]
+    if "\n" not in text and "\r" in text:
+        # Excel's "CSV (Macintosh)" ends lines with a bare CR
+        text = text.replace("\r", "\n")
     first = text.split("\n", 1)[0].rstrip("\r")
-    header = [h.strip() for h in next(csv.reader(io.StringIO(first)), [])]
+    try:
+        header = [h.strip() for h in next(csv.reader(io.StringIO(first)), [])]
+    except csv.Error as exc:
+        return None, np.array([], dtype=np.int64), [
+            Problem(label, None, f"the header row cannot be read as CSV ({exc})", rows=(1,), n_rows=1)]
     if not header or all(h == "" for h in header):
         return None, np.array([], dtype=np.int64), [Problem(label, None, "the file has no header row")]
     dupes = sorted({h for h in header if header.count(h) > 1})
@@ -361,7 +368,10 @@ def _csv_header(head: bytes) -> list[str] | None:
         first = head.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError:
         return None
-    header = [h.strip() for h in next(csv.reader(io.StringIO(first)), [])]
+    try:
+        header = [h.strip() for h in next(csv.reader(io.StringIO(first)), [])]
+    except csv.Error:
+        return None
     if not header or any(h == "" for h in header) or len(set(header)) != len(header):
         return None
     return header
@@ -450,6 +460,8 @@ def read_csv_typed(table: str, path: Path) -> pd.DataFrame | None:
 
     specs = TABLES[table]
     raw = path.read_bytes()
+    if b"\r" in raw and b"\n" not in raw:
+        return None  # bare CR line ends: the full path reads them
     header = _csv_header(raw)
     if header is None or any(name not in header for name, spec in specs.items() if spec.required):
         return None
@@ -521,6 +533,11 @@ def _as_text(s: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
+#: A date in the text: 2026-10-01, 2026/10/1, 10/01/2026, 01.10.2026, 20261001, 2026年10月1日.
+#: A bare time (10:00:00) has none, and pandas would give it today's date.
+_HAS_DATE = r"\d{1,4}\s*[-/.年]\s*\d{1,2}|\d{8}"
+
+
 def _parse_datetime(text: pd.Series) -> pd.Series:
     # utc=True: times with a zone offset become UTC (as before), and a column mixing offsets
     # and plain times no longer stops pandas ("Mixed timezones detected")
@@ -530,6 +547,9 @@ def _parse_datetime(text: pd.Series) -> pd.Series:
         parsed = parsed.copy()
         parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed", utc=True)
     parsed = parsed.dt.tz_convert(None)
+    dated = text.str.contains(_HAS_DATE, regex=True).fillna(False).to_numpy(bool)
+    if not dated.all():
+        parsed = parsed.where(dated)
     # a year outside 1677-2262 does not fit the canonical datetime64[ns]: not a valid date
     outside = parsed.notna() & ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max))
     return parsed.mask(outside).astype("datetime64[ns]")
@@ -556,7 +576,11 @@ def _coerce_column(raw: pd.Series, kind: str) -> tuple[pd.Series, pd.Series, str
         if kind == "int":
             fractional = typed.notna() & (typed % 1 != 0)
             return typed.where(~fractional).astype("Int64"), bad | fractional, "not a whole number"
-        return typed.astype("float64"), bad, "not a number"
+        typed = typed.astype("float64")
+        infinite = np.isinf(typed.to_numpy())  # 1e400 and "inf" parse as infinity
+        if infinite.any():
+            return typed.mask(infinite), bad | infinite, "not a finite number"
+        return typed, bad, "not a number"
     if kind == "bool":
         low = text.str.lower()
         typed = pd.Series(pd.NA, index=raw.index, dtype="boolean")

@@ -250,6 +250,24 @@ def _references(ids: pd.Series, known) -> pd.Series:
     return pd.Series(found, index=ids.index) | ids.isna().to_numpy()
 
 
+#: Control characters (NUL, tab, line breaks, escape ... and the C1 range): no id may hold one.
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+CONTROL_RULE = "must not contain control characters (NUL, tab, line break, escape)"
+
+
+def _finite(values: pd.Series) -> pd.Series:
+    """Missing or finite: ``inf`` (or ``1e400``, which parses as it) is not an amount."""
+    return pd.Series(~np.isinf(values.to_numpy(dtype="float64", na_value=np.nan)), index=values.index)
+
+
+def _printable(ids: pd.Series) -> pd.Series:
+    """No control character in an id (vectorised: Arrow's regex kernel on the whole column)."""
+    import pyarrow.compute as pc
+
+    found = pc.match_substring_regex(_arrow_strings(ids), CONTROL_CHARACTERS)
+    return pd.Series(~found.fill_null(False).to_numpy(zero_copy_only=False), index=ids.index)
+
+
 def table_schema(table: str, parents: dict[str, pd.Series] | None = None):
     """Build the pandera schema for one canonical table.
 
@@ -283,6 +301,10 @@ def table_schema(table: str, parents: dict[str, pd.Series] | None = None):
         if spec.pattern is not None:
             checks.append(pa.Check.str_matches(spec.pattern, error="must be YYYY-MM (e.g. 2026-10)"
                                                  if spec.pattern == MONTH_PATTERN else f"must match {spec.pattern}"))
+        if spec.kind == "float":
+            checks.append(pa.Check(_finite, element_wise=False, error="must be a finite number"))
+        if spec.kind == "id":
+            checks.append(pa.Check(_printable, element_wise=False, error=CONTROL_RULE))
         if spec.references and spec.references in parents:
             known = _arrow_strings(parents[spec.references]).drop_null()
             checks.append(
