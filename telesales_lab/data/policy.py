@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import stat
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -46,19 +47,142 @@ def default_policy_text() -> str:
     return default_policy_path().read_text(encoding="utf-8")
 
 
-def _read_toml(path: Path, label: str) -> dict:
+#: A policy file larger than this is refused (the shipped one is about 5 kB).
+MAX_POLICY_BYTES = 1 << 20
+
+#: The allowed range of every numeric key: ``(lowest, highest, whole number)``. A ``*``
+#: stands for any key of that table (weights, grade bands) or any element of a list.
+#: docs/policy.md lists the same ranges for people.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "kpi.weights.*": (0, 1000, False),
+    "kpi.sales.weights.*": (0, 1000, False),
+    "kpi.development.weights.*": (0, 1000, False),
+    "kpi.satisfaction.prior_feedback": (0, 100, False),
+    "kpi.satisfaction.resolve_within_days": (0, 366, False),
+    "kpi.satisfaction.weights.*": (0, 1000, False),
+    "kpi.teamwork.weights.*": (0, 1000, False),
+    "grades.*": (0, 100, False),
+    "awards.min_calls_per_month": (0, 100_000, True),
+    "awards.max_open_complaints": (0, 100_000, True),
+    "promotion.*.min_tenure_months": (0, 600, False),
+    "promotion.*.grade_streak": (1, 120, True),
+    "promotion.*.min_skill": (0, 100, False),
+    "skills.lookback_months": (1, 120, True),
+    "skills.half_life_days": (1, 3650, False),
+    "skills.max_call_weight": (0, 1000, False),
+    "training.target": (0, 100, False),
+    "training.min_gap": (0, 100, False),
+    "training.top_n": (1, 7, True),
+    "training.classroom_share": (0, 1, False),
+    "training.classroom_min_reps": (1, 10_000, True),
+    "training.senior_tenure_months": (0, 600, False),
+    "training.coach_min_score": (0, 100, False),
+    "training.coach_margin": (0, 100, False),
+    "training.coach_cap": (0, 1000, True),
+    "training.due_weeks.*": (0, 104, False),
+    "training.calendar_months": (1, 36, True),
+    "training.effect_level": (0.5, 0.999, False),
+    "training.effect_min_trained": (1, 10_000, True),
+    "calibration.lookback_months": (1, 120, True),
+    "calibration.drift_z": (0, 100, False),
+    "calibration.min_drift": (0, 100, False),
+    "calibration.alpha": (1e-9, 1, False),
+    "calibration.min_shared": (2, 100_000, True),
+    "customers.lookback_months": (1, 120, True),
+    "customers.a_min_score": (0, 100, False),
+    "customers.b_min_score": (0, 100, False),
+    "customers.potential_prior_calls": (0, 10_000, False),
+    "customers.weights.*": (0, 1000, False),
+    "care.horizon_days": (0, 366, False),
+    "care.lapsed_a_months": (1, 120, True),
+    "care.revisit_days.*": (1, 3660, False),
+}
+
+
+def _read_bytes(path: Path, label: str) -> bytes:
+    """The file's bytes: a regular file of at most :data:`MAX_POLICY_BYTES` only.
+
+    Opened without blocking and checked with ``fstat`` on the open file, so a FIFO cannot
+    hang the read, ``/dev/zero`` cannot fill the memory, and the file checked is the one read.
+    """
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise PolicyError(f"{label}: policy file does not exist") from None
     except OSError as exc:
         raise PolicyError(f"{label}: cannot read the policy file ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PolicyError(f"{label}: not a regular file (a folder, pipe or device); "
+                              "give the path of a TOML file")
+        if info.st_size > MAX_POLICY_BYTES:
+            raise PolicyError(f"{label}: {info.st_size:,} bytes, a policy file must be at most "
+                              f"{MAX_POLICY_BYTES:,} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_POLICY_BYTES + 1)
+    except OSError as exc:
+        raise PolicyError(f"{label}: cannot read the policy file ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_POLICY_BYTES:  # grew while being read
+        raise PolicyError(f"{label}: a policy file must be at most {MAX_POLICY_BYTES:,} bytes")
+    return raw
+
+
+def _read_toml(path: Path, label: str) -> dict:
+    raw = _read_bytes(path, label)
     try:
         return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise PolicyError(f"{label}: not UTF-8 text; save the policy file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{label}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise PolicyError(f"{label}: arrays or tables nested too deeply to be a policy file") from None
+
+
+def _range_of(dotted: str) -> tuple[float, float, bool] | None:
+    parts = dotted.split(".")
+    for pattern, rng in RANGES.items():
+        pat = pattern.split(".")
+        if len(pat) == len(parts) and all(p == "*" or p == q for p, q in zip(pat, parts)):
+            return rng
+    return None
+
+
+def _check_ranges(node, dotted: str, label: str) -> None:
+    """Every numeric value (and every number in a list) within its :data:`RANGES` entry."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_ranges(value, f"{dotted}.{key}" if dotted else str(key), label)
+        return
+    if isinstance(node, list):
+        for value in node:
+            if _is_number(value):
+                _check_value(value, f"{dotted}.*", label, shown=node)
+        return
+    if _is_number(node):
+        _check_value(node, dotted, label, shown=node)
+
+
+def _check_value(value, dotted: str, label: str, shown) -> None:
+    table, _, key = dotted.rpartition(".")
+    if dotted.endswith(".*"):
+        table, _, key = dotted[:-2].rpartition(".")
+    rng = _range_of(dotted)
+    if rng is None:  # a numeric key this module does not know: the range table is incomplete
+        raise PolicyError(f"{label}: {_where(table, key)} = {shown!r}: no allowed range is known for "
+                          "this key")
+    lo, hi, integer = rng
+    if not math.isfinite(value):
+        _fail(label, table, key, shown, "must be a finite number")
+    if integer and value != int(value):
+        _fail(label, table, key, shown, "must be a whole number")
+    if value < 0 and ".weights." in dotted:
+        _fail(label, table, key, shown, "weight must not be negative")
+    if not lo <= value <= hi:
+        _fail(label, table, key, shown, f"must be between {lo:g} and {hi:g}")
 
 
 def _is_number(v) -> bool:
@@ -314,7 +438,11 @@ def _check_targets_bonus(policy: dict, label: str) -> None:
 
 def _build(user: dict, label: str) -> dict:
     defaults = _read_toml(default_policy_path(), "defaults/policy.toml")
-    policy = _merge(defaults, user, "", label)
+    try:
+        policy = _merge(defaults, user, "", label)
+    except RecursionError:
+        raise PolicyError(f"{label}: tables nested too deeply to be a policy") from None
+    _check_ranges(policy, "", label)
     _check_weights(policy, label)
     _check_rules(policy, label)
     _check_targets_bonus(policy, label)

@@ -97,7 +97,7 @@ def test_broken_catalog_file_is_refused_with_row_and_rule(tmp_path):
 def test_training_settings_refuse_unknown_keys_and_bad_values():
     with pytest.raises(PolicyError, match=r"\[training\] coach_kap: unknown key"):
         training.training_settings({"training": {"coach_kap": 2}})
-    with pytest.raises(PolicyError, match=r"\[training\] classroom_share = 1.5: must be <= 1"):
+    with pytest.raises(PolicyError, match=r"\[training\] classroom_share = 1.5: must be between 0 and 1"):
         training.training_settings({"training": {"classroom_share": 1.5}})
     with pytest.raises(PolicyError, match=r"\[training\] online_skills .*'juggling' is not one of"):
         training.training_settings({"training": {"online_skills": ["juggling"]}})
