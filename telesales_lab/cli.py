@@ -22,8 +22,10 @@ def emit(frame, fmt: str = "table", stream=None) -> None:
     import pandas as pd
 
     stream = stream or sys.stdout
-    if fmt == "csv":
-        frame.to_csv(stream, index=False, lineterminator="\n")
+    if fmt in ("csv", "csv-raw"):
+        from telesales_lab.present.tables import write_csv
+
+        write_csv(frame, stream, raw=fmt == "csv-raw")
         return
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
         stream.write(frame.to_string(index=False, float_format=_number) + "\n")
@@ -35,8 +37,10 @@ def _number(v: float) -> str:
 
 
 def _add_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "csv"), default="table",
-                   help="table (aligned, for people) or csv (to stdout, for scripts)")
+    p.add_argument("--format", choices=("table", "csv", "csv-raw"), default="table",
+                   help="table (aligned, for people); csv (to stdout, cells starting with = + - @ "
+                        "prefixed with ' so a spreadsheet runs no formula); csv-raw (values as "
+                        "they are, for scripts)")
 
 
 def _add_policy(p: argparse.ArgumentParser) -> None:
