@@ -474,10 +474,13 @@ def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks:
     else:
         book = f'<p>{t("report.no_tables", lang)}</p>'
     if packs:
+        from telesales_lab.present.coaching_page import pack_filenames
+
+        rep_of = {name: rep for rep, name in pack_filenames(reps["rep_id"]).items()} if reps is not None else {}
         reps = reps.drop_duplicates("rep_id").set_index("rep_id") if reps is not None else None
         teams: dict = {}
         for p in packs:
-            rep = Path(p).stem
+            rep = rep_of.get(p, Path(p).stem)
             team, name = "", ""
             if reps is not None and rep in reps.index:
                 team, name = str(reps.at[rep, "team"]), str(reps.at[rep, "name"] or "")

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from telesales_lab import labels
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.labels import check_lang, t
+from telesales_lab.present.slugs import slug, unique_slugs
 from telesales_lab.analysis.coaching import SECTIONS, _check_active, _context, _pct, pack_summary
 
 
@@ -385,17 +385,21 @@ def _all_arrays(frame: pd.DataFrame, columns) -> dict:
             for rep, pos in frame.groupby("rep_id", sort=False).indices.items()}
 
 
-_SAFE = re.compile(r"[^0-9A-Za-z._-]")
-
-
 def pack_filename(rep_id: str) -> str:
-    """``<rep_id>.html``, with characters unsafe in file names replaced by ``_``."""
-    return _SAFE.sub("_", str(rep_id)) + ".html"
+    """``<slug>.html``: the rep id when it is a safe file name, else a readable stem and a
+    short hash (:func:`telesales_lab.present.slugs.slug`)."""
+    return slug(rep_id) + ".html"
+
+
+def pack_filenames(rep_ids) -> dict[str, str]:
+    """``{rep_id: file name}`` for a whole team list, unique even where case is ignored
+    (:func:`telesales_lab.present.slugs.unique_slugs`); the report's index uses the same map."""
+    return {rep: s + ".html" for rep, s in unique_slugs(rep_ids).items()}
 
 
 def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progress=None,
                 policy=None) -> list[Path]:
-    """Write a coaching pack per active rep as ``<out_dir>/<rep_id>.html``.
+    """Write a coaching pack per active rep as ``<out_dir>/<slug>.html`` (:func:`pack_filenames`).
 
     The month's aggregates are computed once for everyone; each page is then rendered
     from that rep's slice without starting a kernel.
@@ -433,6 +437,7 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     template = _environment()
+    names = pack_filenames(data.reps["rep_id"])
     tables = _all_tables(ctx, lang)
     skills = _all_arrays(ctx["sections"]["skills"], _SKILL_CHART)
     funnels = _all_arrays(ctx["sections"]["funnel"], _FUNNEL_CHART)
@@ -445,7 +450,7 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
         charts = {"funnel": _funnel_chart(funnels[rep_id], lang),
                   "skills": _skills_chart(skills.get(rep_id, no_skills), lang)}
         html = _page(head, {s: tables[s].get(rep_id) for s in SECTIONS}, charts, lang, template)
-        path = out / pack_filename(rep_id)
+        path = out / names.get(str(rep_id), pack_filename(rep_id))
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(html, encoding="utf-8")
         os.replace(tmp, path)
