@@ -348,6 +348,11 @@ class _Runner:
         async with gate:
             started = time.perf_counter()
             km = _kernel_manager(kernel_name)
+            # the connection file (the kernel's ports and key) lives in the build folder, not
+            # in the shared runtime folder: a killed run's file goes with its folder (recover)
+            runtime = self.workdir / ".runtime"
+            runtime.mkdir(exist_ok=True)
+            km.connection_file = str(runtime / f"kernel-{source.stem}-{secrets.token_hex(4)}.json")
             # --matplotlib=inline: figures a notebook shows (plotting returns bare Figure
             # objects) become PNG images even when the notebook never imports pyplot.
             extra = ["--matplotlib=inline"] if km.kernel_spec.language == "python" else []
@@ -514,8 +519,41 @@ def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks:
     return path
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns False where the system or file system cannot (another OS, an old kernel or
+    C library, some network file systems); the caller then renames in two steps.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _swap_in(tmp: Path, final: Path) -> None:
-    """Put ``tmp`` where ``final`` is: rename the old away, the new in, delete the old."""
+    """Put ``tmp`` where ``final`` is, with the old or the new report in place at every instant.
+
+    Where the system can, the two folders trade places in one atomic step and the old
+    report (now at ``tmp``) is deleted. Elsewhere the old is renamed away (``.<month>.old-…``)
+    and the new in; a run killed between those two renames leaves no ``<month>`` folder for
+    an instant, which the next run's :func:`recover` puts back.
+    """
+    if final.exists() and _exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     old = None
     if final.exists():
         old = final.with_name(f".{final.name}.old-{secrets.token_hex(4)}")
@@ -528,6 +566,87 @@ def _swap_in(tmp: Path, final: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(out, month: str) -> list[str]:
+    """Repair what an interrupted report run of ``month`` left in ``out``.
+
+    A run killed between the two renames of a swap leaves the old report only as
+    ``.<month>.old-…``: it is put back as ``<month>``. Build folders (``.<month>.tmp-…``,
+    up to a few MB each, with the kernels' connection files inside) and old reports no
+    longer needed are deleted. Call it while holding :func:`month_lock`, so no live run's
+    folders are touched; :func:`run_report` does.
+
+    Returns
+    -------
+    list of str
+        What was done, one line each (empty when there was nothing to repair).
+    """
+    out = Path(out)
+    done = []
+    final = out / month
+    olds = sorted(out.glob(f".{month}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    if not final.exists() and olds:
+        os.replace(olds[0], final)
+        done.append(f"restored the previous report from {olds[0].name}")
+        olds = olds[1:]
+    for leftover in olds + sorted(out.glob(f".{month}.tmp-*")):
+        shutil.rmtree(leftover, ignore_errors=True)
+        done.append(f"removed {leftover.name}, left by an interrupted run")
+    return done
+
+
+class month_lock:  # noqa: N801 (used as a context manager, like open())
+    """Hold ``<out>/.<month>.lock`` so only one run writes a month's report at a time.
+
+    The lock is an advisory ``flock`` on the file: the system releases it when the holder
+    exits, however it exits (kill -9 included), so a stale lock file never blocks anyone.
+
+    Raises
+    ------
+    ReportError
+        On entering, when another process holds the lock: naming the folder, the month
+        and that process.
+    """
+
+    def __init__(self, out, month: str):
+        self.path = Path(out) / f".{month}.lock"
+        self.month = month
+        self.fd: int | None = None
+
+    def __enter__(self):
+        import fcntl
+
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise ReportError(f"{self.path.parent / self.month}: another report of {self.month} is "
+                                  f"being written there (process {holder}); wait for it to finish, then "
+                                  "run again") from None
+            try:  # the holder before us may have removed the file as we opened it: lock the live one
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)  # while still locked, so no one else is holding this file
+            except OSError:
+                pass
+            os.close(self.fd)  # releases the flock
+            self.fd = None
 
 
 def _build_packs(data, month: str, folder: Path, lang: str, say) -> list[str]:
@@ -624,6 +743,18 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final = (out / month).resolve()
+    with month_lock(final.parent, month):
+        for line in recover(final.parent, month):
+            say(f"[recover] {line}")
+        _build_and_swap(data, data_dir, month, lang, sources, names, final, jobs, coaching,
+                        privacy_check, say)
+    say(f"[done] {final / 'index.html'} … {time.perf_counter() - started:.1f} s")
+    return final
+
+
+def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[Path], names: list[str],
+                    final: Path, jobs: int, coaching: bool, privacy_check: bool, say) -> None:
+    """Build the report in ``.<month>.tmp-…`` beside ``final`` and swap it in (under the lock)."""
     tmp = final.with_name(f".{month}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()  # mkdir (not mkdtemp) so the folder gets the user's usual permissions
     try:
@@ -646,6 +777,7 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
 
         packs = _build_packs(data, month, tmp / "coaching", lang, say) if coaching else []
         shutil.rmtree(tmp / ".logs", ignore_errors=True)
+        shutil.rmtree(tmp / ".runtime", ignore_errors=True)
         _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps)
 
         if privacy_check:
@@ -665,5 +797,3 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    say(f"[done] {final / 'index.html'} … {time.perf_counter() - started:.1f} s")
-    return final
