@@ -47,7 +47,7 @@ from telesales_lab.data.schema import (FALSE_WORDS, REQUIRED_TABLES, TABLE_ORDER
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 MAX_ROWS_SHOWN = 5
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: transcripts masked before caching
 #: Try :func:`read_csv_typed` first for CSV files (False: always the full path; for
 #: comparisons and benchmarks).
 FAST_PATH = True
@@ -843,9 +843,24 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
             _add_parents(parents, table, tables[table])
     if problems:
         raise DataValidationError(problems)
+    _mask_transcripts(tables)
     if cache and key:
         _write_cache(key, tables, files)
     return Dataset(data_dir, tables, files)
+
+
+def _mask_transcripts(tables: dict[str, pd.DataFrame]) -> None:
+    """Mask the customers' names and phone numbers in ``calls.transcript`` (in place).
+
+    Done once, when the data set is loaded for analysis, so no analysis, page, workbook or
+    cached copy ever holds them (:class:`telesales_lab.data.privacy.TranscriptMasker`).
+    """
+    calls, customers = tables.get("calls"), tables.get("customers")
+    if calls is None or customers is None or "transcript" not in calls or not calls["transcript"].notna().any():
+        return
+    from telesales_lab.data.privacy import TranscriptMasker
+
+    calls["transcript"] = TranscriptMasker(customers).mask(calls["transcript"])
 
 
 def validate_dataset(data_dir: str | os.PathLike) -> list[Problem]:

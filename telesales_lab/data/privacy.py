@@ -34,6 +34,12 @@ MIN_PHONE_DIGITS = 7
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _CJK_RUN = re.compile(f"[{_CJK}·]+")
+# Chinese characters with single spaces between them (龙 傲 天): read with the spaces taken out
+_CJK_SPACED = re.compile(f"[{_CJK}·](?:[ \t]+[{_CJK}·])+")
+# single Latin letters with spaces between them (Z e b u l o n)
+_LETTERS_SPACED = re.compile(r"(?<![A-Za-z])[A-Za-z](?:[ \t]+[A-Za-z](?![A-Za-z])){3,}")
+# digit groups joined by up to 3 separator characters (139.0000.1111, (139) 0000-1111, 139 000 01111)
+_DIGIT_GROUPS = re.compile(r"\d+(?:[ \t\-.()/_+,:;#*~·・—–‐]{1,3}\d+)+")
 _CJK_NAME = re.compile(f"^[{_CJK}·]{{2,}}$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z'.\-]*(?: [A-Za-z][A-Za-z'.\-]*){0,3}$")
 _LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z'.\-]*(?: [A-Za-z][A-Za-z'.\-]*)*")
@@ -179,7 +185,7 @@ class _Targets:
             digits = _normalise_phone(digits)
             if len(digits) >= MIN_PHONE_DIGITS:
                 self.phones.setdefault(digits, cid)
-        names = customers["name"].astype("string").str.strip().str.replace(r"\s+", " ", regex=True) \
+        names = customers["name"].astype("string").str.normalize("NFKC").str.strip().str.replace(r"\s+", " ", regex=True) \
             if "name" in customers else pd.Series(dtype="string")
         by_name = dict(zip(names[names.notna()], ids[names.notna()]))
         self.cjk = {n: c for n, c in by_name.items() if _CJK_NAME.match(n)}
@@ -193,6 +199,10 @@ class _Targets:
         self._skip(known)
         self.cjk_lengths = {len(n) for n in self.cjk}
         self.latin_lengths = {n.count(" ") + 1 for n in self.latin}
+        self.latin_lower = {n.lower(): n for n in self.latin if " " in n}
+        self.latin_lower_lengths = {n.count(" ") + 1 for n in self.latin_lower}
+        self.latin_joined = {n.replace(" ", "").lower(): n for n in self.latin}
+        self.latin_joined_lengths = {len(k) for k in self.latin_joined}
         self.other_re = (re.compile("|".join(re.escape(n) for n in sorted(self.other, key=len, reverse=True)))
                          if self.other else None)
 
@@ -208,17 +218,58 @@ class _Targets:
         self.skipped = common
 
     def search(self, text: str) -> list[tuple[str, str, str, int]]:
-        """``(kind, customer_id, shown, count)`` for each customer found in ``text``."""
+        """``(kind, customer_id, shown, count)`` for each customer found in ``text``.
+
+        The text is Unicode-normalised first (NFKC: full-width digits and letters become
+        ASCII). Phone numbers are found as plain digit runs and as digit groups joined by up
+        to three separator characters (any window of groups holding 7-15 digits); Chinese
+        names also with spaces between their characters, Latin names also spelt out letter
+        by letter.
+        """
+        import unicodedata
+
+        text = unicodedata.normalize("NFKC", text)
         found = []
         runs = Counter(_normalise_phone(r) for r in _DIGITS.findall(text) if len(r) >= MIN_PHONE_DIGITS)
         for run in _DIGITS_SEPARATED.findall(text):
             joined = _normalise_phone(run.replace(" ", "").replace("-", ""))
             if len(joined) >= MIN_PHONE_DIGITS:
                 runs[joined] += 1
+        for run, n in Counter(_DIGIT_GROUPS.findall(text)).items():
+            groups = _DIGITS.findall(run)
+            seen = set()
+            for i in range(len(groups)):
+                joined = ""
+                for g in groups[i:]:
+                    joined += g
+                    if len(joined) > 15:
+                        break
+                    digits = _normalise_phone(joined)
+                    if len(joined) >= MIN_PHONE_DIGITS and digits in self.phones and digits not in seen:
+                        seen.add(digits)
+                        if digits not in runs:  # not already counted as a plain run
+                            runs[digits] += n
         for digits in runs.keys() & self.phones.keys():
             found.append(("phone", self.phones[digits], mask_phone(digits), runs[digits]))
         hits = _cjk_substrings(text, self.cjk_lengths, self.cjk) if self.cjk else Counter()
+        if self.cjk:
+            spaced = "\n".join(re.sub(r"[ \t]+", "", r) for r in _CJK_SPACED.findall(text))
+            hits += _cjk_substrings(spaced, self.cjk_lengths, self.cjk)
         hits += _latin_windows(text, self.latin_lengths, self.latin) if self.latin else Counter()
+        if self.latin_lower:  # names of two or more words, in any case (ZEBULON QUIXOTEFIELD)
+            lower = _latin_windows(text.lower(), self.latin_lower_lengths, self.latin_lower)
+            for low, n in lower.items():
+                name = self.latin_lower[low]
+                if name not in hits:
+                    hits[name] += n
+        if self.latin_joined:
+            for run in _LETTERS_SPACED.findall(text):
+                letters = re.sub(r"[ \t]+", "", run).lower()
+                for k in self.latin_joined_lengths:
+                    for i in range(len(letters) - k + 1):
+                        name = self.latin_joined.get(letters[i:i + k])
+                        if name is not None:
+                            hits[name] += 1
         if self.other_re is not None:
             hits += Counter(self.other_re.findall(text))
         for name, n in hits.items():
@@ -320,3 +371,360 @@ def scan_outputs(folder, data, *, template_text: str = "") -> list[Finding]:
         for kind, cid, shown, count in targets.search(text):
             findings.append(Finding(str(path.relative_to(folder)), kind, str(cid), shown, count))
     return findings
+
+
+# ----------------------------------------------------------------------------- masking at the source
+#: What a customer's name becomes in a transcript.
+NAME_MASK = "***"
+#: Characters that may stand between the digits of a phone number (besides spaces): after
+#: NFKC the full-width forms are these ASCII ones.
+PHONE_SEPARATORS = frozenset("-.()/_+,:;#*~·・—–‐")
+_SEPARATOR_CODES = __import__("numpy").array(sorted(ord(c) for c in PHONE_SEPARATORS), dtype="uint32")
+#: Most separator characters between two digits of one phone number (``139 - 0000``).
+MAX_PHONE_GAP = 3
+MIN_LATIN_NAME = 3
+
+
+def _code_points(text: str):
+    import numpy as np
+
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _from_code_points(cp) -> str:
+    return cp.astype("<u4").tobytes().decode("utf-32-le")
+
+
+def _is_space(cp):
+    return ((cp == 0x20) | ((cp >= 0x09) & (cp <= 0x0D)) | (cp == 0x85) | (cp == 0xA0)
+            | (cp == 0x3000) | ((cp >= 0x2000) & (cp <= 0x200B)) | (cp == 0x202F) | (cp == 0x205F)
+            | (cp == 0xFEFF))
+
+
+def _is_ascii_letter(cp):
+    return ((cp >= 0x41) & (cp <= 0x5A)) | ((cp >= 0x61) & (cp <= 0x7A))
+
+
+class TranscriptMasker:
+    """Masks the customers' names and phone numbers in free text, many texts at once.
+
+    Built once per data set from its customers table; :meth:`mask` then treats a whole
+    column of transcripts in a few vectorised passes:
+
+    1. the texts are joined into one string (in chunks of about :data:`CHUNK_CHARS`) and
+       Unicode-normalised for the search (NFKC, character by character through a table of
+       the distinct characters present): full-width digits and letters become ASCII,
+       compatibility forms their plain ones. The text written back is the original, only
+       the matches are replaced;
+    2. the normalised text is searched with two Aho-Corasick automata (one for the names,
+       one for the phone numbers; ``ahocorasick_rs``), so the cost grows with the length
+       of the text, not with the number of customers;
+    3. names are searched in the text without its white space and with ASCII letters
+       lower-cased, so ``龙 傲 天``, ``龙傲天`` and ``ZEBULON Quixotefield`` all match;
+       a Latin name must not run on into a neighbouring letter (``Ann`` is not masked in
+       ``Annual``);
+    4. phone numbers are searched in the text's digits alone, then kept where the digits
+       of a match sit in one text, are separated by at most :data:`MAX_PHONE_GAP`
+       spaces or :data:`PHONE_SEPARATORS` (``139.0000.1111``, ``139 000 01111``,
+       ``(139)0000-1111``), and are not part of a longer digit run (a leading ``86`` or
+       ``0086`` is masked with the number);
+    5. only the texts with a match are rebuilt: a name becomes :data:`NAME_MASK`, a phone
+       number its :func:`mask_phone` form (``139****1111``).
+
+    Names shorter than 2 Chinese characters or 3 Latin letters are not searched (too many
+    ordinary words would go); phone numbers of fewer than :data:`MIN_PHONE_DIGITS` digits
+    neither.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        With ``name`` and ``phone`` (either may be absent).
+    """
+
+    def __init__(self, customers):
+        import ahocorasick_rs as ac
+        import numpy as np
+        import pandas as pd
+
+        def column(name):
+            if name not in customers:
+                return pd.Series([], dtype="string")
+            return _nfkc(customers[name].astype("string").dropna())
+
+        names = column("name").str.replace(r"\s+", "", regex=True)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        names = pd.Series(pd.array(pc.ascii_lower(pa.array(names.array)), dtype="string"), index=names.index)
+        latin = names.str.fullmatch(r"[a-z][a-z'.\-]*")
+        keep = (latin & (names.str.len() >= MIN_LATIN_NAME)) | (~latin & (names.str.len() >= 2))
+        self.names = sorted(set(names[keep.fillna(False)]))
+        self.latin = [bool(n[:1].isascii() and n[:1].isalpha()) for n in self.names]
+        self.latin_end = [bool(n[-1:].isascii() and n[-1:].isalpha()) for n in self.names]
+        digits = column("phone").str.replace(r"\D", "", regex=True)
+        digits = digits.str.replace(r"^(?:0086|86)(?=\d{11}$)", "", regex=True)
+        self.phones = sorted(set(digits[digits.str.len() >= MIN_PHONE_DIGITS]))
+        #: replacement texts: 0 a name, k the k-th phone number
+        self.replacements = [NAME_MASK] + [mask_phone(p) for p in self.phones]
+        self._latin = np.asarray(self.latin, dtype=bool)
+        self._latin_end = np.asarray(self.latin_end, dtype=bool)
+        kind = ac.MatchKind.Standard
+        self._names = ac.AhoCorasick(self.names, matchkind=kind) if self.names else None
+        self._phones = ac.AhoCorasick(self.phones, matchkind=kind) if self.phones else None
+
+    # ------------------------------------------------------------------ search
+    def _spans(self, big: str, bounds):
+        """Start, end (code point positions in ``big``, each span within one text) and
+        replacement number (0: :data:`NAME_MASK`, k: the k-th phone's mask) of every match."""
+        import numpy as np
+
+        cp, orig = _normalised(_code_points(big))  # NFKC code points, and where each came from
+        n = len(cp)
+        row = np.searchsorted(bounds, orig, side="right")  # text number (+1) of each position
+        at_start = np.zeros(n + 1, dtype=bool)  # a text starts here (or the string ends)
+        at_start[0] = at_start[n] = True
+        at_start[1:n] = row[1:] != row[:-1]
+        parts = []
+        if self._names is not None:
+            keep = ~_is_space(cp)
+            pos = np.flatnonzero(keep)
+            folded = cp[keep].copy()
+            upper = (folded >= 0x41) & (folded <= 0x5A)
+            folded[upper] += 0x20
+            hits = self._names.find_matches_as_indexes(_from_code_points(folded), overlapping=True)
+            if hits:
+                h = np.asarray(hits, dtype=np.int64)
+                start, end = pos[h[:, 1]], pos[h[:, 2] - 1] + 1
+                ok = row[start] == row[end - 1]
+                latin_start = self._latin[h[:, 0]]
+                latin_end = self._latin_end[h[:, 0]]
+                before = cp[np.maximum(start - 1, 0)]
+                after = cp[np.minimum(end, n - 1)]
+                ok &= ~(latin_start & _is_ascii_letter(before) & ~at_start[start])
+                ok &= ~(latin_end & _is_ascii_letter(after) & ~at_start[end])
+                parts.append((start[ok], end[ok], np.zeros(int(ok.sum()), dtype=np.int64)))
+        if self._phones is not None:
+            parts.append(self._phone_spans(cp, row, at_start))
+        if not parts:
+            return None
+        start = np.concatenate([p[0] for p in parts])
+        end = np.concatenate([p[1] for p in parts])
+        what = np.concatenate([p[2] for p in parts])
+        if len(start) == 0:
+            return None
+        return orig[start], orig[end - 1] + 1, what
+
+    def _phone_spans(self, cp, row, at_start):
+        """The phone matches, every check vectorised over the matches."""
+        import numpy as np
+
+        n = len(cp)
+        is_digit = (cp >= 0x30) & (cp <= 0x39)
+        pos = np.flatnonzero(is_digit)
+        hits = self._phones.find_matches_as_indexes(_from_code_points(cp[is_digit]), overlapping=True)
+        if not hits:
+            empty = np.array([], dtype=np.int64)
+            return empty, empty, empty
+        h = np.asarray(hits, dtype=np.int64)
+        start, end = pos[h[:, 1]], pos[h[:, 2] - 1] + 1
+        # characters allowed inside a number: digits, spaces, separators (prefix sums count the others)
+        allowed = is_digit | _is_space(cp) | np.isin(cp, _SEPARATOR_CODES)
+        bad = np.concatenate([[0], np.cumsum(~allowed)])
+        ok = (bad[end] - bad[start]) == 0
+        gaps = np.concatenate([[0], np.cumsum(np.diff(pos) - 1 > MAX_PHONE_GAP)])
+        ok &= (gaps[h[:, 2] - 1] - gaps[h[:, 1]]) == 0
+        ok &= row[start] == row[end - 1]
+
+        def digit_at(p):
+            inside = (p >= 0) & (p < n)
+            return inside & is_digit[np.clip(p, 0, n - 1)] & ~at_start[np.clip(p + 1, 0, n)]
+
+        # a digit right after: part of a longer number
+        ok &= ~(~at_start[np.minimum(end, n)] & (end < n) & is_digit[np.minimum(end, n - 1)])
+        # a digit right before: only a country code 86 or 0086 written with the number
+        before = ~at_start[start] & digit_at(start - 1)
+
+        def word(p, text):
+            k = len(text)
+            idx = np.clip(p[:, None] + np.arange(k)[None, :], 0, n - 1)
+            return (cp[idx] == np.array([ord(c) for c in text], dtype=cp.dtype)).all(axis=1) & (p >= 0)
+
+        def clean_start(p):  # p is where a text starts or follows a non-digit
+            return (p >= 0) & (at_start[np.clip(p, 0, n)] | ~digit_at(p - 1))
+
+        code86 = word(start - 2, "86") & clean_start(start - 2)
+        code0086 = word(start - 4, "0086") & clean_start(start - 4)
+        ok &= ~before | code86 | code0086
+        start = np.where(before & code0086, start - 4, np.where(before & code86, start - 2, start))
+        return start[ok], end[ok], h[ok, 0] + 1
+
+    def mask(self, texts):
+        """The texts with every customer's name and phone number masked.
+
+        Parameters
+        ----------
+        texts : Series of str
+            Missing values stay missing.
+
+        Returns
+        -------
+        Series
+            Same index, dtype ``string``: each text as it was, but for each customer name
+            replaced by :data:`NAME_MASK` and each phone number by its masked form.
+        """
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+
+        texts = texts.astype("string")
+        present = np.flatnonzero(texts.notna().to_numpy())
+        if len(present) == 0 or (self._names is None and self._phones is None):
+            return texts
+        values = pa.array(texts.iloc[present].array)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        values = values.cast(pa.large_string())
+        import pyarrow.compute as pc
+
+        lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+        ends = np.cumsum(lengths)
+        chunks, touched = [], False
+        lo = 0
+        while lo < len(values):  # chunks of about CHUNK_CHARS characters
+            base = ends[lo - 1] if lo else 0
+            hi = max(lo + 1, int(np.searchsorted(ends, base + CHUNK_CHARS, side="right")))
+            chunk = values.slice(lo, hi - lo)
+            bounds = np.concatenate([[0], ends[lo:hi] - base])
+            big = _joined(chunk)
+            spans = self._spans(big, bounds)
+            if spans is not None:
+                chunk, touched = _apply(big, bounds, spans, self.replacements), True
+            chunks.append(chunk)
+            lo = hi
+        if not touched:
+            return texts
+        masked = pa.concat_arrays([c.cast(pa.large_string()) for c in chunks])
+        result = texts.copy()
+        result.iloc[present] = pd.array(masked.cast(pa.string()), dtype="string")
+        return result
+
+
+#: Characters of transcript text searched in one pass (memory: about 40 bytes each).
+CHUNK_CHARS = 8_000_000
+
+
+def _normalised(cp):
+    """NFKC of a code point array, one character at a time through a table of the distinct
+    characters present; returns the normalised code points and, for each, its original
+    position (a character may become several, e.g. ``㈱`` -> ``(株)``)."""
+    import unicodedata
+
+    import numpy as np
+
+    if len(cp) == 0:
+        return cp, np.arange(0, dtype=np.int64)
+    seen = np.zeros(int(cp.max()) + 1, dtype=bool)
+    seen[cp] = True
+    uniq = np.flatnonzero(seen)
+    norm = [unicodedata.normalize("NFKC", chr(int(u))) for u in uniq]
+    lens = np.zeros(len(seen), dtype=np.int64)
+    lens[uniq] = [len(x) for x in norm]
+    if (lens[uniq] == 1).all():
+        table = np.zeros(len(seen), dtype=np.uint32)
+        table[uniq] = [ord(x) for x in norm]
+        return table[cp], np.arange(len(cp), dtype=np.int64)
+    flat = _code_points("".join(norm))
+    ustart = np.zeros(len(seen), dtype=np.int64)
+    ustart[uniq] = np.concatenate([[0], np.cumsum(lens[uniq])[:-1]])
+    counts = lens[cp]
+    orig = np.repeat(np.arange(len(cp), dtype=np.int64), counts)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    within = np.arange(len(orig), dtype=np.int64) - np.repeat(first, counts)
+    return flat[ustart[cp[orig]] + within], orig
+
+
+def _apply(big: str, bounds, spans, replacements):
+    """The texts of ``big`` (cut at ``bounds``) with the spans replaced, as an Arrow array.
+
+    Overlapping spans are merged (the first one's replacement covers them all); the new
+    string is built in one join and cut into texts again by the lengths it now has.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    start, end, what = spans
+    order = np.lexsort((-end, start))
+    start, end, what = start[order], end[order], what[order]
+    reach = np.maximum.accumulate(end)
+    new = np.ones(len(start), dtype=bool)
+    new[1:] = start[1:] >= reach[:-1]  # does not overlap any earlier span
+    group = np.cumsum(new) - 1
+    g_start, g_what = start[new], what[new]
+    g_end = np.maximum.reduceat(end, np.flatnonzero(new))
+    texts = np.asarray(replacements, dtype=object)[g_what]
+    kept_from = np.concatenate([[0], g_end])
+    kept_to = np.concatenate([g_start, [len(big)]])
+    pieces = [None] * (2 * len(g_start) + 1)
+    pieces[0::2] = [big[a:b] for a, b in zip(kept_from.tolist(), kept_to.tolist())]
+    pieces[1::2] = texts.tolist()
+    out = "".join(pieces)
+    # each text's new length: old length - characters replaced + replacement lengths
+    rows = np.searchsorted(bounds, g_start, side="right") - 1
+    n_rows = len(bounds) - 1
+    repl_len = np.fromiter((len(x) for x in texts), dtype=np.int64, count=len(texts))
+    delta = np.bincount(rows, weights=repl_len - (g_end - g_start), minlength=n_rows).astype(np.int64)
+    char_ends = bounds[1:] + np.cumsum(delta)
+    del group
+    data = out.encode("utf-8")
+    cp = _code_points(out)
+    width = 1 + (cp >= 0x80) + (cp >= 0x800) + (cp >= 0x10000)
+    byte_at = np.concatenate([[0], np.cumsum(width, dtype=np.int64)])
+    offsets = byte_at[np.concatenate([[0], char_ends])].astype(np.int64)
+    return pa.LargeStringArray.from_buffers(n_rows, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+
+
+def _joined(values) -> str:
+    """All strings of an Arrow (large) string array as one Python string (its data buffer)."""
+    import numpy as np
+    import pyarrow as pa
+
+    width = np.int64 if values.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=width)[values.offset: values.offset + len(values) + 1]
+    data = values.buffers()[2]
+    if data is None:
+        return ""
+    return bytes(memoryview(data)[int(offsets[0]): int(offsets[-1])]).decode("utf-8")
+
+
+def _nfkc(texts):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(texts) == 0:
+        return texts.astype("string")
+    values = pc.utf8_normalize(pa.array(texts.astype("string").array), "NFKC")
+    return pd.Series(pd.array(values, dtype="string"), index=texts.index)
+
+
+def mask_transcripts(data_or_calls, customers=None):
+    """``calls.transcript`` with the customers' names and phone numbers masked.
+
+    Parameters
+    ----------
+    data_or_calls : Dataset or DataFrame
+        A data set (its ``calls`` and ``customers``), or the calls table with
+        ``customers`` given.
+    customers : DataFrame, optional
+
+    Returns
+    -------
+    Series
+        The masked transcripts (see :class:`TranscriptMasker`), or None when the calls
+        have no ``transcript`` column.
+    """
+    calls = data_or_calls.calls if hasattr(data_or_calls, "tables") else data_or_calls
+    customers = data_or_calls.customers if customers is None else customers
+    if "transcript" not in calls:
+        return None
+    return TranscriptMasker(customers).mask(calls["transcript"])
