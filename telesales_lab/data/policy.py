@@ -96,6 +96,18 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "care.horizon_days": (0, 366, False),
     "care.lapsed_a_months": (1, 120, True),
     "care.revisit_days.*": (1, 3660, False),
+    "targets.history_months": (1, 24, True),
+    "targets.level": (0.5, 0.99, False),
+    "bonus.threshold": (0, 10, False),
+    "bonus.cap": (0, 100, False),
+    "bonus.max_unresolved_complaints": (0, 100_000, True),
+    "bonus.base.*": (0, 1e9, False),
+    "bonus.tiers.*.from": (0, 10, False),
+    "bonus.tiers.*.to": (0, math.inf, False),  # the last tier runs on: its end is infinity
+    "bonus.tiers.*.multiplier": (0, 100, False),
+    "bonus.tiers.*.accelerator": (0, 100, False),
+    "collections.days": (0, 3660, True),
+    "collections.escalate_days": (0, 3660, True),
 }
 
 
@@ -161,21 +173,29 @@ def _check_ranges(node, dotted: str, label: str) -> None:
         for value in node:
             if _is_number(value):
                 _check_value(value, f"{dotted}.*", label, shown=node)
+            elif isinstance(value, dict):  # an array of tables ([[bonus.tiers]]), named #1, #2 ...
+                number = node.index(value) + 1
+                for key, item in value.items():
+                    if _is_number(item) and _range_of(f"{dotted}.*.{key}") is not None:
+                        _check_value(item, f"{dotted}.*.{key}", label, shown=item,
+                                     where=(f"{dotted} #{number}", key))
         return
     if _is_number(node):
         _check_value(node, dotted, label, shown=node)
 
 
-def _check_value(value, dotted: str, label: str, shown) -> None:
+def _check_value(value, dotted: str, label: str, shown, where=None) -> None:
     table, _, key = dotted.rpartition(".")
     if dotted.endswith(".*"):
         table, _, key = dotted[:-2].rpartition(".")
+    if where is not None:
+        table, key = where
     rng = _range_of(dotted)
     if rng is None:  # a numeric key this module does not know: the range table is incomplete
         raise PolicyError(f"{label}: {_where(table, key)} = {shown!r}: no allowed range is known for "
                           "this key")
     lo, hi, integer = rng
-    if not math.isfinite(value):
+    if not math.isfinite(value) and not value == hi == math.inf:
         _fail(label, table, key, shown, "must be a finite number")
     if integer and value != int(value):
         _fail(label, table, key, shown, "must be a whole number")
@@ -267,6 +287,9 @@ def _check_weights(policy: dict, label: str) -> None:
                 _fail(label, table, key, value, "weight must be a number")
             if value < 0:
                 _fail(label, table, key, value, "weight must not be negative")
+            lo, hi, _ = _range_of(f"{table}.{key}") or (0, math.inf, False)
+            if value > hi:
+                _fail(label, table, key, value, f"must be between {lo:g} and {hi:g}")
         total = float(sum(weights.values()))
         if total <= 0:
             raise PolicyError(f"{label}: [{table}]: weights sum to 0; give at least one a positive weight")
@@ -281,8 +304,10 @@ def _check_weights(policy: dict, label: str) -> None:
 def _check_range(label, table, key, value, lo=None, hi=None, integer=False):
     if integer and (not isinstance(value, int) or isinstance(value, bool)):
         _fail(label, table, key, value, "must be a whole number")
-    if not _is_number(value) or not math.isfinite(value):
+    if not _is_number(value):
         _fail(label, table, key, value, "must be a number")
+    if not math.isfinite(value):
+        _fail(label, table, key, value, "must be a finite number")
     if lo is not None and value < lo:
         _fail(label, table, key, value, f"must be >= {lo:g}")
     if hi is not None and value > hi:
@@ -442,10 +467,11 @@ def _build(user: dict, label: str) -> dict:
         policy = _merge(defaults, user, "", label)
     except RecursionError:
         raise PolicyError(f"{label}: tables nested too deeply to be a policy") from None
-    _check_ranges(policy, "", label)
     _check_weights(policy, label)
     _check_rules(policy, label)
     _check_targets_bonus(policy, label)
+    # last: the checks above give their own messages for their rules; the ranges catch the rest
+    _check_ranges(policy, "", label)
     return policy
 
 

@@ -34,7 +34,7 @@ def _write(tmp_path, text: str) -> Path:
     ("[training]\ntop_n = 2.5", "[training] top_n", "must be a whole number"),
     ("[care]\nhorizon_days = inf", "[care] horizon_days", "must be a finite number"),
     ("[calibration]\nalpha = nan", "[calibration] alpha", "must be a finite number"),
-    ("[grades]\nA = 80.0\nD = -1.0", "[grades] D", "must be between 0 and 100"),
+    ("[grades]\nA = 180.0\nD = 0.0", "[grades] A", "must be <= 100"),
     ("[promotion.team_lead]\ngrade_streak = 100000", "[promotion.team_lead] grade_streak",
      "must be between 1 and 120"),
 ])
