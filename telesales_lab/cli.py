@@ -541,9 +541,9 @@ def _no_targets(message: str, frame, args) -> int:
     from telesales_lab.labels import t
 
     text = message.replace("no targets set", t("no_targets", args.lang, "targets"))
-    if args.format == "csv":
+    if args.format in ("csv", "csv-raw"):
         print(text, file=sys.stderr)
-        emit(frame, "csv")
+        emit(frame, args.format)
     else:
         print(text)
     return 0

@@ -41,13 +41,16 @@ def hostile(demo_folder):
 
     folder, _ = demo_folder(n_teams=2, reps_per_team=5, n_customers=400, n_calls=4000, months=3)
     data = load_dataset(folder)
-    reps = sorted(data.reps.loc[data.reps["role"] == "rep", "rep_id"])
+    from telesales_lab.analysis.coaching import active_reps
+
+    reps = sorted(active_reps(data, MONTH))
     new = {reps[0]: "a/b", reps[1]: "a_b", reps[2]: "x" * 300, reps[3]: "../../etc"}
-    for frame in data.tables.values():
-        for col in ("rep_id", "manager_id", "assessor_id"):
-            if col in frame:
-                frame[col] = frame[col].replace(new)
-    return data, new
+    changed = {}
+    for name, frame in data.tables.items():
+        cols = [c for c in ("rep_id", "manager_id", "assessor_id") if c in frame]
+        if cols:
+            changed[name] = frame.assign(**{c: frame[c].replace(new) for c in cols})
+    return data.replace(**changed), new
 
 
 def test_every_rep_gets_its_own_coaching_page_and_one_index_link(hostile, tmp_path):
