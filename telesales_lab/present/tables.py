@@ -247,3 +247,28 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
 def to_html(frame: pd.DataFrame, lang: str = "en", **options) -> str:
     """:func:`style` rendered to an HTML ``<table>`` (for pages built outside a notebook)."""
     return style(frame, lang, **options).to_html()
+
+
+def translate_values(frame: pd.DataFrame, lang: str = "en", context: str | None = None) -> pd.DataFrame:
+    """A copy of ``frame`` with category values and yes/no in ``lang`` (numbers unchanged).
+
+    For sheets and CSV files meant to be read in Chinese: ``cold_call`` becomes 陌生电话,
+    ``True`` becomes 是. Values that are not catalog keys (ids, names) stay as they are.
+    """
+    if lang == "en":
+        return frame
+    out = frame.copy()
+    yes, no = t("table.yes", lang), t("table.no", lang)
+    for c in out.columns:
+        col = out[c]
+        kind = column_kind(c, col)
+        if kind == "bool":
+            out[c] = col.map(lambda v: v if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                             else (yes if bool(v) else no)).astype(object)
+        elif kind == "text":
+            values = pd.unique(col.dropna().astype(str))
+            mapping = {v: t(v, lang, context) for v in values if has(v, context)}
+            if mapping:
+                out[c] = col.map(lambda v: mapping.get(str(v), v) if v is not None and v is not pd.NA
+                                 and not (isinstance(v, float) and np.isnan(v)) else v).astype(object)
+    return out
