@@ -11,7 +11,7 @@ CSS = """
 .tl-nav a{margin-right:.8em}
 .tl-nav ol{margin:.3em 0 0 1.2em;padding:0;columns:2}
 .tl-summary{display:flex;flex-wrap:wrap;gap:.8em;margin:.6em 0 1.2em}
-.tl-card{flex:1 1 18rem;max-width:100%;border:1px solid #c9d3df;border-left:4px solid #4C72B0;border-radius:4px;
+.tl-card{flex:1 1 26rem;max-width:100%;border:1px solid #c9d3df;border-left:4px solid #4C72B0;border-radius:4px;
  padding:.4em .8em;background:#fbfcfe;break-inside:avoid;page-break-inside:avoid}
 .tl-card h3{margin:.2em 0 .3em;font-size:1.05em}
 .tl-headline{font-weight:600;font-size:1.05em;margin:.2em 0}

@@ -133,8 +133,11 @@ def script_card_sentences(card: dict, lang: str = "en", names: dict | None = Non
         out["lines"].append(t("cards.srm_doubt" if doubt else "cards.srm_ok", lang))
     needed = card.get("calls_needed")
     if needed is not None and np.isfinite(needed):
-        out["lines"].append(t("cards.needed_none", lang) if needed <= 0 else t("cards.needed", lang).format(
-            n=f"{needed:,.0f}", a=card["script_id"], b=card["runner_up"]))
+        if needed <= 0:
+            out["lines"].append(t("cards.needed_none", lang))
+        elif not pd.isna(card.get("runner_up")):
+            out["lines"].append(t("cards.needed", lang).format(n=f"{needed:,.0f}", a=card["script_id"],
+                                                               b=card["runner_up"]))
     return out
 
 
@@ -305,7 +308,7 @@ def kpi_top(card: dict, lang="en", reps=None):
     """The KPI page's cards from :func:`kpi_card`."""
     from telesales_lab.present.tables import to_html
 
-    grades = "; ".join(f'{t(str(g), lang)}: {r} ({s:.0%})' for g, r, s in card["grades"].itertuples(index=False))
+    grades = "; ".join(f'{g}: {r} ({s:.0%})' for g, r, s in card["grades"].itertuples(index=False))
     cards = [{"title": t("cards.grades_title", lang),
               "headline": t("cards.grades", lang).format(n=card["n_reps"], grades=grades)}]
     table = {"top": None, "reps": reps, "kinds": {"change": "score"}}

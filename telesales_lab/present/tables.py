@@ -30,6 +30,8 @@ _RATE = re.compile(r"(^|_)(rate|share|prob|pct|effect|ci_low|ci_high|loss|diff)(
 _MONEY = re.compile(r"revenue|amount|order_value|(^|_)value$|spend")
 _P = re.compile(r"^p_(value|adj)$|^(mh_)?p_value$")
 _ID = re.compile(r"(^|_)id$")
+#: Columns whose values are shown as they are (a grade "A" is not the customer class "A").
+AS_IS = frozenset({"grade", "best_grade", "worst_grade", "period"})
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
 
@@ -128,6 +130,8 @@ def _formatter(kind: str, lang: str, context: str | None, na: str):
         if kind == "date":
             return f"{pd.Timestamp(v):%Y-%m-%d}"
         text = str(v)
+        if kind == "as_is":
+            return text
         return t(text, lang, context) if has(text, context) else text
 
     return fmt
@@ -181,8 +185,6 @@ def shown(frame: pd.DataFrame, *, sort=None, ascending=False, top: int | None = 
             asc = [True if c == "team" else a for c, a in zip(by, asc)]
             out = out.sort_values(by, ascending=asc, kind="stable", na_position="last",
                                   key=lambda s: s.map(natural_key) if s.name == "team" else s)
-    elif "team" in out:
-        out = out.sort_values("team", key=lambda s: s.map(natural_key), kind="stable")
     total = len(out)
     if top is not None and total > top:
         out = out.head(top)
@@ -219,14 +221,15 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
     out, total = shown(frame, sort=sort, ascending=ascending, top=top, columns=columns, reps=reps)
     na = t("table.no_evidence", lang)
     kinds = dict(kinds or {})
-    formats = {c: _formatter(kinds.get(c) or column_kind(c, out[c]), lang, context, na) for c in out.columns}
+    formats = {c: _formatter(kinds.get(c) or ("as_is" if c in AS_IS else column_kind(c, out[c])), lang, context, na)
+               for c in out.columns}
     # formatted up front (to text), so a Styler renders the same in every pandas version
     text = pd.DataFrame({c: [formats[c](v) for v in out[c].tolist()] for c in out.columns}, index=out.index)
     text.columns = [t(str(c), lang, context) for c in out.columns]
     if text.columns.duplicated().any():
         text.columns = [f"{label} ({c})" if dup else label for label, c, dup in
                         zip(text.columns, out.columns, text.columns.duplicated(keep=False))]
-    styler = text.style.hide(axis="index")
+    styler = text.style.format(escape="html").hide(axis="index")
     numeric = [i for i, c in enumerate(out.columns)
                if (kinds.get(c) or column_kind(c, out[c])) not in ("text", "bool", "date")]
     styler = styler.set_table_styles([{"selector": f"td.col{i}, th.col{i}", "props": "text-align: right;"}
@@ -265,7 +268,7 @@ def translate_values(frame: pd.DataFrame, lang: str = "en", context: str | None 
         if kind == "bool":
             out[c] = col.map(lambda v: v if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
                              else (yes if bool(v) else no)).astype(object)
-        elif kind == "text":
+        elif kind == "text" and c not in AS_IS:
             values = pd.unique(col.dropna().astype(str))
             mapping = {v: t(v, lang, context) for v in values if has(v, context)}
             if mapping:
