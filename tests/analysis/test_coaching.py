@@ -246,3 +246,14 @@ def test_coaching_notebook_shows_the_same_content_as_the_page(demo, rep, tmp_pat
         missing = [v for v in values if v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                    .replace('"', "&quot;") not in page]
         assert not missing, (section, missing[:3])
+
+
+def test_empty_sections_say_so_in_words_never_none(demo):
+    """A rep without a plan sees "nothing this month" (a Jinja variable named ``none`` printed None)."""
+    from telesales_lab.present import coaching_page
+
+    for lang in ("en", "zh"):
+        data = demo[1]
+        for rep_id in coaching.active_reps(data, MONTH)[:8]:
+            page = coaching_page.render_html(coaching.coaching_pack(data, MONTH, rep_id, lang=lang))
+            assert ">None<" not in page and "None" not in re.sub(r"<style.*?</style>", "", page, flags=re.S)
