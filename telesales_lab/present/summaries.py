@@ -300,7 +300,7 @@ def outcomes_top(change, lang="en"):
 
     rows = funnel_card(change)
     return html([{"title": t("cards.funnel_title", lang), "tables": [to_html(
-        rows, lang, kinds={"current": "score", "previous": "score", "relative_change": "rate"},
+        rows, lang, kinds={"relative_change": "rate"},
         top=None, columns=["metric", "arrow", "current", "previous", "relative_change"])]}])
 
 

@@ -26,7 +26,7 @@ from telesales_lab.labels import has, t
 #: Rows a page shows of a long table by default.
 TOP_ROWS = 15
 
-_RATE = re.compile(r"(^|_)(rate|share|prob|pct|effect|ci_low|ci_high|loss|diff)(_|$)|_rate_|^within_")
+_RATE = re.compile(r"(^|_)(rate|share|prob|pct|effect|ci_low|ci_high|loss|diff|relative)(_|$)|_rate_|^within_")
 _MONEY = re.compile(r"revenue|amount|order_value|(^|_)value$|spend")
 _P = re.compile(r"^p_(value|adj)$|^(mh_)?p_value$")
 _ID = re.compile(r"(^|_)id$")
@@ -98,6 +98,18 @@ def column_kind(name: str, values: pd.Series) -> str:
         return "count"
     if not finite.empty and finite.abs().max() < 10:
         return "small"
+    return "score"
+
+
+def metric_kind(metric) -> str:
+    """The kind of a metric named in a long table's ``metric`` column (``contact_rate`` -> rate)."""
+    name = str(metric)
+    if _MONEY.search(name):
+        return "money"
+    if _RATE.search(name):
+        return "rate"
+    if name in ("dials", "connected", "positive", "sales", "calls", "orders", "objections", "saved"):
+        return "count"
     return "score"
 
 
@@ -225,6 +237,11 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
                for c in out.columns}
     # formatted up front (to text), so a Styler renders the same in every pandas version
     text = pd.DataFrame({c: [formats[c](v) for v in out[c].tolist()] for c in out.columns}, index=out.index)
+    if "metric" in out:  # a long table (metric, current, previous ...): each row in its metric's format
+        for c in out.columns:
+            if c in kinds or c == "relative_change" or not pd.api.types.is_numeric_dtype(out[c]):
+                continue
+            text[c] = [_formatter(metric_kind(m), lang, context, na)(v) for m, v in zip(out["metric"], out[c])]
     text.columns = [t(str(c), lang, context) for c in out.columns]
     if text.columns.duplicated().any():
         text.columns = [f"{label} ({c})" if dup else label for label, c, dup in

@@ -52,3 +52,11 @@ def test_translate_values_keeps_numbers():
     out = tables.translate_values(_frame(), "zh")
     assert out["scenario"].eq("陌生电话").all() and out["significant"].tolist() == ["是", "否", "是"]
     assert out["sale_rate"].equals(_frame()["sale_rate"]) and out["grade"].tolist() == ["A", "B", "C"]
+
+
+def test_long_tables_format_each_row_by_its_metric():
+    change = pd.DataFrame({"metric": ["dials", "contact_rate", "revenue"], "current": [10019.0, 0.487374, 4275287.65],
+                           "previous": [10047.0, 0.481, 4171303.0], "relative_change": [-0.0028, 0.0132, 0.0249]})
+    html = tables.to_html(change, "en", top=None)
+    assert "10,019" in html and "48.7%" in html and "4,275,288" in html and "1.3%" in html
+    assert "e+0" not in html
