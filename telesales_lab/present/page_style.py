@@ -21,6 +21,8 @@ table.tl-table th,table.tl-table td{border-bottom:1px solid #e1e4e8;padding:.2em
  white-space:normal;overflow-wrap:anywhere;vertical-align:top}
 table.tl-table th{background:#f3f5f8}
 table.tl-table caption{font-size:.85em}
+.jp-OutputArea-output table{max-width:100%}
+.jp-OutputArea-output th,.jp-OutputArea-output td{white-space:normal;overflow-wrap:anywhere}
 img,svg{max-width:100%;height:auto}
 .jp-OutputArea-output{overflow-x:visible}
 .tl-space{border:1px solid #bbb;min-height:7em;margin:.3em 0 1em}
@@ -29,8 +31,8 @@ img,svg{max-width:100%;height:auto}
  body{font-size:10pt;max-width:none !important;margin:0 !important}
  .jp-Cell,.jp-OutputArea,.jp-OutputArea-output,.jp-RenderedHTMLCommon,main{overflow:visible !important;
   max-width:100% !important;padding:0 !important}
- table.tl-table,table.dataframe{font-size:7.5pt;width:auto;max-width:100%}
- table.tl-table th,table.tl-table td,table.dataframe th,table.dataframe td{padding:.1em .3em;overflow-wrap:anywhere}
+ table{font-size:7.5pt;width:auto;max-width:100%}
+ th,td{padding:.1em .3em !important;overflow-wrap:anywhere}
  h1,h2,h3,h4{break-after:avoid;page-break-after:avoid}
  tr,img,svg,.tl-card{break-inside:avoid;page-break-inside:avoid}
  .jp-Cell:has(h2),.jp-Cell:has(h3){break-after:avoid;page-break-after:avoid}
