@@ -20,6 +20,7 @@ table.tl-table{border-collapse:collapse;max-width:100%;table-layout:auto;margin:
 table.tl-table th,table.tl-table td{border-bottom:1px solid #e1e4e8;padding:.2em .5em;
  white-space:normal;overflow-wrap:anywhere;vertical-align:top}
 table.tl-table th{background:#f3f5f8}
+table.tl-table td,table.tl-table th{text-align:left}
 table.tl-table caption{font-size:.85em}
 .jp-OutputArea-output table{max-width:100%}
 .jp-OutputArea-output th,.jp-OutputArea-output td{white-space:normal;overflow-wrap:anywhere}

@@ -233,7 +233,9 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
     out, total = shown(frame, sort=sort, ascending=ascending, top=top, columns=columns, reps=reps)
     na = t("table.no_evidence", lang)
     kinds = dict(kinds or {})
-    formats = {c: _formatter(kinds.get(c) or ("as_is" if c in AS_IS else column_kind(c, out[c])), lang, context, na)
+    # an id left empty (no coach for a classroom module) is "not applicable", not a missing estimate
+    formats = {c: _formatter(kinds.get(c) or ("as_is" if c in AS_IS else column_kind(c, out[c])), lang, context,
+                             "–" if _ID.search(str(c)) else na)
                for c in out.columns}
     # formatted up front (to text), so a Styler renders the same in every pandas version
     text = pd.DataFrame({c: [formats[c](v) for v in out[c].tolist()] for c in out.columns}, index=out.index)

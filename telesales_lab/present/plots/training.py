@@ -28,6 +28,9 @@ def plot_team_gaps(team_frame: pd.DataFrame, lang: str = "en"):
     labels.check_lang(lang)
     grid = team_frame.pivot_table(index="team", columns="skill", values="share_gap", aggfunc="first",
                                   observed=True).reindex(columns=list(SKILLS))
+    from telesales_lab.present.tables import natural_sorted
+
+    grid = grid.reindex(natural_sorted(grid.index))  # 一组, 二组, 三组
     fig, ax = figure(9, 0.9 + 0.45 * max(len(grid), 1))
     image = ax.imshow(grid.to_numpy(float), aspect="auto", cmap="Reds", vmin=0, vmax=1)
     ax.set_xticks(range(len(SKILLS)), [labels.t(sk, lang) for sk in SKILLS], rotation=30, ha="right")
