@@ -56,6 +56,9 @@ ANALYSES = ("funnel", "rank-scripts", "skills", "evaluate", "classify-customers"
 #: targets of issue 8
 ANALYSIS_X_CSV = 3.0
 REPORT_FACTOR = 2.0
+#: The full report, coaching packs included, within this many times (an empty papermill notebook +
+#: a bare pandas read of the same CSVs), both measured in the same run (issue 14).
+REPORT_X_FLOOR = 4.5
 SECONDS_PER_PACK = 0.5
 CORE_MEMORY_MB = 6 * 1024
 
@@ -392,6 +395,12 @@ def judge(results: list[Result], empty_s: float | None) -> list[Verdict]:
                     size, f"report <= 2 x ({nbs} notebooks x empty notebook + read) + 0.5 s x {packs} packs{tag}",
                     f"{rep.seconds:.1f} s" if rep.ok else "failed", f"{limit:.1f} s",
                     (rep.ok and rep.seconds <= limit) if official else None))
+                floor = empty_s + csv.seconds  # issue 14: the whole report against one notebook + one read
+                ratio = rep.seconds / floor if rep.ok and floor > 0 else float("nan")
+                verdicts.append(Verdict(
+                    size, f"report ({packs} coaching packs) <= {REPORT_X_FLOOR} x (empty notebook + bare CSV read){tag}",
+                    f"{rep.seconds:.1f} s = {ratio:.2f} x ({empty_s:.1f} s + {csv.seconds:.1f} s)" if rep.ok else "failed",
+                    f"{REPORT_X_FLOOR * floor:.1f} s", (rep.ok and ratio <= REPORT_X_FLOOR) if official else None))
         core = by.get((size, "scoring core: cached load + funnel + rank + skills"))
         if core is not None:
             big = size.endswith("m") and float(size[:-1]) >= 10

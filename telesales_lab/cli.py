@@ -23,7 +23,7 @@ def emit(frame, fmt: str = "table", stream=None) -> None:
 
     stream = stream or sys.stdout
     if fmt in ("csv", "csv-raw"):
-        from telesales_lab.present.tables import write_csv
+        from telesales_lab.present.csv_safe import write_csv
 
         write_csv(frame, stream, raw=fmt == "csv-raw")
         return

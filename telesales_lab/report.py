@@ -91,7 +91,7 @@ def _table_meta(path: Path) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def save_table(frame, name: str, output_dir) -> None:
+def save_table(frame, name: str, output_dir, context: str | None = None) -> None:
     """Hand a table to the report's Excel workbook.
 
     Notebooks call this for every table worth a sheet. The table is written, atomically, as
@@ -107,6 +107,9 @@ def save_table(frame, name: str, output_dir) -> None:
         in the label catalogs (``telesales_lab/locale/*.toml``) names the sheet in Chinese.
     output_dir : path
         The notebook's ``output_dir`` parameter.
+    context : str, optional
+        Label context of the table (``"evaluation"``, ``"script_ranking"`` ...), so its sheet
+        uses the same headers and values as the page.
 
     Returns nothing, so that a notebook's last line ``save_table(...)`` shows nothing in the
     report; the file is ``<output_dir>/tables/<name>.parquet``.
@@ -147,7 +150,8 @@ def save_table(frame, name: str, output_dir) -> None:
         "notebook": notebook,
         "saved_at": time.time_ns(),
         "title": {lang: t(name, lang) for lang in LANGS},
-        "labels": {c: {lang: t(c, lang) for lang in LANGS} for c in frame.columns},
+        "context": context,
+        "labels": {c: {lang: t(c, lang, context) for lang in LANGS} for c in frame.columns},
     }
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
@@ -195,6 +199,7 @@ def _sheet_title(meta: dict, lang: str, taken: set[str]) -> str:
 
 def _write_workbook(items: list[dict], path: Path, lang: str) -> list[dict]:
     """One sheet per table, headers in ``lang``; returns what each sheet holds."""
+    from telesales_lab.present.tables import translate_values
     from telesales_lab.present.workbook import MAX_ROWS, write_workbook
 
     taken: set[str] = set()
@@ -202,9 +207,11 @@ def _write_workbook(items: list[dict], path: Path, lang: str) -> list[dict]:
     for item in items:
         meta, frame = item["meta"], item["frame"]
         labels = meta.get("labels") or {}
+        context = meta.get("context")
         # the running package's catalog first, then the labels the table was saved with
-        shown = frame.rename(columns={c: t(c, lang) if has(c) else (labels.get(c) or {}).get(lang) or c
-                                      for c in frame.columns})
+        shown = translate_values(frame, lang, context).rename(
+            columns={c: t(c, lang, context) if has(c, context) else (labels.get(c) or {}).get(lang) or c
+                     for c in frame.columns})
         if shown.columns.duplicated().any():  # two columns with one label: keep them apart
             shown.columns = [f"{label} ({c})" if dup else label for label, c, dup in
                              zip(shown.columns, frame.columns, shown.columns.duplicated(keep=False))]
@@ -383,8 +390,11 @@ class _Runner:
 
         title = _notebook_title(nb, source.stem)
         nbformat.write(nb, self.workdir / source.name)
-        body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-        (self.workdir / f"{source.stem}.html").write_text(body, encoding="utf-8")
+        from telesales_lab.present.page_style import CSS
+
+        lang = self.params.get("lang", "en")
+        body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}, "tl_css": CSS})
+        (self.workdir / f"{source.stem}.html").write_text(_with_nav(body, lang), encoding="utf-8")
         self.results[source.name] = {"title": title, "html": f"{source.stem}.html", "ipynb": source.name}
 
     async def run_all(self) -> None:
@@ -431,7 +441,22 @@ _EXPORTER: dict = {}
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block extra_css -%}<style>{{ resources.tl_css }}</style>{%- endblock extra_css -%}
+{%- block body_header -%}{{ super() }}<!--tl-nav-->{%- endblock body_header -%}
 """
+_HEADING = re.compile(r'<h([12]) id="([^"]+)">(.*?)<a class="anchor-link"', re.S)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _with_nav(body: str, lang: str, back: str = "index.html") -> str:
+    """``body`` with a back link and a table of contents (its h2 headings) at the top."""
+    items = [(anchor, html.unescape(_TAGS.sub("", text)).strip())
+             for level, anchor, text in _HEADING.findall(body) if level == "2"]
+    toc = "".join(f'<li><a href="#{anchor}">{html.escape(text)}</a></li>' for anchor, text in items)
+    nav = (f'<nav class="tl-nav"><a href="{html.escape(back)}">{html.escape(t("report.back", lang))}</a>'
+           + (f'<strong>{html.escape(t("report.contents", lang))}</strong><ol>{toc}</ol>' if toc else "")
+           + "</nav>")
+    return body.replace("<!--tl-nav-->", nav, 1)
 
 
 def _html_exporter():
@@ -457,8 +482,20 @@ h1{margin-bottom:.2rem} .meta{color:#555;margin-top:0} li{margin:.3rem 0}
 """
 
 
+def _headline(data, month: str, lang: str) -> str:
+    """The month's funnel against last month, as the index's first card."""
+    from telesales_lab.analysis import outcomes
+    from telesales_lab.present import summaries
+
+    return summaries.outcomes_top(outcomes.funnel_change(data, month, by=None), lang).data
+
+
 def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks: list[dict],
-                 workbook: str | None, sheets: list[dict], packs: list[str], reps=None) -> Path:
+                 workbook: str | None, sheets: list[dict], packs: list[str], reps=None,
+                 headline: str = "") -> Path:
+    from telesales_lab.present.page_style import CSS
+    from telesales_lab.present.tables import natural_key
+
     e = html.escape
     by_notebook: dict = {}
     for s in sheets:
@@ -490,20 +527,22 @@ def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks:
             if reps is not None and rep in reps.index:
                 team, name = str(reps.at[rep, "team"]), str(reps.at[rep, "name"] or "")
             teams.setdefault(team, []).append(
-                f'<li><a href="coaching/{e(p)}">{e(rep)}</a> <span class="small">{e(name)}</span></li>')
+                f'<li><a href="coaching/{e(p)}">{e(name or rep)}</a> <span class="small">{e(rep)}</span></li>')
         coaching = "".join(f'<h3>{e(team)}</h3><ul class="reps">{"".join(links)}</ul>' if team
                            else f'<ul class="reps">{"".join(links)}</ul>'
-                           for team, links in sorted(teams.items()))
+                           for team, links in sorted(teams.items(), key=lambda kv: natural_key(kv[0])))
     else:
         coaching = f'<p>{t("report.no_coaching", lang)}</p>'
     title = f'{t("report.title", lang)} {month}'
     now = f"{datetime.now():%Y-%m-%d %H:%M}"
     page = f"""<!DOCTYPE html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}">
-<head><meta charset="utf-8"><title>{e(title)}</title><style>{_INDEX_CSS}</style></head>
+<head><meta charset="utf-8"><title>{e(title)}</title><style>{_INDEX_CSS}{CSS}</style></head>
 <body>
 <h1>{e(title)}</h1>
 <p class="meta">{t("report.data", lang)}: {e(data_dir.name)} · {t("report.generated", lang)}: {now}</p>
+<h2>{t("report.headline", lang)}</h2>
+{headline}
 <p class="small">{t("report.privacy", lang)}</p>
 <h2>{t("report.analyses", lang)}</h2>
 <ul>{"".join(items)}</ul>
@@ -778,7 +817,8 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
         packs = _build_packs(data, month, tmp / "coaching", lang, say) if coaching else []
         shutil.rmtree(tmp / ".logs", ignore_errors=True)
         shutil.rmtree(tmp / ".runtime", ignore_errors=True)
-        _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps)
+        _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps,
+                     headline=_headline(data, month, lang))
 
         if privacy_check:
             from telesales_lab.data.privacy import scan_outputs

@@ -394,3 +394,61 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     image = Image.open(stdio.BytesIO(base64.b64decode(payloads[0])))
     assert image.format == "PNG" and image.width >= 300 and image.height >= 150
     assert "拨打量" in dom or "小组" in dom  # the Chinese table headers reached the page
+
+
+def _english_vocabulary() -> set[str]:
+    """Words a Chinese page must not show: the vocabularies' values and result column names."""
+    from telesales_lab.data import schema
+    from telesales_lab.labels import catalog
+
+    words = set()
+    for name in dir(schema):
+        value = getattr(schema, name)
+        if name.isupper() and isinstance(value, (tuple, list, frozenset, set)):
+            words |= {v for v in value if isinstance(v, str) and "_" in v or isinstance(v, str) and len(v) > 3}
+    keys = set(catalog("en")["labels"]) | {k for section in catalog("en")["context"].values() for k in section}
+    words |= {k for k in keys if "." not in k and "_" in k}  # snake_case column names and category values
+    words |= {"True", "False", "None", "nan", "inconclusive", "insufficient_data"}
+    return {w for w in words if w.isascii() and len(w) > 2}
+
+
+@pytest.mark.slow
+def test_chinese_report_shows_no_english_vocabulary(built):
+    """HTML text of every notebook page and the index, and the workbook's headers and cells."""
+    from html.parser import HTMLParser
+
+    from openpyxl import load_workbook
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.parts, self.skip = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            self.skip += tag in ("style", "script")
+
+        def handle_endtag(self, tag):
+            self.skip -= tag in ("style", "script") and self.skip > 0
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.parts.append(data)
+
+    words = _english_vocabulary()
+    pattern = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+                         + r")(?![A-Za-z0-9_])")
+    folder = built["folder"]
+    found = []
+    pages = [folder / "index.html"] + [folder / f"{Path(n).stem}.html" for n in report.NOTEBOOKS]
+    for page in pages + sorted((folder / "coaching").glob("*.html"))[:5]:
+        if not page.is_file():
+            continue
+        parser = Text()
+        parser.feed(page.read_text(encoding="utf-8"))
+        text = " ".join(parser.parts)
+        found += [f"{page.name}: {m}" for m in sorted(set(pattern.findall(text)))]
+    book = load_workbook(folder / f"{MONTH}_tables.xlsx", read_only=True)
+    for sheet in book.worksheets:
+        cells = {str(v) for row in sheet.iter_rows(values_only=True) for v in row if isinstance(v, (str, bool))}
+        found += [f"sheet {sheet.title}: {m}" for m in sorted({m for c in cells for m in pattern.findall(c)})]
+    assert not found, "\n".join(found[:60])

@@ -31,7 +31,7 @@ import pandas as pd
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.labels import check_lang, t
 from telesales_lab.data.periods import parse_month
-from telesales_lab.data.schema import OUTCOMES
+from telesales_lab.data.schema import OUTCOMES, is_positive
 
 
 #: Sections of a pack, in page order; each is a DataFrame in the pack and a table on the page.
@@ -173,7 +173,11 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     c = calls.loc[calls["rep_id"].isin(active) & calls["connected"], _CALL_COLUMNS + ["rep_id"]].copy()
     c["_rank"] = c["outcome"].astype("string").map(_OUTCOME_RANK).astype("int64")
     c["_obj"] = c["objection"].notna()
-    best = (c.sort_values(["rep_id", "_rank", "revenue", "duration_s", "call_id"],
+    # best calls are sales; a rep without a sale gets the best positive outcomes instead
+    sale = c["outcome"].astype("string").eq("sale").to_numpy(bool)
+    has_sale = pd.Series(sale, index=c.index).groupby(c["rep_id"]).transform("any").to_numpy(bool)
+    good = np.where(has_sale, sale, is_positive(c["outcome"].astype("string")))
+    best = (c[good].sort_values(["rep_id", "_rank", "revenue", "duration_s", "call_id"],
                           ascending=[True, False, False, False, True], kind="stable")
             .groupby("rep_id", sort=False).head(N_CALLS))
     worst = (c[~c["call_id"].isin(best["call_id"])]
@@ -273,16 +277,12 @@ def _heads(active, mine, theirs, skills, plan) -> pd.DataFrame:
 
 
 def _role_plays(calls, obj, skills, plan, scripts, lang) -> pd.DataFrame:
-    """One exercise per weak skill of each rep: the plan's skills by priority (without a
-    plan, the two skills furthest below the team mean), each with the rep's own scripts in
+    """One exercise per credible skill gap of each rep (the plan's skills by priority), each with the rep's own scripts in
     order of use and the objections the rep lost most often, cycled through when there are
     fewer of them than skills."""
     cols = ["rep_id", "skill", "scenario", "script_id", "script_name", "objection", "times_met", "exercise"]
-    planned = plan[["rep_id", "skill"]]
-    rel = skills.assign(_rel=skills["score"] - skills["team_mean"])
-    rest = rel[~rel["rep_id"].isin(planned["rep_id"])].sort_values(["rep_id", "_rel"], kind="stable")
-    weak = pd.concat([planned, rest.groupby("rep_id", sort=False).head(2)[["rep_id", "skill"]]],
-                     ignore_index=True)
+    # only the plan's skills: those are credible gaps below the target (a rep without one gets none)
+    weak = plan[["rep_id", "skill"]].reset_index(drop=True).copy()
     weak["k"] = weak.groupby("rep_id", sort=False).cumcount()
     used = (calls.groupby(["rep_id", "script_id", "scenario"], observed=True).size().rename("n").reset_index()
             .sort_values(["rep_id", "n", "script_id"], ascending=[True, False, True], kind="stable"))
@@ -342,7 +342,8 @@ def _pack(ctx: dict, rep_id: str) -> dict:
     """One rep's pack: that rep's rows of every section (no other rep's rows)."""
     lang = ctx["lang"]
     rep = ctx["reps"].loc[rep_id]
-    pack = {"rep_id": rep_id, "team": rep["team"], "role": rep["role"], "month": ctx["month"], "lang": lang}
+    pack = {"rep_id": rep_id, "name": "" if pd.isna(rep.get("name")) else str(rep.get("name")),
+            "team": rep["team"], "role": rep["role"], "month": ctx["month"], "lang": lang}
     for name, frame in ctx["sections"].items():
         mine = frame[frame["rep_id"].eq(rep_id).to_numpy(bool)].reset_index(drop=True)
         pack[name] = mine if name == "plan" else mine.drop(columns="rep_id")

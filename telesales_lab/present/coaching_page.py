@@ -314,23 +314,37 @@ def _html_table(frame: pd.DataFrame) -> str | None:
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="{{ html_lang }}"><head><meta charset="utf-8">
-<title>{{ title }} · {{ pack.rep_id }} · {{ pack.month }}</title>
+<title>{{ title }} · {{ pack.name or pack.rep_id }} · {{ pack.month }}</title>
 <style>
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
-margin:2em auto;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+margin:1.5em auto;max-width:1100px;color:#222;padding:0 1em}
+table{border-collapse:collapse;margin:.4em 0 1em;font-size:.88em;max-width:100%}
+th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#f3f3f3} h2{margin-top:1.2em;border-bottom:1px solid #ddd;font-size:1.2em}
 .note{color:#666;font-size:.85em} svg{max-width:100%;height:auto}
+.charts{display:flex;flex-wrap:wrap;gap:1em}.charts>div{flex:1 1 420px;max-width:100%}
+{{ css | safe }}
+@media print{body{font-size:9pt} h2{margin-top:.6em;font-size:11pt} .charts>div{flex:1 1 45%}
+ svg{max-height:62mm}}
 </style></head><body>
-<h1>{{ title }}: {{ pack.rep_id }} ({{ pack.team }}) · {{ pack.month }}</h1>
+<nav class="tl-nav"><a href="../index.html">{{ back }}</a>
+<strong>{{ contents }}</strong><ol>{% for s in toc %}<li><a href="#{{ s }}">{{ headings[s] }}</a></li>{% endfor %}</ol></nav>
+<h1>{{ title }}: {{ pack.name or pack.rep_id }} <span class="note">{{ pack.rep_id }} · {{ pack.team }} · {{ pack.month }}</span></h1>
+{% if pack.status %}<p class="tl-headline">{{ pack.status }}</p>{% endif %}
 <p class="note">{{ note }}</p>
-<h2>{{ headings.summary }}</h2>
+<h2 id="summary">{{ headings.summary }}</h2>
 <p>{{ pack.summary }}</p>
-{% for s in sections %}<h2>{{ headings[s] }}</h2>
-{% if s in plots %}{{ plots[s] | safe }}{% endif %}
+<h2 id="agenda">{{ headings.agenda }}</h2>
+<ol>{% for item in agenda %}<li>{{ item }}</li>{% endfor %}</ol>
+<div class="charts">{% for s in sections if s in plots %}<div>{{ plots[s] | safe }}</div>{% endfor %}</div>
+{% for s in sections %}<h2 id="{{ s }}">{{ headings[s] }}</h2>
 {% if tables[s] is none %}<p class="note">{{ nothing }}</p>{% else %}{{ tables[s] | safe }}{% endif %}
 {% endfor %}
+<h2 id="notes">{{ headings.notes }}</h2>
+<div class="tl-space"></div>
+<h2 id="commitments">{{ headings.commitments }}</h2>
+<div class="tl-space"></div>
+<p class="note">{{ signatures }}</p>
 </body></html>
 """
 
@@ -354,14 +368,22 @@ def render_html(pack: dict, lang: str | None = None) -> str:
     lang = lang or pack["lang"]
     tables = {s: _html_table(table(pack, s, lang)) for s in SECTIONS}
     charts = {"funnel": plot_funnel(pack, lang), "skills": plot_skills(pack, lang)}
-    return _page(pack, tables, charts, lang, _environment())
+    head = {**pack, "name": pack.get("name") or "", "status": pack.get("status") or ""}
+    return _page(head, tables, charts, lang, _environment())
 
 
 def _page(head: dict, tables: dict, charts: dict, lang: str, template) -> str:
+    from telesales_lab.present.page_style import CSS
+
+    headings = {s: heading(s, lang) for s in SECTIONS + ("summary",)}
+    headings.update({k: t(f"coaching.{k}", lang) for k in ("agenda", "notes", "commitments")})
+    agenda = [t(f"coaching.agenda_{i}", lang) for i in range(1, 5)]
     return template.render(
         pack=head, sections=SECTIONS, tables=tables, plots=charts, title=t("coaching.title", lang),
         note=t("coaching.note", lang), nothing=t("coaching.none", lang), html_lang="zh-CN" if lang == "zh" else "en",
-        headings={s: heading(s, lang) for s in SECTIONS + ("summary",)})
+        headings=headings, css=CSS, back=t("report.back", lang), contents=t("report.contents", lang),
+        toc=("summary", "agenda") + SECTIONS + ("notes", "commitments"), agenda=agenda,
+        signatures=t("coaching.signatures", lang))
 
 
 def _all_tables(ctx: dict, lang: str) -> dict:
@@ -375,6 +397,27 @@ def _all_tables(ctx: dict, lang: str) -> dict:
         rows = _rows_html(disp[cols])
         bodies = rows.groupby(frame["rep_id"].to_numpy(), sort=False).agg("".join)  # one join per rep
         out[name] = {rep: head + body + "</tbody></table>" for rep, body in bodies.items()}
+    return out
+
+
+def _status(data, month: str, policy, lang: str) -> dict:
+    """``{rep_id: sentence}`` for reps who are award candidates or ready for promotion this month."""
+    from telesales_lab.analysis import evaluation
+    from telesales_lab.exceptions import ParameterError
+
+    out: dict = {}
+    try:
+        awards = evaluation.award_candidates(data, month, "month", policy)
+        ready = evaluation.promotion_readiness(data, month, policy)
+    except ParameterError:  # no evaluation this month: no status to show
+        return out
+    for rep_id, scope in zip(awards["rep_id"], awards["scope"]):
+        if pd.notna(rep_id):
+            out[str(rep_id)] = t("coaching.award", lang).format(scope=t(str(scope), lang))
+    for rep_id, role in zip(ready.loc[ready["ready"].astype(bool), "rep_id"],
+                            ready.loc[ready["ready"].astype(bool), "next_role"]):
+        line = t("coaching.promotion", lang).format(role=t(str(role), lang))
+        out[str(rep_id)] = f"{out[str(rep_id)]} {line}" if str(rep_id) in out else line
     return out
 
 
@@ -438,6 +481,7 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
     out.mkdir(parents=True, exist_ok=True)
     template = _environment()
     names = pack_filenames(data.reps["rep_id"])
+    status = _status(data, month, policy, lang)
     tables = _all_tables(ctx, lang)
     skills = _all_arrays(ctx["sections"]["skills"], _SKILL_CHART)
     funnels = _all_arrays(ctx["sections"]["funnel"], _FUNNEL_CHART)
@@ -446,6 +490,7 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
     for i, rep_id in enumerate(rep_ids, 1):  # one page per rep from the shared, pre-rendered parts
         rep = ctx["reps"].loc[rep_id]
         head = {"rep_id": rep_id, "team": rep["team"], "month": ctx["month"],
+                "name": "" if pd.isna(rep.get("name")) else str(rep.get("name")), "status": status.get(rep_id, ""),
                 "summary": pack_summary(ctx, rep_id)}
         charts = {"funnel": _funnel_chart(funnels[rep_id], lang),
                   "skills": _skills_chart(skills.get(rep_id, no_skills), lang)}

@@ -70,4 +70,5 @@ def test_every_rep_gets_its_own_coaching_page_and_one_index_link(hostile, tmp_pa
     text = index.read_text(encoding="utf-8")
     for name in names:
         assert text.count(f'href="coaching/{name}"') == 1
-    assert ">a/b</a>" in text and ">a_b</a>" in text  # each link shows its own rep id
+    # each link shows its own rep id (beside the rep's name)
+    assert '<span class="small">a/b</span>' in text and '<span class="small">a_b</span>' in text

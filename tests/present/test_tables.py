@@ -1,62 +1,62 @@
-"""CSV for spreadsheets: no cell starts a formula (OWASP CSV injection); raw CSV for scripts."""
+"""The table layer for people: formats by column kind, words for missing values, names, top rows."""
 
-from __future__ import annotations
-
-import csv
-import io
-
+import numpy as np
 import pandas as pd
-import pytest
-from conftest import tiny_tables, write_tables
 
-from telesales_lab.cli import main
-from telesales_lab.present.tables import spreadsheet_safe, write_csv
-
-EVIL = "=cmd|' /C calc'!A0"
+from telesales_lab.present import tables
 
 
-def test_formula_starts_are_prefixed_with_a_quote_and_numbers_kept():
-    frame = pd.DataFrame({
-        "name": pd.array([EVIL, "+1", "-2", "@SUM(A1)", "\tx", "\ry", "ok", None], dtype="string"),
-        "kind": pd.Categorical(["=a", "b", "b", "b", "b", "b", "b", "b"]),
-        "obj": ["-x", 1, None, "a=b", "", " =c", "x", "y"],
-        "rate": [-0.5, 1, 2, 3, 4, 5, 6, 7],
+def _frame():
+    return pd.DataFrame({
+        "rep_id": ["R2", "R1", "R3"], "team": ["三组", "一组", "二组"],
+        "sale_rate": [0.1234, np.nan, 0.5], "revenue": [12345.678, 5.5, np.nan],
+        "p_value": [0.0001, 0.2, np.nan], "calls": pd.array([1200, 3, 45], dtype="Int64"),
+        "score": [71.26, 65.0, np.nan], "significant": [True, False, True], "scenario": ["cold_call"] * 3,
+        "grade": ["A", "B", "C"],
     })
-    safe = spreadsheet_safe(frame)
-    assert safe["name"].tolist()[:7] == ["'" + EVIL, "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\ry", "ok"]
-    assert pd.isna(safe["name"].iloc[7])
-    assert safe["kind"].tolist()[:2] == ["'=a", "b"]
-    assert safe["obj"].tolist()[:6] == ["'-x", 1, None, "a=b", "", " =c"]
-    assert safe["rate"].tolist() == frame["rate"].tolist() and safe["rate"].dtype == "float64"
-    assert frame["name"].iloc[0] == EVIL  # the input is not changed
 
 
-def test_raw_mode_writes_values_as_they_are():
-    frame = pd.DataFrame({"name": [EVIL]})
-    out = io.StringIO()
-    write_csv(frame, out, raw=True)
-    assert next(csv.DictReader(io.StringIO(out.getvalue())))["name"] == EVIL
-    out = io.StringIO()
-    write_csv(frame, out)
-    assert next(csv.DictReader(io.StringIO(out.getvalue())))["name"] == "'" + EVIL
+def test_formats_by_kind_and_never_none_or_nan():
+    html = tables.to_html(_frame(), "en", top=None)
+    for text in ("12.3%", "12,346", "5.50", "&lt;0.001", "0.200", "1,200", "71.3", "yes", "cold call", "no evidence"):
+        assert text in html, text
+    assert "None" not in html and "nan" not in html.lower().replace("nan-", "")
+    assert "rows ×" not in html and "<th class=\"blank" not in html  # no index, no footer
 
 
-@pytest.mark.parametrize("fmt, shown", [("csv", "'" + EVIL), ("csv-raw", EVIL)])
-def test_funnel_csv_is_safe_for_spreadsheets_by_default(tmp_path, capsys, fmt, shown):
-    tables = tiny_tables()
-    tables["reps"]["team"] = EVIL  # a team name typed into the CRM by a hostile hand
-    folder = write_tables(tmp_path / "d", tables)
-    assert main(["funnel", str(folder), "--month", "2026-10", "--by", "team", "--format", fmt]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    cells = {v for row in rows for v in row.values()}
-    assert shown in cells
-    if fmt == "csv":
-        assert not any(v[:1] in ("=", "+", "-", "@", "\t", "\r") for v in cells if v and not _number(v))
+def test_chinese_values_words_and_grades_as_is():
+    html = tables.to_html(_frame(), "zh", top=None)
+    assert "陌生电话" in html and "无证据" in html and "是" in html
+    assert "cold_call" not in html and "True" not in html
+    assert ">A<" in html.replace(" ", "") or "A</td>" in html  # a grade is not a customer class
 
 
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def test_names_beside_ids_sorted_and_cut_with_a_pointer():
+    reps = pd.DataFrame({"rep_id": ["R1", "R2", "R3"], "name": ["甲", "乙", "丙"]})
+    shown, total = tables.shown(_frame(), sort="score", top=2, reps=reps)
+    assert list(shown.columns[:3]) == ["rep_id", "rep_name", "team"]
+    assert shown["rep_id"].tolist() == ["R2", "R1"] and total == 3
+    html = tables.to_html(_frame(), "en", sort="score", top=2, reps=reps)
+    assert "top 2 of 3 rows; full table in the workbook" in html
+
+
+def test_chinese_team_names_in_natural_order():
+    assert tables.natural_sorted(["华东三组", "华东一组", "华东二组", "华东十组"]) == \
+        ["华东一组", "华东二组", "华东三组", "华东十组"]
+    assert tables.natural_sorted(["team 10", "team 2"]) == ["team 2", "team 10"]
+    shown, _ = tables.shown(_frame(), sort="team", top=None)
+    assert shown["team"].tolist() == ["一组", "二组", "三组"]
+
+
+def test_translate_values_keeps_numbers():
+    out = tables.translate_values(_frame(), "zh")
+    assert out["scenario"].eq("陌生电话").all() and out["significant"].tolist() == ["是", "否", "是"]
+    assert out["sale_rate"].equals(_frame()["sale_rate"]) and out["grade"].tolist() == ["A", "B", "C"]
+
+
+def test_long_tables_format_each_row_by_its_metric():
+    change = pd.DataFrame({"metric": ["dials", "contact_rate", "revenue"], "current": [10019.0, 0.487374, 4275287.65],
+                           "previous": [10047.0, 0.481, 4171303.0], "relative_change": [-0.0028, 0.0132, 0.0249]})
+    html = tables.to_html(change, "en", top=None)
+    assert "10,019" in html and "48.7%" in html and "4,275,288" in html and "1.3%" in html
+    assert "e+0" not in html

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import numpy as np
 import pandas as pd
@@ -29,14 +30,15 @@ def _agent_text(texts: pd.Series) -> pd.Series:
 
 
 def phrase_analysis(data, month: str, source: str = "transcript", window_months: int = 1, *,
-                    ngram_range=(2, 4), min_calls: int = 30, top: int = 15, agent_only: bool = True,
+                    ngram_range=(2, 5), min_calls: int = 30, top: int = 15, agent_only: bool = True,
                     max_calls: int = 50_000, random_state: int = 0) -> pd.DataFrame:
-    """Which phrases go with a sale: character n-grams, adjusted for the rep, per scenario.
+    """Which phrases go with a sale: word n-grams, adjusted for the rep, per scenario.
 
     Documents are the connected calls: for ``source="transcript"`` the call's transcript
     (only the rep's turns when the transcript labels speakers, ``agent_only``), for
-    ``source="script"`` the text of the script used. Character n-grams
-    (``CountVectorizer(analyzer="char", ngram_range)``) need no tokenizer, so Chinese works.
+    ``source="script"`` the text of the script used. Phrases are n-grams of whole words
+    (``ngram_range`` counts words) within a clause: Chinese is segmented into words with jieba,
+    other text split into words, so no phrase starts or ends mid-word or runs across punctuation.
     Each phrase's association with a sale is a Mantel-Haenszel odds ratio of calls with vs
     without the phrase, stratified by rep (Robins-Breslow-Greenland variance, ``z`` its
     Wald statistic), so reps who both say a phrase and sell well do not make it look good.
@@ -91,7 +93,7 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
             texts = _agent_text(texts)
         docs = texts.fillna("").to_numpy(object)
         codes, uniq = pd.factorize(docs)  # vectorise each distinct text once (a script's, a template's)
-        vec = CountVectorizer(analyzer="char", ngram_range=(lo_n, hi_n), binary=True, lowercase=False)
+        vec = CountVectorizer(analyzer=_word_ngrams(lo_n, hi_n), binary=True, lowercase=False)
         try:
             Xu = vec.fit_transform(np.asarray(uniq, dtype=object))
         except ValueError:  # no text at all
@@ -160,6 +162,34 @@ def _phrase_mh(X, rep, sale, names, min_calls):
 
 
 _WORD = re.compile(r"\w", re.UNICODE)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+#: Clause breaks: an n-gram never runs across punctuation or a line break.
+_CLAUSE = re.compile(r"[\n\r。，、；：？！,.;:?!…（）()“”\"'《》【】\[\]]+")
+
+
+def _tokens(clause: str) -> list[str]:
+    """Words of one clause: jieba's segmentation for Chinese, letters and digits for other text."""
+    if _CJK.search(clause):
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict ..." on every report
+        return [w for w in jieba.lcut(clause, HMM=True) if _WORD.search(w)]
+    return re.findall(r"\w+(?:'\w+)?", clause)
+
+
+def _word_ngrams(low: int, high: int):
+    """A CountVectorizer analyzer: word n-grams within clauses, joined as they read
+    (no space between Chinese words, one space between other words)."""
+    def analyse(text: str) -> list[str]:
+        grams = []
+        for clause in _CLAUSE.split(str(text)):
+            words = _tokens(clause)
+            cjk = bool(_CJK.search(clause))
+            for n in range(low, min(high, len(words)) + 1):
+                for i in range(len(words) - n + 1):
+                    grams.append(("" if cjk else " ").join(words[i:i + n]))
+        return grams
+    return analyse
 
 
 def _is_phrase(gram: str) -> bool:
@@ -167,9 +197,34 @@ def _is_phrase(gram: str) -> bool:
     return "\n" not in gram and gram == gram.strip() and len(_WORD.findall(gram)) >= min(2, len(gram))
 
 
+#: Covered stretches (clauses) of a text joined into one phrase, at most, and its length in characters.
+MAX_CLAUSES = 6
+MAX_CHARS = 90
+
+
+def _covered_text(doc: str, covered: np.ndarray) -> str:
+    """The first :data:`MAX_CLAUSES` covered stretches of ``doc``, whole; stretches separated only
+    by punctuation keep it, others are joined with " … "."""
+    edges = np.flatnonzero(np.diff(np.r_[False, covered[: len(doc)], False].astype(np.int8)))
+    runs = list(zip(edges[::2], edges[1::2]))[:MAX_CLAUSES]
+    out, last = "", None
+    for lo, hi in runs:
+        piece = doc[lo:hi].strip()
+        if not piece:
+            continue
+        if out and len(out) + len(piece) > MAX_CHARS:
+            break
+        if last is not None:
+            gap = doc[last:lo]
+            out += gap if gap and not _WORD.search(gap) and "\n" not in gap else " … "
+        out += piece
+        last = hi
+    return out.strip("，,、；; ")
+
+
 def _merge_phrases(res, X, docs, rng):
-    """One row per distinct set of calls: overlapping n-grams found in exactly the same calls
-    are joined into the longest phrase they cover in a call's text (e.g. a whole script line).
+    """One row per distinct set of calls: the word n-grams found in exactly the same calls are
+    shown as the whole stretches of a call's text they cover (e.g. the lines a script adds).
     """
     proj = X.T @ rng.standard_normal((X.shape[0], 2))  # equal columns <=> equal signatures
     sig = pd.Series(list(map(tuple, np.round(proj, 9))))
@@ -186,17 +241,7 @@ def _merge_phrases(res, X, docs, rng):
             while start >= 0:
                 covered[start:start + len(gram)] = True
                 start = doc.find(gram, start + 1)
-        at = doc.find(longest)
-        if at < 0:
-            phrase = longest
-        else:
-            lo = at
-            while lo > 0 and covered[lo - 1] and doc[lo - 1] != "\n":
-                lo -= 1
-            hi = at + len(longest)
-            while hi < len(doc) and covered[hi] and doc[hi] != "\n":
-                hi += 1
-            phrase = doc[lo:hi].strip() or longest
+        phrase = _covered_text(doc, covered) or longest
         row = grp.iloc[0].copy()
         row["phrase"] = phrase
         rows.append(row)

@@ -58,6 +58,40 @@ def skill_heatmap(evidence: pd.DataFrame, lang: str = "en"):
     return fig
 
 
+def skill_heatmaps(evidence: pd.DataFrame, lang: str = "en", reps: pd.DataFrame | None = None) -> list:
+    """One reps x skills heatmap per team, readable at any head count (60+ reps: one chart per team).
+
+    Rows are labelled with the rep's name and id (``reps``: ``data.reps``), cells carry the score;
+    teams come in natural order (一组, 二组, 三组).
+
+    Returns
+    -------
+    list of matplotlib.figure.Figure
+    """
+    from telesales_lab.present.tables import natural_sorted
+
+    check_lang(lang)
+    require(evidence, ["rep_id", "team", "skill", "score"], "skill_heatmaps")
+    names = {} if reps is None else dict(zip(reps["rep_id"].astype(str), reps["name"].astype(str)))
+    wide = evidence.pivot_table(index=["team", "rep_id"], columns="skill", values="score", observed=True)
+    wide = wide.reindex(columns=list(SKILLS))
+    figures = []
+    for team in natural_sorted(wide.index.get_level_values("team").unique()):
+        part = wide.loc[team].sort_index()
+        fig, ax = figure(width=8.0, height=0.32 * len(part) + 1.8)
+        values = part.to_numpy(float)
+        im = ax.imshow(values, aspect="auto", cmap="RdYlGn", vmin=20, vmax=100)
+        for (i, j), v in np.ndenumerate(values):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(SKILLS)), [t(s, lang) for s in SKILLS], rotation=30, ha="right")
+        ax.set_yticks(range(len(part)), [f"{names.get(str(r), '')} {r}".strip() for r in part.index], fontsize=9)
+        ax.set_title(f'{t("kpi.skill_profiles", lang)} · {team}')
+        fig.colorbar(im, ax=ax, label=t("score", lang))
+        figures.append(fig)
+    return figures
+
+
 def team_radar(profile: pd.DataFrame, lang: str = "en"):
     """Radar chart of each team's mean skill scores (from :func:`~telesales_lab.analysis.skills.team_profile`)."""
     check_lang(lang)

@@ -62,6 +62,8 @@ def funnel_chart(frame: pd.DataFrame, lang: str = "en", top: int = 30):
     ax_rate.set_xlabel(t(key, lang) if key else "")
     ax_rate.legend(loc="upper right", fontsize=8)
     title = t(f"outcomes.funnel_{_by_of(key)}", lang) if key else t("outcomes.funnel_total", lang)
+    if key and len(shown) < len(frame):  # say on the chart that it shows only the busiest groups
+        title += " · " + t("chart.top_of", lang).format(n=len(shown), total=len(frame), what=t(key, lang))
     fig.suptitle(title)
     return fig
 

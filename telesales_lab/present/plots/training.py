@@ -28,6 +28,9 @@ def plot_team_gaps(team_frame: pd.DataFrame, lang: str = "en"):
     labels.check_lang(lang)
     grid = team_frame.pivot_table(index="team", columns="skill", values="share_gap", aggfunc="first",
                                   observed=True).reindex(columns=list(SKILLS))
+    from telesales_lab.present.tables import natural_sorted
+
+    grid = grid.reindex(natural_sorted(grid.index))  # 一组, 二组, 三组
     fig, ax = figure(9, 0.9 + 0.45 * max(len(grid), 1))
     image = ax.imshow(grid.to_numpy(float), aspect="auto", cmap="Reds", vmin=0, vmax=1)
     ax.set_xticks(range(len(SKILLS)), [labels.t(sk, lang) for sk in SKILLS], rotation=30, ha="right")
@@ -68,13 +71,21 @@ def plot_coach_load(load: pd.DataFrame, lang: str = "en"):
     return fig
 
 
-def plot_effects(effects: pd.DataFrame, lang: str = "en"):
+#: Fewer trained reps than this: the module's effect is drawn as "too few to tell".
+MIN_TRAINED = 5
+
+
+def plot_effects(effects: pd.DataFrame, lang: str = "en", min_trained: int = MIN_TRAINED):
     """Forest plot: each module's effect on its skill with its interval.
+
+    Effects from fewer than ``min_trained`` trained reps are drawn grey, without an interval,
+    and labelled "too few to tell".
 
     Parameters
     ----------
     effects : DataFrame
         From :func:`training_effect`.
+    min_trained : int, default 5
 
     Returns
     -------
@@ -87,7 +98,14 @@ def plot_effects(effects: pd.DataFrame, lang: str = "en"):
     eff = shown["effect"].to_numpy(float)
     lo = np.nan_to_num(eff - shown["ci_low"].to_numpy(float))
     hi = np.nan_to_num(shown["ci_high"].to_numpy(float) - eff)
-    ax.errorbar(eff, y, xerr=np.vstack([lo, hi]), fmt="o", color="#4C72B0", ecolor="#555", capsize=3)
+    few = (shown["n_trained"].to_numpy(float) < min_trained) if "n_trained" in shown else np.zeros(len(shown), bool)
+    ok = ~few
+    ax.errorbar(eff[ok], y[ok], xerr=np.vstack([lo[ok], hi[ok]]), fmt="o", color="#4C72B0", ecolor="#555", capsize=3)
+    if few.any():
+        ax.plot(eff[few], y[few], "o", mfc="none", color="#AAAAAA")
+        for yy, ee in zip(y[few], eff[few]):
+            ax.annotate(labels.t("chart.too_few", lang), (ee, yy), xytext=(6, 0), textcoords="offset points",
+                        va="center", fontsize=8, color="#777777")
     ax.axvline(0, color="#999", lw=1)
     ax.set_yticks(y, [f"{m} · {labels.t(str(sk), lang)}" for m, sk in zip(shown["module_id"], shown["skill"])])
     ax.invert_yaxis()
