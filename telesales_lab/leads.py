@@ -29,7 +29,8 @@ How the score is made
 * **Model.** scikit-learn's :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with
   native categorical support, fitted on the months before the scored month only. It is
   calibrated on a later slice: the boosting model is fitted on all training months but the
-  last, and an isotonic map (sigmoid when the slice has fewer than 200 sales or non-sales)
+  last, and an isotonic map (a sigmoid when the slice has fewer than 1,000 sales or non-sales:
+  isotonic steps at the ends of a small slice say 0 or 1)
   from its scores to the last training month's outcomes makes them probabilities. With only
   one training month the calibration is the boosting model's own.
 * **Fallback.** With too little history (fewer than ``min_train_months`` months with connected
@@ -510,7 +511,7 @@ class LeadModel:
             xc, yc, wc = _binary(cal[self.features_ + ["connected", "sales"]])
             z = self._logit(xc[self.features_])
             n_pos, n_neg = wc[yc == 1].sum(), wc[yc == 0].sum()
-            if min(n_pos, n_neg) >= 200:
+            if min(n_pos, n_neg) >= 1000:
                 from sklearn.isotonic import IsotonicRegression
 
                 self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
@@ -751,7 +752,7 @@ def _best_window(data, p: pd.Period, feats: pd.DataFrame, lang: str, min_dials: 
     if past.empty or connected.all() or (t.dt.hour == 0).all() and (t.dt.minute == 0).all():
         return empty  # no unanswered dials or no time of day: contact rates cannot be measured
     cls = _class_at_start(data, p, None).reindex(past["customer_id"].astype("string")).fillna("C").to_numpy()
-    frame = pd.DataFrame({"customer_class": cls, "weekday": t.dt.weekday.to_numpy(),
+    frame = pd.DataFrame({"customer_class": cls, "weekday": t.dt.day_of_week.to_numpy(),
                           "band": _hour_band(t.dt.hour.to_numpy()), "connected": connected.astype(int)})
     g = frame.groupby(["customer_class", "weekday", "band"])["connected"].agg(["size", "sum"]).reset_index()
     g = g[g["size"] >= min_dials]

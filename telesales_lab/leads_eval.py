@@ -71,7 +71,7 @@ def _curve(score, positives, negatives) -> tuple[np.ndarray, np.ndarray, np.ndar
     pos, neg = np.asarray(positives, float), np.asarray(negatives, float)
     order = np.argsort(-s, kind="stable")
     s, pos, neg = s[order], pos[order], neg[order]
-    cut = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]  # last row of each tied group
+    cut = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]  # last row of each tied group
     cp, cn = np.cumsum(pos)[cut], np.cumsum(neg)[cut]
     return np.r_[0.0, cp + cn], np.r_[0.0, cp], np.r_[0.0, cn]
 
