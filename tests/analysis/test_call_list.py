@@ -9,11 +9,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from telesales_lab.call_list import COLUMNS, call_list, rep_capacity, write_call_lists
-from telesales_lab.demo import write_demo
+from telesales_lab.analysis.call_list import COLUMNS, call_list, rep_capacity, write_call_lists
+from telesales_lab.data.demo import write_demo
 from telesales_lab.exceptions import ParameterError
-from telesales_lab.io import Dataset, load_dataset
-from telesales_lab.leads import score_leads
+from telesales_lab.data.load import Dataset, load_dataset
+from telesales_lab.analysis.leads import score_leads
 
 DAY = "2026-11-02"
 

@@ -28,10 +28,11 @@ How the score is made
   known only after the call.
 * **Model.** scikit-learn's :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with
   native categorical support, fitted on the months before the scored month only. It is
-  calibrated on a later slice: the boosting model is fitted on all training months but the
-  last, and an isotonic map (a sigmoid when the slice has fewer than 1,000 sales or non-sales:
-  isotonic steps at the ends of a small slice say 0 or 1)
-  from its scores to the last training month's outcomes makes them probabilities. With only
+  calibrated on a later slice: the boosting model is fitted on the earlier training months,
+  and on the latest ones (those holding at least a fifth of the training calls; at least
+  one month, and at least one month left for the fit) an isotonic map (a sigmoid when the
+  slice has fewer than 1,000 sales or non-sales: isotonic steps at the ends of a small slice
+  say 0 or 1) from its scores to those months' outcomes makes them probabilities. With only
   one training month the calibration is the boosting model's own.
 * **Fallback.** With too little history (fewer than ``min_train_months`` months with connected
   calls before the month, or fewer than ``min_train_sales`` sales in them) the score is the
@@ -46,11 +47,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import i18n
-from .exceptions import ParameterError
-from .periods import parse_month
-from .schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES
-from .skills import _flags, remember
+from telesales_lab import labels
+from telesales_lab.data.monthly import _flags, remember
+from telesales_lab.data.periods import parse_month
+from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES
+from telesales_lab.exceptions import ParameterError
 
 _NS_DAY = 86_400 * 10**9
 _NONE = np.iinfo("int64").min
@@ -65,65 +66,32 @@ MODEL_BOOSTING = "gradient_boosting"
 MODEL_RATE = "segment_rate"
 MODEL_NONE = "no_evidence"
 
-#: built-in history features: name -> (english, chinese)
-HISTORY_FEATURES = {
-    "tenure_days": ("days as a customer", "成为客户天数"),
-    "age_years": ("age", "年龄"),
-    "customer_class": ("customer class", "客户等级"),
-    "hist_dials": ("calls before", "此前通话次数"),
-    "hist_connected": ("connected calls before", "此前接通次数"),
-    "hist_positive": ("positive outcomes before", "此前积极结果次数"),
-    "hist_sales": ("sales before", "此前成交次数"),
-    "hist_objections": ("objections before", "此前异议次数"),
-    "hist_conversion": ("past conversion", "历史成交率"),
-    "hist_positive_rate": ("past positive rate", "历史积极率"),
-    "recent_dials": ("calls in the last 3 months", "近3个月通话次数"),
-    "recent_connected": ("connected calls in the last 3 months", "近3个月接通次数"),
-    "recent_sales": ("sales in the last 3 months", "近3个月成交次数"),
-    "days_since_call": ("days since the last call", "距上次通话天数"),
-    "days_since_connected": ("days since the last connected call", "距上次接通天数"),
-    "days_since_positive": ("days since the last positive outcome", "距上次积极结果天数"),
-    "days_since_sale": ("days since the last sale", "距上次成交天数"),
-    "last_outcome": ("last call's outcome", "上次通话结果"),
-    "last_objection": ("last call's objection", "上次异议"),
-    "hist_orders": ("orders before", "此前订单数"),
-    "hist_amount": ("order amount before", "此前订单金额"),
-    "days_since_order": ("days since the last order", "距上次下单天数"),
-    "centre_conversion_last_month": ("the centre's conversion last month", "上月全中心成交率"),
-}
-
-i18n.register({k: v for k, v in HISTORY_FEATURES.items() if k not in ("customer_class",)}, context="leads")
-i18n.register({
-    "score": ("sale probability", "成交概率"),
-    "decile": ("decile", "十分位"),
-    "expected_value": ("expected value", "预期价值"),
-    "best_window": ("best window", "最佳时段"),
-    "scenario": ("scenario", "场景"),
-    "suggested_script": ("suggested script", "推荐话术"),
-    "reason": ("reason", "原因"),
-    "model": ("model", "模型"),
-    "raises": ("raises", "提高"),
-    "lowers": ("lowers", "降低"),
-    "none": ("none", "无"),
-    MODEL_BOOSTING: ("gradient boosting, calibrated", "梯度提升（已校准）"),
-    MODEL_RATE: ("segment rate (too little history for the model)", "分群历史成交率（历史数据不足，未用模型）"),
-    MODEL_NONE: ("no evidence (no connected calls before the month)", "无依据（本月之前没有接通的通话）"),
-}, context="leads")
-
-# customers columns a data set commonly has (the demo's and the UCI mapping's); others show as named
-i18n.register({
-    "source": ("source", "来源"), "industry": ("industry", "行业"), "region": ("region", "地区"),
-    "age": ("age", "年龄"), "age_band": ("age band", "年龄段"), "job": ("job", "职业"),
-    "marital": ("marital status", "婚姻状况"), "education": ("education", "教育程度"),
-    "credit_default": ("credit in default", "信用违约"), "housing_loan": ("housing loan", "住房贷款"),
-    "personal_loan": ("personal loan", "个人贷款"), "prior_outcome": ("earlier campaign's outcome", "上次营销结果"),
-    "prior_contacts": ("contacts in earlier campaigns", "此前营销联系次数"),
-    "days_since_prior_contact": ("days since an earlier campaign's contact", "距上次营销联系天数"),
-    "phone_type": ("phone type", "电话类型"), "customer_class": ("customer class", "客户等级"),
-}, context="leads")
-
-_WEEKDAYS = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-             "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日")}
+#: built-in history features (their labels: [context.leads] of the catalogs)
+HISTORY_FEATURES = (
+    "tenure_days",
+    "age_years",
+    "customer_class",
+    "hist_dials",
+    "hist_connected",
+    "hist_positive",
+    "hist_sales",
+    "hist_objections",
+    "hist_conversion",
+    "hist_positive_rate",
+    "recent_dials",
+    "recent_connected",
+    "recent_sales",
+    "days_since_call",
+    "days_since_connected",
+    "days_since_positive",
+    "days_since_sale",
+    "last_outcome",
+    "last_objection",
+    "hist_orders",
+    "hist_amount",
+    "days_since_order",
+    "centre_conversion_last_month",
+)
 
 
 # ----------------------------------------------------------------------------- history panel
@@ -377,7 +345,7 @@ def _levels_of(values: pd.Series) -> list[str]:
 
 
 def _class_at_start(data, p: pd.Period, policy) -> pd.Series:
-    from .customers import class_at_start
+    from telesales_lab.analysis.customers import class_at_start
 
     try:
         return class_at_start(data, str(p), policy)
@@ -495,8 +463,13 @@ class LeadModel:
     def _fit_boosting(self, train: pd.DataFrame) -> None:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        last = self.train_months_[-1]
-        is_last = (train["train_month"] == last).to_numpy()
+        # the calibration slice: the latest training months holding at least a fifth of the
+        # training calls (a tiny last month would set every probability to its own level)
+        per = train.groupby("train_month")["connected"].sum().sort_index()
+        share = per[::-1].cumsum() / per.sum()
+        first_cal = share.index[min(int((share < 0.2).sum()), len(per) - 2)] if len(per) >= 2 else per.index[-1]
+        is_last = (train["train_month"] >= first_cal).to_numpy()
+        self.calibration_months_ = sorted(train.loc[is_last, "train_month"].unique())
         cal = train[is_last]
         base = train[~is_last] if len(self.train_months_) >= 2 else train
         # a feature with no value in the fitted months says nothing (and cannot be binned)
@@ -672,7 +645,7 @@ def score_leads(data, month: str, policy=None, lang: str = "en", model: LeadMode
         - ``model``: ``gradient_boosting``, ``segment_rate`` (too little history: the fallback)
           or ``no_evidence``
     """
-    i18n.check_lang(lang)
+    labels.check_lang(lang)
     p = parse_month(month)
     if model is None:
         model = fit_lead_model(data, str(p), policy, **options)
@@ -742,7 +715,7 @@ def _hour_band(hours: np.ndarray) -> np.ndarray:
 
 
 def _best_window(data, p: pd.Period, feats: pd.DataFrame, lang: str, min_dials: int = 30) -> pd.Series:
-    from .inference import wilson_interval
+    from telesales_lab.analysis.inference import wilson_interval
 
     empty = pd.Series(pd.NA, index=feats.index, dtype="string")
     calls = data.calls
@@ -760,8 +733,8 @@ def _best_window(data, p: pd.Period, feats: pd.DataFrame, lang: str, min_dials: 
         return empty
     g["low"] = wilson_interval(g["sum"].to_numpy(), g["size"].to_numpy())[0]
     best = g.sort_values("low", ascending=False, kind="stable").drop_duplicates("customer_class")
-    names = _WEEKDAYS[lang]
-    label = [f"{names[w]} {b}" + ("时" if lang == "zh" else "h") for w, b in zip(best["weekday"], best["band"])]
+    hours = labels.t("hours", lang, "leads")
+    label = [f"{labels.t(f'weekday_{w}', lang)} {b}{hours}" for w, b in zip(best["weekday"], best["band"])]
     lookup = pd.Series(label, index=best["customer_class"].to_numpy())
     cls_now = feats["customer_class"].astype("string").fillna("C")
     return cls_now.map(lookup).astype("string")
@@ -785,7 +758,7 @@ def _scenario(data, p: pd.Period, feats: pd.DataFrame) -> pd.Series:
 
 
 def _suggested_script(data, p: pd.Period, feats: pd.DataFrame, scenario: pd.Series, policy) -> pd.Series:
-    from .script_ranking import rank_scripts
+    from telesales_lab.analysis.ranking import rank_scripts
 
     empty = pd.Series(pd.NA, index=feats.index, dtype="string")
     try:
@@ -804,31 +777,29 @@ def _suggested_script(data, p: pd.Period, feats: pd.DataFrame, scenario: pd.Seri
 
 
 def _label(feature: str, lang: str) -> str:
-    if feature in HISTORY_FEATURES:
-        return HISTORY_FEATURES[feature][0 if lang == "en" else 1]
-    return i18n.t(feature, lang, "leads")
+    return labels.t(feature, lang, "leads")
 
 
 def _shown(values: pd.Series, lang: str) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or pd.api.types.is_string_dtype(values):
         s = values.astype("string")
-        return s.fillna(i18n.t("none", lang, "leads")).to_numpy(object)
+        return s.fillna(labels.t("none", lang, "leads")).to_numpy(object)
     v = values.to_numpy(float)
     text = np.where(np.abs(v) < 1, np.char.mod("%.2f", np.nan_to_num(v)), np.char.mod("%.0f", np.nan_to_num(v)))
-    return np.where(np.isnan(v), i18n.t("none", lang, "leads"), text).astype(object)
+    return np.where(np.isnan(v), labels.t("none", lang, "leads"), text).astype(object)
 
 
 def _reasons(model: LeadModel, feats: pd.DataFrame, lang: str) -> pd.Series:
     """The two largest contributions per customer, as words."""
     if model.kind_ == MODEL_NONE:
-        return pd.Series(i18n.t(MODEL_NONE, lang, "leads"), index=feats.index, dtype="string")
+        return pd.Series(labels.t(MODEL_NONE, lang, "leads"), index=feats.index, dtype="string")
     if model.kind_ == MODEL_RATE:
         col = model.segment_["column"]
         if col is None:
-            return pd.Series(i18n.t(MODEL_RATE, lang, "leads"), index=feats.index, dtype="string")
+            return pd.Series(labels.t(MODEL_RATE, lang, "leads"), index=feats.index, dtype="string")
         shown = _shown(feats[col], lang)
         sep = "：" if lang == "zh" else ": "
-        head = i18n.t(MODEL_RATE, lang, "leads")
+        head = labels.t(MODEL_RATE, lang, "leads")
         return pd.Series([f"{head}; {_label(col, lang)}{sep}{v}" for v in shown], index=feats.index, dtype="string")
     contrib = model.contributions(feats)
     vals = contrib.to_numpy()
@@ -843,13 +814,13 @@ def _reasons(model: LeadModel, feats: pd.DataFrame, lang: str) -> pd.Series:
         for name in np.unique(f):  # a few features, not rows
             sel = f == name
             shown[sel] = _shown(feats.loc[sel, name], lang)
-        labels = np.array([_label(x, lang) for x in names])[order[:, k]]
-        way = np.where(v >= 0, i18n.t("raises", lang, "leads"), i18n.t("lowers", lang, "leads"))
+        words = np.array([_label(x, lang) for x in names])[order[:, k]]
+        way = np.where(v >= 0, labels.t("raises", lang, "leads"), labels.t("lowers", lang, "leads"))
         if lang == "zh":
-            parts.append(pd.Series(labels, dtype=object) + sep + pd.Series(shown, dtype=object).astype(str)
+            parts.append(pd.Series(words, dtype=object) + sep + pd.Series(shown, dtype=object).astype(str)
                          + "（" + pd.Series(way, dtype=object) + "）")
         else:
-            parts.append(pd.Series(labels, dtype=object) + sep + pd.Series(shown, dtype=object).astype(str)
+            parts.append(pd.Series(words, dtype=object) + sep + pd.Series(shown, dtype=object).astype(str)
                          + " (" + pd.Series(way, dtype=object) + ")")
     joint = "；" if lang == "zh" else "; "
     return pd.Series((parts[0] + joint + parts[1]).to_numpy(), index=feats.index, dtype="string")

@@ -32,25 +32,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import i18n
-from .exceptions import ParameterError
+from telesales_lab import labels
+from telesales_lab.exceptions import ParameterError
 
 CARE_ITEMS = ("callback", "collection", "lapsed_a", "revisit_due", "birthday", "new_lead")
 COLUMNS = ("rep_id", "order", "customer_id", "masked_phone", "window", "scenario", "script_id", "reason",
            "care_item")
-
-i18n.register({
-    "order": ("order", "顺序"),
-    "masked_phone": ("phone (masked)", "电话（脱敏）"),
-    "window": ("window", "时段"),
-    "care_item": ("why today", "今日事由"),
-    "callback": ("callback asked for", "客户约回电"),
-    "collection": ("open collection", "待回款"),
-    "new_lead": ("new lead", "新线索"),
-    "capacity": ("capacity", "日容量"),
-    "listed": ("listed", "已排"),
-    "waiting": ("waiting (over capacity)", "超出容量待排"),
-}, context="call_list")
 
 
 def _day(date: str) -> pd.Timestamp:
@@ -92,7 +79,7 @@ def rep_capacity(data, date: str, capacity: int | None = None, capacity_days: in
 def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_days: int,
                 collection_days: int) -> pd.DataFrame:
     """``customer_id, care_item`` for every reason that applies (a customer may appear twice)."""
-    from .customers import care_list
+    from telesales_lab.analysis.customers import care_list
 
     parts = []
     calls = data.calls
@@ -118,7 +105,7 @@ def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_d
                                "care_item": due["reason"].astype("string").to_numpy()}))
     cust = data.customers
     if "birthday" in cust:
-        from .customers import _next_birthday
+        from telesales_lab.analysis.customers import _next_birthday
 
         nxt = _next_birthday(cust["birthday"], day - pd.Timedelta(days=1))
         soon = nxt.notna() & (nxt <= day + pd.Timedelta(days=birthday_days)) & (cust["acquired_on"] < day)
@@ -165,8 +152,8 @@ def call_list(data, date: str, capacity: int | None = None, policy=None, lang: s
         ``order`` 1..n (its capacity at most). ``attrs["capacity"]`` holds ``rep_id, capacity,
         listed, waiting`` (customers kept for the rep but over capacity today).
     """
-    from .leads import score_leads
-    from .privacy import mask_phone
+    from telesales_lab.analysis.leads import score_leads
+    from telesales_lab.data.privacy import mask_phone
 
     day = _day(date)
     for name, v in (("recency_days", recency_days), ("birthday_days", birthday_days),
@@ -252,8 +239,8 @@ def write_call_lists(frame: pd.DataFrame, path, lang: str = "en") -> None:
     path = Path(path)
     shown = frame.copy()
     if lang == "zh":
-        shown["care_item"] = shown["care_item"].map(lambda v: i18n.t(v, "zh", "call_list"))
-        shown = shown.rename(columns={c: i18n.t(c, "zh", "call_list") for c in shown.columns})
+        shown["care_item"] = shown["care_item"].map(lambda v: labels.t(v, "zh", "call_list"))
+        shown = shown.rename(columns={c: labels.t(c, "zh", "call_list") for c in shown.columns})
     fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=path.parent if path.parent.exists() else None)
     os.close(fd)
     try:

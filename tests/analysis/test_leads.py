@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from telesales_lab.demo import write_demo
-from telesales_lab.io import Dataset, load_dataset
-from telesales_lab.leads import (
+from telesales_lab.data.demo import write_demo
+from telesales_lab.data.load import Dataset, load_dataset
+from telesales_lab.analysis.leads import (
     MODEL_BOOSTING,
     MODEL_NONE,
     MODEL_RATE,

@@ -33,34 +33,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import i18n
-from .exceptions import ParameterError
-from .leads import _outcome_rows, _segment_predict, _training_months, fit_lead_model, lead_features
-from .periods import parse_month
+from telesales_lab.analysis.leads import (
+    _outcome_rows,
+    _segment_predict,
+    _training_months,
+    fit_lead_model,
+    lead_features,
+)
+from telesales_lab.data.periods import parse_month
+from telesales_lab.exceptions import ParameterError
 
 SCORERS = ("lead_score", "segment_rate", "recency")
-
-i18n.register({
-    "scorer": ("scorer", "评分方法"),
-    "lead_score": ("lead score", "线索评分"),
-    "segment_rate": ("segment's past rate", "分群历史成交率"),
-    "recency": ("recency of last positive contact", "上次积极接触的远近"),
-    "customers": ("customers", "客户数"),
-    "connected": ("connected calls", "接通次数"),
-    "sales": ("sales", "成交次数"),
-    "rate": ("conversion", "成交率"),
-    "auc": ("AUC", "AUC"),
-    "alift": ("ALIFT", "ALIFT"),
-    "top_half_share": ("share of sales in the top half", "前一半覆盖的成交占比"),
-    "brier": ("Brier score", "Brier 分数"),
-    "model": ("model", "模型"),
-    "bin": ("bin", "分组"),
-    "mean_score": ("mean score", "平均得分"),
-    "observed_rate": ("observed conversion", "实际成交率"),
-    "ci_low": ("95% low", "95%下限"),
-    "ci_high": ("95% high", "95%上限"),
-    "all": ("all months (pooled)", "全部月份（合并）"),
-}, context="leads_eval")
 
 
 # ----------------------------------------------------------------------------- measures
@@ -122,7 +105,7 @@ def calibration_bins(score, positives, negatives, bins: int = 10) -> pd.DataFram
         ``observed_rate``, ``ci_low``, ``ci_high`` (95 % Wilson interval of the observed rate).
         Tied scores stay in one bin, so a bin may be larger than the others.
     """
-    from .inference import wilson_interval
+    from telesales_lab.analysis.inference import wilson_interval
 
     s = np.asarray(score, float)
     pos, neg = np.asarray(positives, float), np.asarray(negatives, float)
