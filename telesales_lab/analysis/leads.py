@@ -671,7 +671,8 @@ def model_note(model: LeadModel, lang: str = "en") -> str:
     span = f"{months[0]}..{months[-1]}" if months else "-"
     if lang == "zh":
         if model.kind_ == MODEL_BOOSTING:
-            return f"模型：梯度提升（{model.calibration_} 校准），训练月份 {span}，{model.train_sales_:,} 次成交 / {model.train_connected_:,} 次接通。"
+            cal = {"isotonic": "保序回归", "sigmoid": "Sigmoid", "none": "未另行"}[model.calibration_]
+            return f"模型：梯度提升（{cal}校准），训练月份 {span}，{model.train_sales_:,} 次成交 / {model.train_connected_:,} 次接通。"
         if model.kind_ == MODEL_RATE:
             return (f"历史数据不足（{len(months)} 个月，{model.train_sales_:,} 次成交），未用模型：得分为客户所在分群"
                     f"（{model.segment_['column'] or '全体'}）的历史成交率。")
