@@ -218,3 +218,86 @@ def calibration_table(data, month: str, policy=None, bins: int = 10, **options) 
     s = month_scores(data, month, policy, **options)
     pos = s["sales"].to_numpy(float)
     return calibration_bins(s["lead_score"].to_numpy(float), pos, s["connected"].to_numpy(float) - pos, bins)
+
+
+# ----------------------------------------------------------------------------- for the leads page
+def gains_curves(scores: pd.DataFrame) -> pd.DataFrame:
+    """The cumulative lift curve of each scorer in a :func:`month_scores` frame.
+
+    Returns
+    -------
+    DataFrame
+        ``scorer, share_of_calls, share_of_sales`` (one point per distinct score, from (0, 0)).
+    """
+    pos = scores["sales"].to_numpy(float)
+    neg = scores["connected"].to_numpy(float) - pos
+    parts = []
+    for scorer in SCORERS:
+        s = scores[scorer].to_numpy(float)
+        ok = ~np.isnan(s)
+        if not ok.any() or pos[ok].sum() <= 0:
+            continue
+        calls, cp, _ = _curve(s[ok], pos[ok], neg[ok])
+        parts.append(pd.DataFrame({"scorer": scorer, "share_of_calls": calls / calls[-1],
+                                   "share_of_sales": cp / cp[-1]}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["scorer", "share_of_calls", "share_of_sales"])
+
+
+def permutation_importance_table(scores: pd.DataFrame, n_repeats: int = 5, random_state: int = 0) -> pd.DataFrame:
+    """What drives the score, out of time: the drop in weighted AUC on the scored month when one
+    feature's values are shuffled (:func:`sklearn.inspection.permutation_importance`).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        From :func:`month_scores` (its ``attrs`` hold the model and the features).
+
+    Returns
+    -------
+    DataFrame
+        ``feature, importance_mean, importance_sd``, largest first; empty where the month was
+        not scored by the boosting model.
+    """
+    from sklearn.inspection import permutation_importance
+
+    from telesales_lab.analysis.leads import MODEL_BOOSTING, _binary
+
+    model = scores.attrs["model"]
+    cols = ["feature", "importance_mean", "importance_sd"]
+    if model.kind_ != MODEL_BOOSTING:
+        return pd.DataFrame(columns=cols)
+    x = scores.attrs["features"].assign(connected=scores["connected"].to_numpy(), sales=scores["sales"].to_numpy())
+    xb, y, w = _binary(x[model.features_ + ["connected", "sales"]])
+    if len(np.unique(y)) < 2:
+        return pd.DataFrame(columns=cols)
+    r = permutation_importance(model.model_, xb[model.features_], y, scoring="roc_auc", n_repeats=n_repeats,
+                               random_state=random_state, sample_weight=w)
+    out = pd.DataFrame({"feature": model.features_, "importance_mean": r.importances_mean,
+                        "importance_sd": r.importances_std})
+    return out.sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def top_n_card(leads: pd.DataFrame, current: pd.Series) -> dict:
+    """The numbers of the leads page's summary card.
+
+    Parameters
+    ----------
+    leads : DataFrame
+        :func:`telesales_lab.analysis.leads.score_leads` for the coming month.
+    current : Series
+        Ids of the customers the centre reached in the month just ended (its current order of
+        calling: whom it chose to reach).
+
+    Returns
+    -------
+    dict
+        ``n`` (as many leads as customers reached), ``expected_top`` (expected sales from one
+        connected call with each of the ``n`` best-scored), ``expected_current`` (the same for
+        the customers reached last month, scored for the coming month), ``scored``.
+    """
+    s = leads["score"].dropna().sort_values(ascending=False, kind="stable")
+    n = int(min(len(pd.Index(current).unique()), len(s)))
+    cur = leads.set_index("customer_id")["score"].reindex(pd.Index(current).unique()).dropna()
+    return {"n": n, "expected_top": float(s.head(n).sum()), "expected_current": float(cur.head(n).sum()),
+            "scored": int(len(s))}
