@@ -4,8 +4,9 @@
 
 1. ``callback``: customers whose last connected call ended ``callback`` (they asked to be
    called back);
-2. ``collection``: orders still ``signed`` (not paid) ``collection_days`` or more after they
-   were signed (only where the data has such orders);
+2. ``collection``: orders still ``signed`` (not paid) ``[collections] days`` or more after
+   they were signed (the rule of :func:`telesales_lab.analysis.payments.collections`; only
+   where the data has such orders);
 3. ``lapsed_a`` and ``revisit_due``: the care rules of the policy
    (:func:`telesales_lab.customers.care_list` of the month before), revisits due by the day;
 4. ``birthday``: a birthday within ``birthday_days`` from the day;
@@ -76,8 +77,7 @@ def rep_capacity(data, date: str, capacity: int | None = None, capacity_days: in
     return pd.DataFrame({"rep_id": median.index.astype("string"), "capacity": cap.astype("int64")})
 
 
-def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_days: int,
-                collection_days: int) -> pd.DataFrame:
+def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_days: int) -> pd.DataFrame:
     """``customer_id, care_item`` for every reason that applies (a customer may appear twice)."""
     from telesales_lab.analysis.customers import care_list
 
@@ -89,9 +89,13 @@ def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_d
     cb = last_conn.loc[last_conn["outcome"].astype("string") == "callback", "customer_id"].astype("string")
     parts.append(pd.DataFrame({"customer_id": cb.to_numpy(), "care_item": "callback"}))
 
+    # the rule of `telesales-lab collections`: still signed [collections] days after signing
+    from telesales_lab.data.policy import resolve_policy
+
+    days = resolve_policy(policy)["collections"]["days"]
     orders = data.orders
     open_ = orders[(orders["status"].astype("string") == "signed").to_numpy(bool)
-                   & (orders["ordered_at"] <= day - pd.Timedelta(days=collection_days)).to_numpy(bool)]
+                   & (orders["ordered_at"].dt.normalize() <= day - pd.Timedelta(days=days)).to_numpy(bool)]
     parts.append(pd.DataFrame({"customer_id": open_["customer_id"].astype("string").unique(),
                                "care_item": "collection"}))
 
@@ -119,7 +123,7 @@ def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_d
 
 def call_list(data, date: str, capacity: int | None = None, policy=None, lang: str = "en",
               recency_days: int = 7, keep_with_last_rep: bool = True, birthday_days: int = 7,
-              collection_days: int = 30, capacity_days: int = 28, random_state: int = 0,
+              capacity_days: int = 28, random_state: int = 0,
               leads: pd.DataFrame | None = None) -> pd.DataFrame:
     """One call list per rep for the working day ``date`` (see the module docstring).
 
@@ -157,7 +161,7 @@ def call_list(data, date: str, capacity: int | None = None, policy=None, lang: s
 
     day = _day(date)
     for name, v in (("recency_days", recency_days), ("birthday_days", birthday_days),
-                    ("collection_days", collection_days), ("capacity_days", capacity_days)):
+                    ("capacity_days", capacity_days)):
         if not isinstance(v, (int, np.integer)) or v < 0:
             raise ParameterError(f"{name} == {v!r}, must be a whole number >= 0")
     caps = rep_capacity(data, date, capacity, capacity_days)
@@ -166,7 +170,7 @@ def call_list(data, date: str, capacity: int | None = None, policy=None, lang: s
                              "nobody to give a list to (pass a date within the data)")
     if leads is None:
         leads = score_leads(data, str(day.to_period("M")), policy=policy, lang=lang)
-    cand = _candidates(data, day, leads, policy, birthday_days, collection_days)
+    cand = _candidates(data, day, leads, policy, birthday_days)
     cand["priority"] = cand["care_item"].map({c: i for i, c in enumerate(CARE_ITEMS)})
     cand = cand.sort_values("priority", kind="stable").drop_duplicates("customer_id", keep="first")
 

@@ -48,7 +48,8 @@ import numpy as np
 import pandas as pd
 
 from telesales_lab import labels
-from telesales_lab.data.monthly import _flags, remember
+from telesales_lab.data.cache import cached
+from telesales_lab.data.monthly import _flags
 from telesales_lab.data.periods import parse_month
 from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES
 from telesales_lab.exceptions import ParameterError
@@ -114,7 +115,7 @@ def _ns(times: pd.Series) -> np.ndarray:
 
 def _panel(data) -> dict:
     """Per customer and month, what the calls and orders of that month held, and the running
-    totals up to and including it (remembered on the data set).
+    totals up to and including it (kept in ``data.cache``).
 
     ``rows`` is sorted by customer code and month: ``code, month`` and, per month,
     ``dials, connected, positive, sales, objections, orders, amount`` with their running
@@ -190,7 +191,7 @@ def _panel(data) -> dict:
         return {"ids": cust_ids, "rows": rows, "key": rows["code"].to_numpy() * 100_000 + rows["month"].to_numpy(),
                 "centre": cmonth}
 
-    return remember(data, ("leads_panel",), compute)
+    return cached(data, "leads_panel", ("customers", "calls", "orders", "scripts"), compute)
 
 
 def _before(panel: dict, codes: np.ndarray, month: int) -> np.ndarray:
@@ -337,7 +338,7 @@ def _levels(data, col: str) -> list[str]:
         s = data.customers[col].astype("string").dropna()
         return sorted(s.value_counts().index[:_MAX_LEVELS].tolist())
 
-    return remember(data, ("leads_levels", col), compute)
+    return cached(data, "leads_levels", ("customers",), compute, params=(col,))
 
 
 def _levels_of(values: pd.Series) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 from telesales_lab.analysis.call_list import COLUMNS, call_list, rep_capacity, write_call_lists
 from telesales_lab.data.demo import write_demo
 from telesales_lab.exceptions import ParameterError
-from telesales_lab.data.load import Dataset, load_dataset
+from telesales_lab.data.load import load_dataset
 from telesales_lab.analysis.leads import score_leads
 
 DAY = "2026-11-02"
@@ -50,8 +50,7 @@ def test_new_leads_fill_the_free_places_by_expected_value(demo):
     cust = data.customers
     new = cust.head(6).assign(customer_id=[f"N{i}" for i in range(6)], acquired_on=pd.Timestamp("2026-10-20"),
                               birthday=pd.NaT)
-    more = Dataset(data.source, {**data.tables, "customers": pd.concat([cust, new], ignore_index=True)},
-                   dict(data.files))
+    more = data.replace(customers=pd.concat([cust, new], ignore_index=True))
     out = call_list(more, DAY, capacity=400)
     leads = out[out["care_item"] == "new_lead"]
     assert set(leads["customer_id"]) == set(new["customer_id"])

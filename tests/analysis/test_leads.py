@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from telesales_lab.data.demo import write_demo
-from telesales_lab.data.load import Dataset, load_dataset
+from telesales_lab.data.load import load_dataset
 from telesales_lab.analysis.leads import (
     MODEL_BOOSTING,
     MODEL_NONE,
@@ -80,8 +80,8 @@ def test_model_recovers_the_planted_propensity(demo, scored):
     assert tier["A"] > tier["B"] > tier["C"]
 
 
-def _replaced(data, **tables) -> Dataset:
-    return Dataset(data.source, {**data.tables, **tables}, dict(data.files))
+def _replaced(data, **tables):
+    return data.replace(**tables)
 
 
 def test_nothing_from_the_month_or_later_and_never_duration(demo, scored):
