@@ -670,6 +670,121 @@ def _register_experiments(sub) -> None:
 _REGISTRARS.append(_register_experiments)
 
 
+# ----------------------------------------------------------------------------- leads, leads-eval, call-list (leads)
+def _cmd_leads(args) -> int:
+    from telesales_lab.analysis.leads import fit_lead_model, model_note, score_leads
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.labels import check_lang, t, translate_columns
+
+    check_lang(args.lang)
+    data = load_dataset(args.data_dir)
+    model = fit_lead_model(data, args.month, policy=args.policy)
+    _progress(model_note(model, args.lang))
+    frame = score_leads(data, args.month, policy=args.policy, lang=args.lang, model=model)
+    if args.top:
+        frame = frame.head(args.top)
+    if args.format == "table":
+        frame["model"] = frame["model"].map(lambda v: t(v, args.lang, "leads"))
+        frame = translate_columns(frame, args.lang, "leads")
+    emit(frame, args.format)
+    return 0
+
+
+def _cmd_leads_eval(args) -> int:
+    from telesales_lab.analysis.leads_eval import backtest, calibration_table, evaluate_leads
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.labels import check_lang, t, translate_columns
+
+    check_lang(args.lang)
+    data = load_dataset(args.data_dir)
+    if args.calibration:
+        frame = calibration_table(data, args.month, policy=args.policy)
+    elif args.backtest:
+        frame = backtest(data, args.month, months=args.backtest, policy=args.policy)
+    else:
+        frame = evaluate_leads(data, args.month, policy=args.policy)
+    if args.format == "table":
+        for col in ("scorer", "model"):
+            if col in frame:
+                frame[col] = frame[col].map(lambda v: t(v, args.lang, "leads_eval"))
+        frame = translate_columns(frame, args.lang, "leads_eval")
+    emit(frame, args.format)
+    return 0
+
+
+def _cmd_call_list(args) -> int:
+    from telesales_lab.analysis.call_list import call_list, write_call_lists
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.exceptions import ParameterError
+    from telesales_lab.labels import check_lang
+
+    check_lang(args.lang)
+    if args.format == "xlsx" and not args.out:
+        raise ParameterError("--format xlsx needs --out FILE.xlsx (a workbook cannot go to stdout)")
+    data = load_dataset(args.data_dir)
+    frame = call_list(data, args.date, capacity=args.capacity, policy=args.policy, lang=args.lang,
+                      recency_days=args.recency_days, keep_with_last_rep=not args.spread)
+    cap = frame.attrs["capacity"]
+    _progress(f"{len(frame):,} customers on {frame['rep_id'].nunique()} lists "
+              f"({int(cap['capacity'].sum()):,} places; {int(cap['waiting'].sum()):,} customers of these reps "
+              "wait for another day)")
+    if args.format == "xlsx":
+        write_call_lists(frame, args.out, lang=args.lang)
+        _progress(f"wrote {args.out}")
+    elif args.out:
+        frame.to_csv(args.out, index=False, encoding="utf-8")
+        _progress(f"wrote {args.out}")
+    else:
+        emit(frame, "csv")
+    return 0
+
+
+def _register_leads(sub) -> None:
+    p = sub.add_parser("leads", help="score every customer who could be called in the month: calibrated sale "
+                                     "probability, decile, expected value, best window, script, reason")
+    p.add_argument("data_dir", help="folder with one file per table")
+    _add_month(p)
+    p.add_argument("--top", type=_positive_int, default=None, metavar="N", help="only the N best leads")
+    _add_policy(p)
+    _add_format(p)
+    _add_lang(p, "language of reason, window and the table headers (CSV keeps snake_case headers)")
+    p.set_defaults(func=_cmd_leads)
+
+    p = sub.add_parser("leads-eval", help="out-of-time evaluation of the lead score (AUC, ALIFT, top-half share, "
+                                          "Brier) against two baselines; --backtest N for a rolling window")
+    p.add_argument("data_dir", help="folder with one file per table")
+    _add_month(p)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--backtest", type=_positive_int, default=None, metavar="N",
+                   help="the N months ending with --month, each scored by a model of the months before it, "
+                        "and the pooled figures")
+    g.add_argument("--calibration", action="store_true", help="the calibration table of --month instead")
+    _add_policy(p)
+    _add_format(p)
+    _add_lang(p)
+    p.set_defaults(func=_cmd_leads_eval)
+
+    p = sub.add_parser("call-list", help="one call list per rep for a working day (masked phones; CSV for the "
+                                         "dialer, xlsx for people)")
+    p.add_argument("data_dir", help="folder with one file per table")
+    p.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the day to call")
+    p.add_argument("--capacity", type=_positive_int, default=None, metavar="N",
+                   help="places per rep (default: each rep's median dials per day over the last 28 days)")
+    p.add_argument("--recency-days", type=int, default=7, metavar="N",
+                   help="leave out customers called in the last N days unless a callback is due (default 7)")
+    p.add_argument("--spread", action="store_true",
+                   help="do not keep customers with the rep who last spoke to them")
+    p.add_argument("--format", choices=("csv", "xlsx"), default="csv",
+                   help="csv (to stdout or --out, for the dialer) or xlsx (--out, a sheet per rep)")
+    p.add_argument("--out", metavar="FILE", default=None, help="file to write")
+    _add_policy(p)
+    _add_lang(p, "language of reason and window (and of the xlsx headers)")
+    p.set_defaults(func=_cmd_call_list)
+
+
+_REGISTRARS.append(_register_leads)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -54,6 +54,7 @@ NOTEBOOKS = [
     "04_training_plan.ipynb",
     "07_targets.ipynb",
     "08_experiments.ipynb",
+    "09_leads.ipynb",
 ]
 
 #: The only parameters the report injects into a notebook.

@@ -12,6 +12,8 @@ analyses should recover, returned as a ``truth`` dict (and written as ``truth.js
   null comparison, ``renewal`` and ``upsell`` are clean randomised comparisons;
 * a hidden customer value tier driving order frequency and amounts, and a few lapsed
   high-value customers;
+* a lead propensity: the tier plus the customer's source and industry shift the sale log-odds
+  of every connected call (``lead_propensity`` in the truth), for the lead score to recover;
 * one assessor who scores everyone too high, and one training module with a real effect;
 * four script experiments (:mod:`telesales_lab.data.demo_experiments`): a winner, a no-difference,
   a non-inferior short script and one still running; their registry is written as
@@ -121,11 +123,17 @@ _CONNECT_BASE = -0.1
 _OBJECTION_WEIGHTS = np.array([0.35, 0.20, 0.15, 0.12, 0.10, 0.08])  # in the order of OBJECTIONS
 _OBJECTION_PENALTY = 1.8  # sale log-odds lost to an objection the rep did not overcome
 _TIER_SALE = np.array([0.6, 0.0, -0.5])  # A, B, C
+#: planted lead propensity: sale log-odds by the customer's source and industry (in the order of
+#: _SOURCES / _INDUSTRIES; a customer without one gets 0), centred on their shares below
+_SOURCE_SALE_RAW = np.array([-0.4, 0.9, -0.2, 0.3, 0.5, 0.0])
+_INDUSTRY_SALE_RAW = np.array([0.2, -0.3, 0.0, 0.3, 0.6, -0.6, -0.1, 0.4, -0.4])
 _TIER_SHARE = (0.15, 0.35, 0.50)
 _TIER_CALL_WEIGHT = np.array([1.6, 1.0, 0.7])
 _TIER_HISTORY_RATE = np.array([4.0, 1.5, 0.5])  # orders a year before the window
 _TIER_ORGANIC_RATE = np.array([1.2, 0.4, 0.15])  # orders a year without a call, inside the window
 _TIER_AMOUNT = np.array([6000.0, 2500.0, 1000.0])  # median order amount (yuan)
+_SOURCE_SALE = _SOURCE_SALE_RAW - np.average(_SOURCE_SALE_RAW, weights=_SOURCE_WEIGHTS)
+_INDUSTRY_SALE = _INDUSTRY_SALE_RAW - np.average(_INDUSTRY_SALE_RAW, weights=_INDUSTRY_WEIGHTS)
 #: sale log-odds per skill point above 65
 _SALE_SKILL_COEF = {"closing": 0.05, "communication": 0.02, "questioning": 0.02, "product_knowledge": 0.02}
 
@@ -549,20 +557,25 @@ def _customers(rng, n: int, lapsed_cutoff: int, ctx: dict) -> tuple[pd.DataFrame
     forced = pd.to_datetime(pd.DataFrame({"year": year, "month": target.month, "day": month_day}))
     bday = np.where(soon, (forced.to_numpy().astype("datetime64[D]") - _EPOCH_DAY).astype(np.int64), bday)
 
+    ids, names, phones = _ids("K", n, 5), _names(rng, n, unique=False), _phones(rng, n)
+    source, has_source = _pick(rng, n, np.array(_SOURCE_WEIGHTS)), rng.random(n) < 0.95
+    industry, has_industry = _pick(rng, n, np.array(_INDUSTRY_WEIGHTS)), rng.random(n) < 0.92
     frame = pd.DataFrame({
-        "customer_id": _ids("K", n, 5),
-        "name": _names(rng, n, unique=False),
-        "phone": _phones(rng, n),
+        "customer_id": ids,
+        "name": names,
+        "phone": phones,
         "acquired_on": _fmt_date(acquired),
-        "source": _text(_SOURCES, _pick(rng, n, np.array(_SOURCE_WEIGHTS)), rng.random(n) < 0.95),
+        "source": _text(_SOURCES, source, has_source),
         "birthday": _fmt_date(bday, has_bday),
-        "industry": _text(_INDUSTRIES, _pick(rng, n, np.array(_INDUSTRY_WEIGHTS)), rng.random(n) < 0.92),
+        "industry": _text(_INDUSTRIES, industry, has_industry),
         "region": np.array(_CITIES)[_pick(rng, n, np.array(_CITY_WEIGHTS))],
     })
+    # the planted lead propensity (sale log-odds on top of the tier's)
+    propensity = np.where(has_source, _SOURCE_SALE[source], 0.0) + np.where(has_industry, _INDUSTRY_SALE[industry], 0.0)
     is_lapsed = np.zeros(n, bool)
     is_lapsed[lapsed] = True
     return frame, dict(ids=frame["customer_id"].to_numpy(str), tier=tier, lapsed=lapsed, is_lapsed=is_lapsed,
-                       acquired=acquired, hist_end=hist_end, bday=bday, has_bday=has_bday)
+                       propensity=propensity, acquired=acquired, hist_end=hist_end, bday=bday, has_bday=has_bday)
 
 
 # ----------------------------------------------------------------------------- calls
@@ -636,7 +649,7 @@ def _calls(rng, n_calls: int, people: dict, skills: np.ndarray, training: dict, 
     overcome = has_obj & (rng.random(n) < _sigmoid(_overcome_skill(oh)))
     unresolved = has_obj & ~overcome
     sale_logit = (np.array(_SCENARIO_BASE)[scen] + _sale_skill(sk) + sc_effect[script] + _TIER_SALE[tier]
-                  - _OBJECTION_PENALTY * unresolved)
+                  + cust["propensity"][cu] - _OBJECTION_PENALTY * unresolved)
     sale = connect & (rng.random(n) < _sigmoid(sale_logit))
     # connected without a sale: weak closers leave customers "interested" instead of closing
     lg_int = np.where(unresolved, -1.8, -0.2 + 0.07 * (65.0 - closing) + 0.02 * (comm - 65.0))
@@ -931,6 +944,13 @@ def _truth(seed, params, people, skills, weak, training, cust, calls, drift_idx,
                      "sales": int((nc_out == OUTCOMES.index("sale")).sum())},
         "customer_tier": dict(zip(cust["ids"].tolist(), tier_letters.tolist())),
         "customer_tier_share": {c: float(np.mean(tier_letters == c)) for c in ("A", "B", "C")},
+        "lead_propensity": {
+            "rule": "a connected call's sale log-odds = scenario base + rep skill + script effect + tier effect "
+                    "+ source effect + industry effect - unresolved objection penalty; this is the customer's "
+                    "part (tier + source + industry), the ordering a lead score should recover",
+            "customer_log_odds": dict(zip(cust["ids"].tolist(),
+                                          np.round(_TIER_SALE[cust["tier"]] + cust["propensity"], 6).tolist())),
+        },
         "lapsed_customer_ids": cust["ids"][cust["lapsed"]].tolist(),
         "upcoming_birthday_customer_ids": cust["ids"][np.asarray(soon)].tolist(),
         "script_effects": effects,
@@ -959,6 +979,8 @@ def _truth(seed, params, people, skills, weak, training, cust, calls, drift_idx,
             "sale_skill_coefficients_per_point": dict(_SALE_SKILL_COEF),
             "unresolved_objection_penalty": _OBJECTION_PENALTY,
             "tier_sale_effects": dict(zip(("A", "B", "C"), _TIER_SALE.tolist())),
+            "source_sale_effects": dict(zip(_SOURCES, np.round(_SOURCE_SALE, 6).tolist())),
+            "industry_sale_effects": dict(zip(_INDUSTRIES, np.round(_INDUSTRY_SALE, 6).tolist())),
             "interested_vs_rejected_log_odds": "-0.2 + 0.07 * (65 - closing) + 0.02 * (communication - 65)",
             "tier_median_order_amount": dict(zip(("A", "B", "C"), _TIER_AMOUNT.tolist())),
             "tier_history_orders_per_year": dict(zip(("A", "B", "C"), _TIER_HISTORY_RATE.tolist())),

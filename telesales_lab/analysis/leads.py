@@ -1,0 +1,828 @@
+"""Lead scoring: which customers to call this month, in what order, when and with what script.
+
+:func:`score_leads` gives every customer who could be called in a month (acquired before its
+end: leads never called and customers with history) the calibrated probability that a
+connected call with them this month ends in a sale.
+
+How the score is made
+---------------------
+* **Rows.** One row per customer and month: the customer's features as they stood at the
+  start of the month, and what happened on the month's connected calls with them (``sales``
+  of ``connected``). A row stands for its connected calls (weights ``sales`` and
+  ``connected - sales``), so the model estimates the per-call sale probability from
+  sufficient statistics, never from a million call rows.
+* **Features**, built automatically (:func:`lead_features`):
+
+  - every column of the customers table, extra columns an import keeps included (text as a
+    category, numbers as numbers, dates as days before the month; ``customer_id``, ``name``
+    and ``phone`` never; id-like text with a value for nearly every customer is dropped);
+  - ``tenure_days`` (days from ``acquired_on`` to the month's start, 0 if acquired during
+    the month) and ``age_years`` (from ``birthday``);
+  - the call and order history **strictly before the month**: dials, connected calls,
+    positive outcomes, sales, objections, past conversion, the same for the last three
+    months, days since the last call / connected call / positive outcome / sale / order,
+    the last call's outcome and objection, orders and amount, the customer class at the
+    start of the month, and the centre's conversion in the month before.
+
+  Nothing from the month itself or later enters a feature, and never a call's duration: it is
+  known only after the call.
+* **Model.** scikit-learn's :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with
+  native categorical support, fitted on the months before the scored month only. It is
+  calibrated on a later slice: the boosting model is fitted on the earlier training months,
+  and on the latest ones (those holding at least a fifth of the training calls; at least
+  one month, and at least one month left for the fit) an isotonic map (a sigmoid when the
+  slice has fewer than 1,000 sales or non-sales: isotonic steps at the ends of a small slice
+  say 0 or 1) from its scores to those months' outcomes makes them probabilities. With only
+  one training month the calibration is the boosting model's own.
+* **Fallback.** With too little history (fewer than ``min_train_months`` months with connected
+  calls before the month, or fewer than ``min_train_sales`` sales in them) the score is the
+  **segment rate model**: the past conversion of the customer's segment (the level of the one
+  customer attribute whose past rates predicted best), shrunk toward the overall rate by
+  ``prior_calls`` pseudo-calls. The output says so in its ``model`` column and in ``reason``.
+  With no connected call at all before the month there is no evidence and no score (empty).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from telesales_lab import labels
+from telesales_lab.data.cache import cached
+from telesales_lab.data.monthly import _flags
+from telesales_lab.data.periods import parse_month
+from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES
+from telesales_lab.exceptions import ParameterError
+
+_NS_DAY = 86_400 * 10**9
+_NONE = np.iinfo("int64").min
+#: columns of the customers table never used as features (personal data, the id, and the dates
+#: that become tenure_days / age_years)
+_NOT_FEATURES = ("customer_id", "name", "phone", "acquired_on", "birthday")
+_MAX_LEVELS = 250  # native categorical support takes at most 255 levels
+_RECENT_MONTHS = 3
+_HOUR_BANDS = ((0, 9, "0-9"), (9, 12, "9-12"), (12, 14, "12-14"), (14, 17, "14-17"), (17, 24, "17-24"))
+
+MODEL_BOOSTING = "gradient_boosting"
+MODEL_RATE = "segment_rate"
+MODEL_NONE = "no_evidence"
+
+#: built-in history features (their labels: [context.leads] of the catalogs)
+HISTORY_FEATURES = (
+    "tenure_days",
+    "age_years",
+    "customer_class",
+    "hist_dials",
+    "hist_connected",
+    "hist_positive",
+    "hist_sales",
+    "hist_objections",
+    "hist_conversion",
+    "hist_positive_rate",
+    "recent_dials",
+    "recent_connected",
+    "recent_sales",
+    "days_since_call",
+    "days_since_connected",
+    "days_since_positive",
+    "days_since_sale",
+    "last_outcome",
+    "last_objection",
+    "hist_orders",
+    "hist_amount",
+    "days_since_order",
+    "centre_conversion_last_month",
+)
+
+
+# ----------------------------------------------------------------------------- history panel
+def _month_index(times: pd.Series) -> np.ndarray:
+    """Months since year 0 (``year * 12 + month - 1``); -1 where the time is missing."""
+    t = pd.DatetimeIndex(times)
+    out = (t.year.to_numpy("float64") * 12 + t.month.to_numpy("float64") - 1)
+    return np.where(np.isnan(out), -1, out).astype("int64")
+
+
+def _period_index(p: pd.Period) -> int:
+    return p.year * 12 + p.month - 1
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    v = pd.DatetimeIndex(times).asi8.copy()
+    v[pd.isna(times).to_numpy()] = _NONE
+    return v
+
+
+def _panel(data) -> dict:
+    """Per customer and month, what the calls and orders of that month held, and the running
+    totals up to and including it (kept in ``data.cache``).
+
+    ``rows`` is sorted by customer code and month: ``code, month`` and, per month,
+    ``dials, connected, positive, sales, objections, orders, amount`` with their running
+    totals ``cum_*``, the latest time of a call / connected call / positive outcome / sale /
+    order up to then (``last_*``, int64 ns, ``_NONE`` if none), the last call's outcome,
+    objection, scenario and the rep of the last connected call.
+    """
+    def compute():
+        cust_ids = pd.Index(data.customers["customer_id"].astype("string"))
+        calls = data.calls
+        code = cust_ids.get_indexer(calls["customer_id"].astype("string"))
+        month = _month_index(calls["started_at"])
+        t = _ns(calls["started_at"])
+        connected = _flags(calls["outcome"], CONNECTED_OUTCOMES)
+        positive = _flags(calls["outcome"], POSITIVE_OUTCOMES)
+        sale = _flags(calls["outcome"], ("sale",))
+        scen = data.scripts.set_index("script_id")["scenario"].astype("string")
+        frame = pd.DataFrame({
+            "code": code, "month": month, "t": t,
+            "dials": 1, "connected": connected.astype("int64"), "positive": positive.astype("int64"),
+            "sales": sale.astype("int64"), "objections": calls["objection"].notna().to_numpy().astype("int64"),
+            "t_conn": np.where(connected, t, _NONE), "t_pos": np.where(positive, t, _NONE),
+            "t_sale": np.where(sale, t, _NONE),
+            "outcome": calls["outcome"].astype("string").to_numpy(),
+            "objection": calls["objection"].astype("string").to_numpy(),
+            "scenario": calls["script_id"].astype("string").map(scen).to_numpy(),
+            "rep_conn": calls["rep_id"].astype("string").where(connected).to_numpy(),
+        })
+        frame = frame[(code >= 0) & (month >= 0)]
+        frame = frame.sort_values(["code", "month", "t"], kind="stable")
+        g = frame.groupby(["code", "month"], sort=True)
+        per = g.agg(dials=("dials", "sum"), connected=("connected", "sum"), positive=("positive", "sum"),
+                    sales=("sales", "sum"), objections=("objections", "sum"), t_call=("t", "max"),
+                    t_conn=("t_conn", "max"), t_pos=("t_pos", "max"), t_sale=("t_sale", "max"),
+                    outcome=("outcome", "last"), objection=("objection", "last"),
+                    scenario=("scenario", "last"))
+        # last connected call's rep in the month (NaN skipped by "last")
+        per["rep_conn"] = g["rep_conn"].last()
+        # the last call's objection: "last" skips missing values, so take it from the last row
+        last_rows = frame.drop_duplicates(["code", "month"], keep="last").set_index(["code", "month"])
+        per["objection"] = last_rows["objection"]
+
+        orders = data.orders
+        ok = (orders["status"] != "cancelled").to_numpy(bool)
+        o = pd.DataFrame({"code": cust_ids.get_indexer(orders["customer_id"].astype("string")),
+                          "month": _month_index(orders["ordered_at"]), "amount": orders["amount"].to_numpy(float),
+                          "t": _ns(orders["ordered_at"])})[ok]
+        o = o[(o["code"] >= 0) & (o["month"] >= 0)]
+        og = o.groupby(["code", "month"]).agg(orders=("amount", "size"), amount=("amount", "sum"),
+                                              t_order=("t", "max"))
+        rows = per.join(og, how="outer").reset_index()
+        for c in ("dials", "connected", "positive", "sales", "objections", "orders"):
+            rows[c] = rows[c].fillna(0).astype("int64")
+        rows["amount"] = rows["amount"].fillna(0.0)
+        for c in ("t_call", "t_conn", "t_pos", "t_sale", "t_order"):
+            rows[c] = rows[c].fillna(_NONE).astype("int64")
+        rows = rows.sort_values(["code", "month"], kind="stable").reset_index(drop=True)
+        by = rows.groupby("code", sort=False)
+        for c in ("dials", "connected", "positive", "sales", "objections", "orders", "amount"):
+            rows["cum_" + c] = by[c].cumsum()
+        for c in ("t_call", "t_conn", "t_pos", "t_sale", "t_order"):
+            rows["last_" + c[2:]] = by[c].cummax()
+        # the last call's outcome and objection: those of the last month with calls
+        has_calls = rows["dials"].to_numpy() > 0
+        last_call_month = rows["month"].where(has_calls).groupby(rows["code"]).ffill()
+        here = pd.MultiIndex.from_arrays([rows["code"], rows["month"].astype("float64")])
+        there = pd.MultiIndex.from_arrays([rows["code"], last_call_month])
+        for c in ("outcome", "objection"):
+            rows["last_" + c] = pd.Series(rows[c].to_numpy(object), index=here).reindex(there).to_numpy(object)
+        for c in ("scenario", "rep_conn"):
+            rows["last_" + c] = rows.groupby("code", sort=False)[c].ffill()
+        cmonth = rows.groupby("month")[["connected", "sales"]].sum()
+        return {"ids": cust_ids, "rows": rows, "key": rows["code"].to_numpy() * 100_000 + rows["month"].to_numpy(),
+                "centre": cmonth}
+
+    return cached(data, "leads_panel", ("customers", "calls", "orders", "scripts"), compute)
+
+
+def _before(panel: dict, codes: np.ndarray, month: int) -> np.ndarray:
+    """Row of ``panel["rows"]`` holding each customer's running totals up to the month
+    before ``month`` (-1 where the customer has no history before it)."""
+    key = panel["key"]
+    idx = np.searchsorted(key, codes.astype("int64") * 100_000 + month, side="left") - 1
+    ok = idx >= 0
+    ok[ok] = panel["rows"]["code"].to_numpy()[idx[ok]] == codes[ok]
+    return np.where(ok, idx, -1)
+
+
+def _take(values: np.ndarray, idx: np.ndarray, fill):
+    out = values[np.maximum(idx, 0)]
+    if out.dtype.kind in "iub" and not isinstance(fill, (int, np.integer)):
+        out = out.astype("float64")
+    out = out.copy() if out.dtype.kind != "O" else out.astype(object)
+    out[idx < 0] = fill
+    return out
+
+
+# ----------------------------------------------------------------------------- features
+def _customer_columns(customers: pd.DataFrame) -> dict[str, str]:
+    """Feature columns of the customers table -> ``"category"``, ``"number"`` or ``"date"``."""
+    kinds = {}
+    n = max(len(customers), 1)
+    for col in customers.columns:
+        if col in _NOT_FEATURES:
+            continue
+        s = customers[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            kinds[col] = "number"
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            kinds[col] = "date"
+        else:
+            text = s.astype("string")
+            present = text.dropna()
+            if present.empty:
+                continue
+            num = pd.to_numeric(present, errors="coerce")
+            if num.notna().all():
+                kinds[col] = "number"
+                continue
+            levels = present.nunique()
+            if levels > 0.5 * n and levels > _MAX_LEVELS:  # id-like: one value per customer
+                continue
+            kinds[col] = "category"
+    return kinds
+
+
+def _categorical(values, levels: list[str] | None = None) -> pd.Categorical:
+    s = pd.Series(values, dtype="string")
+    if levels is None:
+        counts = s.value_counts()
+        levels = sorted(counts.index[:_MAX_LEVELS].tolist())
+    return pd.Categorical(s.where(s.isin(levels)), categories=levels)
+
+
+def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) -> pd.DataFrame:
+    """The features of each customer as they stood at the start of ``month``.
+
+    Parameters
+    ----------
+    data : Dataset
+    month : str or Period
+        ``YYYY-MM``. Only calls and orders before its first day are used.
+    customer_ids : array-like, optional
+        Whose features; default every customer acquired before the month's end.
+    policy : dict or path, optional
+        For the customer class at the start of the month.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id`` and one column per feature (see the module docstring): the customers
+        table's own feature columns (categories as ``category`` dtype, numbers as float), then
+        ``tenure_days``, ``age_years`` (if ``birthday`` exists), ``customer_class``,
+        ``hist_*``, ``recent_*``, ``days_since_*``, ``last_outcome``, ``last_objection``,
+        ``centre_conversion_last_month``. Missing history is NaN (no evidence), not 0, for
+        the rates and days; counts of nothing are 0.
+    """
+    p = month if isinstance(month, pd.Period) else parse_month(month)
+    start = p.start_time
+    cust = data.customers
+    if customer_ids is None:
+        cust = cust[(cust["acquired_on"] < (p + 1).start_time).to_numpy(bool)]
+    else:
+        cust = cust.set_index("customer_id", drop=False).loc[pd.Index(customer_ids, dtype="string")]
+    cust = cust.reset_index(drop=True)
+    out = pd.DataFrame({"customer_id": cust["customer_id"].astype("string")})
+    for col, kind in _customer_columns(data.customers).items():
+        s = cust[col]
+        if kind == "number":
+            out[col] = pd.to_numeric(s, errors="coerce").astype("float64")
+        elif kind == "date":
+            days = (start - s).dt.total_seconds() / 86_400.0
+            out[col] = days.where(days > 0)  # a date not yet reached is not known at the start
+        else:
+            out[col] = _categorical(s.astype("string"), _levels(data, col))
+    tenure = ((start - cust["acquired_on"]).dt.total_seconds() / 86_400.0).clip(lower=0)
+    out["tenure_days"] = tenure.astype("float64").to_numpy()
+    if "birthday" in cust and cust["birthday"].notna().any():
+        out["age_years"] = ((start - cust["birthday"]).dt.days / 365.25).astype("float64").to_numpy()
+    out["customer_class"] = pd.Categorical(_class_at_start(data, p, policy).reindex(out["customer_id"]).to_numpy(),
+                                           categories=list(CUSTOMER_CLASSES))
+
+    panel = _panel(data)
+    rows = panel["rows"]
+    codes = panel["ids"].get_indexer(out["customer_id"])
+    m = _period_index(p)
+    now = _before(panel, codes, m)
+    old = _before(panel, codes, m - _RECENT_MONTHS)
+    for c in ("dials", "connected", "positive", "sales", "objections", "orders"):
+        out["hist_" + c] = _take(rows["cum_" + c].to_numpy(), now, 0).astype("float64")
+    out["hist_amount"] = _take(rows["cum_amount"].to_numpy(), now, 0.0)
+    conn = out["hist_connected"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["hist_conversion"] = np.where(conn > 0, out["hist_sales"].to_numpy() / conn, np.nan)
+        out["hist_positive_rate"] = np.where(conn > 0, out["hist_positive"].to_numpy() / conn, np.nan)
+    for c in ("dials", "connected", "sales"):
+        cum = rows["cum_" + c].to_numpy()
+        out["recent_" + c] = (_take(cum, now, 0) - _take(cum, old, 0)).astype("float64")
+    start_ns = start.value
+    for c, name in (("call", "call"), ("conn", "connected"), ("pos", "positive"), ("sale", "sale"),
+                    ("order", "order")):
+        last = _take(rows["last_" + c].to_numpy(), now, _NONE)
+        out["days_since_" + name] = np.where(last == _NONE, np.nan, (start_ns - last) / _NS_DAY)
+    out["last_outcome"] = _categorical(_take(rows["last_outcome"].to_numpy(object), now, None),
+                                       ["no_answer", "rejected", "callback", "interested", "sale"])
+    out["last_objection"] = _categorical(_take(rows["last_objection"].to_numpy(object), now, None),
+                                         _levels_of(rows["objection"]))
+    centre = panel["centre"]
+    prev = centre.loc[centre.index < m]
+    rate = np.nan
+    if len(prev) and prev.index[-1] == m - 1 and prev["connected"].iloc[-1] > 0:
+        rate = prev["sales"].iloc[-1] / prev["connected"].iloc[-1]
+    out["centre_conversion_last_month"] = rate
+    return out
+
+
+def _levels(data, col: str) -> list[str]:
+    """Category levels of a customers column, fixed for the data set (the same in every month)."""
+    def compute():
+        s = data.customers[col].astype("string").dropna()
+        return sorted(s.value_counts().index[:_MAX_LEVELS].tolist())
+
+    return cached(data, "leads_levels", ("customers",), compute, params=(col,))
+
+
+def _levels_of(values: pd.Series) -> list[str]:
+    return sorted(pd.Series(values, dtype="string").dropna().unique().tolist())
+
+
+def _class_at_start(data, p: pd.Period, policy) -> pd.Series:
+    from telesales_lab.analysis.customers import class_at_start
+
+    try:
+        return class_at_start(data, str(p), policy)
+    except ParameterError:
+        return pd.Series(dtype="string")
+
+
+# ----------------------------------------------------------------------------- training rows
+def _outcome_rows(data, p: pd.Period) -> pd.DataFrame:
+    """``customer_id, connected, sales`` for the customers with connected calls in month ``p``."""
+    panel = _panel(data)
+    rows = panel["rows"]
+    sel = (rows["month"].to_numpy() == _period_index(p)) & (rows["connected"].to_numpy() > 0)
+    r = rows.loc[sel, ["code", "connected", "sales"]]
+    return pd.DataFrame({"customer_id": panel["ids"][r["code"].to_numpy()].astype("string"),
+                         "connected": r["connected"].to_numpy(), "sales": r["sales"].to_numpy()})
+
+
+def _training_months(data, p: pd.Period, max_months: int | None) -> list[pd.Period]:
+    rows = _panel(data)["rows"]
+    m = _period_index(p)
+    have = rows.loc[(rows["month"] < m) & (rows["connected"] > 0), "month"].unique()
+    months = sorted(int(x) for x in have)
+    if max_months is not None:
+        months = months[-max_months:]
+    return [pd.Period(year=x // 12, month=x % 12 + 1, freq="M") for x in months]
+
+
+def training_frame(data, month: str | pd.Period, max_months: int | None = None, policy=None) -> pd.DataFrame:
+    """Customer-months before ``month`` with connected calls: features at each month's start
+    plus ``train_month, connected, sales``.
+
+    Returns
+    -------
+    DataFrame
+        ``train_month`` (Period), ``customer_id``, the :func:`lead_features` columns,
+        ``connected``, ``sales``.
+    """
+    p = month if isinstance(month, pd.Period) else parse_month(month)
+    parts = []
+    for q in _training_months(data, p, max_months):  # one vectorised pass per month
+        y = _outcome_rows(data, q)
+        x = lead_features(data, q, y["customer_id"], policy)
+        parts.append(x.assign(connected=y["connected"].to_numpy(), sales=y["sales"].to_numpy(), train_month=q))
+    if not parts:
+        return pd.DataFrame()
+    frame = pd.concat(parts, ignore_index=True)
+    for col in parts[0].columns:  # keep the category dtype with the same levels
+        if isinstance(parts[0][col].dtype, pd.CategoricalDtype):
+            frame[col] = pd.Categorical(frame[col].astype("string"), categories=parts[0][col].cat.categories)
+    return frame
+
+
+def _binary(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Each customer-month as up to two weighted rows: sales (label 1) and the rest (label 0)."""
+    pos = frame["sales"].to_numpy(float)
+    neg = frame["connected"].to_numpy(float) - pos
+    x = pd.concat([frame[pos > 0], frame[neg > 0]], ignore_index=True)
+    y = np.r_[np.ones(int((pos > 0).sum())), np.zeros(int((neg > 0).sum()))]
+    w = np.r_[pos[pos > 0], neg[neg > 0]]
+    return x, y, w
+
+
+# ----------------------------------------------------------------------------- the models
+class LeadModel:
+    """The calibrated boosting model, or the segment rate fallback, fitted on earlier months.
+
+    Parameters
+    ----------
+    min_train_months : int
+        Months with connected calls needed before the scored month for the boosting model.
+    min_train_sales : int
+        Sales needed in those months.
+    max_train_months : int or None
+        Use at most this many of the latest months (None: all).
+    prior_calls : float
+        Pseudo-calls shrinking a segment's rate toward the overall rate (rate model).
+    random_state : int
+    """
+
+    def __init__(self, min_train_months: int = 2, min_train_sales: int = 50, max_train_months: int | None = None,
+                 prior_calls: float = 20.0, random_state: int = 0):
+        self.min_train_months = min_train_months
+        self.min_train_sales = min_train_sales
+        self.max_train_months = max_train_months
+        self.prior_calls = prior_calls
+        self.random_state = random_state
+
+    def fit(self, data, month: str | pd.Period, policy=None) -> LeadModel:
+        """Fit on the months before ``month`` only."""
+        for name, v, low in (("min_train_months", self.min_train_months, 1),
+                             ("min_train_sales", self.min_train_sales, 1)):
+            if not isinstance(v, (int, np.integer)) or v < low:
+                raise ParameterError(f"{name} == {v!r}, must be a whole number >= {low}")
+        if not (isinstance(self.prior_calls, (int, float)) and self.prior_calls >= 0):
+            raise ParameterError(f"prior_calls == {self.prior_calls!r}, must be a number >= 0")
+        self.month_ = month if isinstance(month, pd.Period) else parse_month(month)
+        train = training_frame(data, self.month_, self.max_train_months, policy)
+        self.train_months_ = sorted(train["train_month"].unique()) if len(train) else []
+        self.train_sales_ = int(train["sales"].sum()) if len(train) else 0
+        self.train_connected_ = int(train["connected"].sum()) if len(train) else 0
+        self.features_ = [c for c in train.columns if c not in ("customer_id", "connected", "sales", "train_month")]
+        if self.train_connected_ == 0:
+            self.kind_ = MODEL_NONE
+            return self
+        self.segment_ = _choose_segment(train, self.features_, self.prior_calls)
+        if (len(self.train_months_) < self.min_train_months or self.train_sales_ < self.min_train_sales
+                or self.train_sales_ == self.train_connected_):
+            self.kind_ = MODEL_RATE
+            return self
+        self.kind_ = MODEL_BOOSTING
+        self._fit_boosting(train)
+        return self
+
+    def _fit_boosting(self, train: pd.DataFrame) -> None:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        # the calibration slice: the latest training months holding at least a fifth of the
+        # training calls (a tiny last month would set every probability to its own level)
+        per = train.groupby("train_month")["connected"].sum().sort_index()
+        share = per[::-1].cumsum() / per.sum()
+        first_cal = share.index[min(int((share < 0.2).sum()), len(per) - 2)] if len(per) >= 2 else per.index[-1]
+        is_last = (train["train_month"] >= first_cal).to_numpy()
+        self.calibration_months_ = sorted(train.loc[is_last, "train_month"].unique())
+        cal = train[is_last]
+        base = train[~is_last] if len(self.train_months_) >= 2 else train
+        # a feature with no value in the fitted months says nothing (and cannot be binned)
+        self.features_ = [f for f in self.features_ if base[f].notna().any()]
+        x, y, w = _binary(base[self.features_ + ["connected", "sales"]])
+        self.model_ = HistGradientBoostingClassifier(
+            learning_rate=0.1, max_iter=150, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
+            categorical_features="from_dtype", early_stopping=False, random_state=self.random_state)
+        self.model_.fit(x[self.features_], y, sample_weight=w)
+        self.calibration_ = "none"
+        if len(self.train_months_) >= 2:
+            xc, yc, wc = _binary(cal[self.features_ + ["connected", "sales"]])
+            z = self._logit(xc[self.features_])
+            n_pos, n_neg = wc[yc == 1].sum(), wc[yc == 0].sum()
+            if min(n_pos, n_neg) >= 1000:
+                from sklearn.isotonic import IsotonicRegression
+
+                self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+                self.calibrator_.fit(z, yc, sample_weight=wc)
+                self.calibration_ = "isotonic"
+            elif min(n_pos, n_neg) > 0:
+                from sklearn.linear_model import LogisticRegression
+
+                self.calibrator_ = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), yc, sample_weight=wc)
+                self.calibration_ = "sigmoid"
+
+    def _logit(self, x: pd.DataFrame) -> np.ndarray:
+        return self.model_.decision_function(x[self.features_])
+
+    def _calibrate(self, z: np.ndarray) -> np.ndarray:
+        if self.calibration_ == "isotonic":
+            return self.calibrator_.predict(z)
+        if self.calibration_ == "sigmoid":
+            return self.calibrator_.predict_proba(z.reshape(-1, 1))[:, 1]
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated sale probability per row of :func:`lead_features`; NaN without evidence."""
+        if self.kind_ == MODEL_NONE:
+            return np.full(len(features), np.nan)
+        if self.kind_ == MODEL_RATE:
+            return _segment_predict(self.segment_, features)
+        return self._calibrate(self._logit(features))
+
+    def contributions(self, features: pd.DataFrame, top: int = 8) -> pd.DataFrame:
+        """Each feature's contribution to each row's log-odds: the change when the feature is
+        set to its reference (the training median, or the most common level), for the ``top``
+        features of largest mean absolute contribution among ``2 * top`` checked by the
+        model's split gain. Returns a frame rows x features (log-odds points)."""
+        feats = self._candidate_features(2 * top)
+        base = self._logit(features)
+        cols = {}
+        for f in feats:  # a handful of features: one vectorised prediction each
+            x = features.copy()
+            x[f] = self.reference_[f] if not isinstance(x[f].dtype, pd.CategoricalDtype) else \
+                pd.Categorical([self.reference_[f]] * len(x), categories=x[f].cat.categories)
+            cols[f] = base - self._logit(x)
+        out = pd.DataFrame(cols, index=features.index)
+        keep = out.abs().mean().sort_values(ascending=False).index[:top]
+        return out[keep]
+
+    def _candidate_features(self, k: int) -> list[str]:
+        if not hasattr(self, "reference_"):
+            raise ParameterError("contributions need a fitted boosting model")
+        return self.order_[:k]
+
+
+def _choose_segment(train: pd.DataFrame, features: list[str], prior: float) -> dict:
+    """The customer attribute whose past rates predicted best: each category feature of the
+    customers table (and the class) scored by the weighted log loss on the last training
+    month of rates from the months before it (or in-sample with one month)."""
+    cands = [f for f in features if isinstance(train[f].dtype, pd.CategoricalDtype)
+             and f not in ("last_outcome", "last_objection")]
+    months = sorted(train["train_month"].unique())
+    fit = train[train["train_month"] < months[-1]] if len(months) >= 2 else train
+    test = train[train["train_month"] == months[-1]]
+    best, best_loss = None, np.inf
+    for f in cands:
+        seg = _segment_table(fit, f, prior)
+        p = np.clip(_segment_predict(seg, test), 1e-6, 1 - 1e-6)
+        s, c = test["sales"].to_numpy(float), test["connected"].to_numpy(float)
+        loss = -(s * np.log(p) + (c - s) * np.log(1 - p)).sum() / c.sum()
+        if loss < best_loss - 1e-12:
+            best, best_loss = f, loss
+    return _segment_table(train, best, prior)
+
+
+def _segment_table(train: pd.DataFrame, column: str | None, prior: float) -> dict:
+    overall = train["sales"].sum() / train["connected"].sum()
+    if column is None:
+        return {"column": None, "rates": pd.Series(dtype=float), "overall": float(overall)}
+    g = train.groupby(train[column].astype("string"), dropna=True)[["connected", "sales"]].sum()
+    rates = (g["sales"] + prior * overall) / (g["connected"] + prior)
+    return {"column": column, "rates": rates, "overall": float(overall)}
+
+
+def _segment_predict(seg: dict, features: pd.DataFrame) -> np.ndarray:
+    if seg["column"] is None:
+        return np.full(len(features), seg["overall"])
+    level = features[seg["column"]].astype("string")
+    return level.map(seg["rates"]).astype("float64").fillna(seg["overall"]).to_numpy()
+
+
+def fit_lead_model(data, month: str, policy=None, **options) -> LeadModel:
+    """:class:`LeadModel` fitted on the months before ``month``, with the reference values and
+    feature order its ``reason`` texts use."""
+    model = LeadModel(**options).fit(data, month, policy)
+    if model.kind_ == MODEL_BOOSTING:
+        train = training_frame(data, model.month_, model.max_train_months, policy)
+        ref = {}
+        for f in model.features_:
+            s = train[f]
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                counts = s.value_counts()
+                ref[f] = counts.index[0] if len(counts) else None
+            else:
+                ref[f] = float(s.median()) if s.notna().any() else np.nan
+        model.reference_ = ref
+        # features by how much the model uses them: permutation-free proxy, the spread of the
+        # log-odds change when each feature is set to its reference on a sample of training rows
+        sample = train.sample(min(len(train), 2000), random_state=model.random_state)
+        base = model._logit(sample)
+        spread = {}
+        for f in model.features_:
+            x = sample.copy()
+            x[f] = ref[f] if not isinstance(x[f].dtype, pd.CategoricalDtype) else \
+                pd.Categorical([ref[f]] * len(x), categories=x[f].cat.categories)
+            spread[f] = float(np.abs(base - model._logit(x)).mean())
+        model.order_ = sorted(spread, key=lambda f: -spread[f])
+        model.usage_ = pd.Series(spread).sort_values(ascending=False)
+    return model
+
+
+# ----------------------------------------------------------------------------- the lead table
+def score_leads(data, month: str, policy=None, lang: str = "en", model: LeadModel | None = None,
+                **options) -> pd.DataFrame:
+    """Score every customer who could be called in ``month``.
+
+    Parameters
+    ----------
+    data : Dataset
+    month : str
+        ``YYYY-MM``: the month to call in. The model sees only the months before it.
+    policy : dict or path, optional
+        For the customer classes.
+    lang : {"en", "zh"}
+        Language of ``reason`` and ``best_window``.
+    model : LeadModel, optional
+        A model already fitted for this month (:func:`fit_lead_model`).
+    **options
+        :class:`LeadModel` options (``min_train_months``, ``min_train_sales``, ...).
+
+    Returns
+    -------
+    DataFrame
+        One row per customer acquired before the month's end, best first:
+
+        - ``customer_id``
+        - ``score``: calibrated probability that a connected call this month ends in a sale
+          (empty where there is no evidence)
+        - ``decile``: 1 = the best-scored tenth; tied scores share a decile
+        - ``expected_value``: score x expected order value (the customer's past order amounts
+          shrunk toward their class's mean by 3 pseudo-orders); empty without any orders
+        - ``best_window``: weekday and hour band with the best contact rate (Wilson lower
+          bound, at least 30 dials) for customers of the same class, from calls before the
+          month; empty where contact rates cannot be measured
+        - ``scenario``: the scenario of the customer's last call, or for leads never called
+          the scenario most first calls use
+        - ``suggested_script``: the script ranked ``best`` for that scenario and class
+          (:func:`telesales_lab.script_ranking.rank_scripts`, three months before the month);
+          empty where the ranking has no verdict
+        - ``reason``: the two largest contributions to the score, in words
+        - ``model``: ``gradient_boosting``, ``segment_rate`` (too little history: the fallback)
+          or ``no_evidence``
+    """
+    labels.check_lang(lang)
+    p = parse_month(month)
+    if model is None:
+        model = fit_lead_model(data, str(p), policy, **options)
+    feats = lead_features(data, p, policy=policy)
+    score = model.predict(feats)
+    out = pd.DataFrame({"customer_id": feats["customer_id"], "score": score})
+    out["decile"] = _deciles(out["score"])
+    out["expected_value"] = out["score"] * _expected_order_value(data, p, feats)
+    out["best_window"] = _best_window(data, p, feats, lang)
+    out["scenario"] = _scenario(data, p, feats)
+    out["suggested_script"] = _suggested_script(data, p, feats, out["scenario"], policy)
+    out["reason"] = _reasons(model, feats, lang)
+    out["model"] = model.kind_
+    out = out.sort_values("score", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+    out.attrs["model"] = model.kind_
+    out.attrs["train_months"] = [str(m) for m in getattr(model, "train_months_", [])]
+    return out
+
+
+def model_note(model: LeadModel, lang: str = "en") -> str:
+    """One sentence saying which model scored the month and on what."""
+    months = getattr(model, "train_months_", [])
+    span = f"{months[0]}..{months[-1]}" if months else "-"
+    if lang == "zh":
+        if model.kind_ == MODEL_BOOSTING:
+            cal = {"isotonic": "保序回归", "sigmoid": "Sigmoid", "none": "未另行"}[model.calibration_]
+            return f"模型：梯度提升（{cal}校准），训练月份 {span}，{model.train_sales_:,} 次成交 / {model.train_connected_:,} 次接通。"
+        if model.kind_ == MODEL_RATE:
+            return (f"历史数据不足（{len(months)} 个月，{model.train_sales_:,} 次成交），未用模型：得分为客户所在分群"
+                    f"（{model.segment_['column'] or '全体'}）的历史成交率。")
+        return "本月之前没有接通的通话：无依据，不打分。"
+    if model.kind_ == MODEL_BOOSTING:
+        return (f"model: gradient boosting ({model.calibration_} calibration), trained on {span}, "
+                f"{model.train_sales_:,} sales in {model.train_connected_:,} connected calls.")
+    if model.kind_ == MODEL_RATE:
+        return (f"too little history for the model ({len(months)} month(s), {model.train_sales_:,} sales): the score "
+                f"is the past conversion of the customer's segment ({model.segment_['column'] or 'all customers'}), "
+                f"the simple rate model.")
+    return "no connected calls before the month: no evidence, no scores."
+
+
+def _deciles(score: pd.Series) -> pd.Series:
+    n = int(score.notna().sum())
+    rank = score.rank(method="min", ascending=False)
+    return np.ceil(rank / max(n, 1) * 10).clip(1, 10).astype("Int64")
+
+
+def _expected_order_value(data, p: pd.Period, feats: pd.DataFrame, prior_orders: float = 3.0) -> np.ndarray:
+    orders = data.orders
+    ok = (orders["status"] != "cancelled").to_numpy(bool) & (orders["ordered_at"] < p.start_time).to_numpy(bool)
+    if not ok.any():
+        return np.full(len(feats), np.nan)
+    n, amount = feats["hist_orders"].to_numpy(float), feats["hist_amount"].to_numpy(float)
+    overall = orders.loc[ok, "amount"].mean()
+    cls = feats["customer_class"].astype("string")
+    with_orders = n > 0
+    by_class = pd.Series(amount[with_orders]).groupby(cls[with_orders].to_numpy()).sum() / \
+        pd.Series(n[with_orders]).groupby(cls[with_orders].to_numpy()).sum()
+    prior = cls.map(by_class).astype("float64").fillna(overall).to_numpy()
+    return (amount + prior_orders * prior) / (n + prior_orders)
+
+
+def _hour_band(hours: np.ndarray) -> np.ndarray:
+    out = np.empty(len(hours), dtype=object)
+    for lo, hi, label in _HOUR_BANDS:
+        out[(hours >= lo) & (hours < hi)] = label
+    return out
+
+
+def _best_window(data, p: pd.Period, feats: pd.DataFrame, lang: str, min_dials: int = 30) -> pd.Series:
+    from telesales_lab.analysis.inference import wilson_interval
+
+    empty = pd.Series(pd.NA, index=feats.index, dtype="string")
+    calls = data.calls
+    past = calls[(calls["started_at"] < p.start_time).to_numpy(bool)]
+    connected = _flags(past["outcome"], CONNECTED_OUTCOMES)
+    t = past["started_at"]
+    if past.empty or connected.all() or (t.dt.hour == 0).all() and (t.dt.minute == 0).all():
+        return empty  # no unanswered dials or no time of day: contact rates cannot be measured
+    cls = _class_at_start(data, p, None).reindex(past["customer_id"].astype("string")).fillna("C").to_numpy()
+    frame = pd.DataFrame({"customer_class": cls, "weekday": t.dt.day_of_week.to_numpy(),
+                          "band": _hour_band(t.dt.hour.to_numpy()), "connected": connected.astype(int)})
+    g = frame.groupby(["customer_class", "weekday", "band"])["connected"].agg(["size", "sum"]).reset_index()
+    g = g[g["size"] >= min_dials]
+    if g.empty:
+        return empty
+    g["low"] = wilson_interval(g["sum"].to_numpy(), g["size"].to_numpy())[0]
+    best = g.sort_values("low", ascending=False, kind="stable").drop_duplicates("customer_class")
+    hours = labels.t("hours", lang, "leads")
+    label = [f"{labels.t(f'weekday_{w}', lang)} {b}{hours}" for w, b in zip(best["weekday"], best["band"])]
+    lookup = pd.Series(label, index=best["customer_class"].to_numpy())
+    cls_now = feats["customer_class"].astype("string").fillna("C")
+    return cls_now.map(lookup).astype("string")
+
+
+def _scenario(data, p: pd.Period, feats: pd.DataFrame) -> pd.Series:
+    panel = _panel(data)
+    rows = panel["rows"]
+    idx = _before(panel, panel["ids"].get_indexer(feats["customer_id"]), _period_index(p))
+    last = pd.Series(_take(rows["last_scenario"].to_numpy(object), idx, None), index=feats.index, dtype="string")
+    # leads never called: the scenario most customers' first call used (before the month)
+    calls = data.calls
+    past = calls[(calls["started_at"] < p.start_time).to_numpy(bool)]
+    if not past.empty:
+        first = past.sort_values("started_at", kind="stable").drop_duplicates("customer_id")
+        scen = data.scripts.set_index("script_id")["scenario"].astype("string")
+        counts = first["script_id"].astype("string").map(scen).value_counts()
+        if len(counts) and (len(counts) == 1 or counts.iloc[0] > counts.iloc[1]):
+            last = last.fillna(counts.index[0])
+    return last
+
+
+def _suggested_script(data, p: pd.Period, feats: pd.DataFrame, scenario: pd.Series, policy) -> pd.Series:
+    from telesales_lab.analysis.ranking import rank_scripts
+
+    empty = pd.Series(pd.NA, index=feats.index, dtype="string")
+    try:
+        ranking = rank_scripts(data, str(p - 1), by="customer_class", window_months=3)
+    except ParameterError:
+        return empty
+    best = ranking[ranking["verdict"].astype("string") == "best"]
+    if best.empty:
+        return empty
+    key = pd.Series(best["script_id"].astype("string").to_numpy(),
+                    index=pd.MultiIndex.from_arrays([best["scenario"].astype("string"),
+                                                     best["customer_class"].astype("string")]))
+    cls = feats["customer_class"].astype("string").fillna("C")
+    want = pd.MultiIndex.from_arrays([scenario.astype("string"), cls])
+    return pd.Series(key.reindex(want).to_numpy(), index=feats.index, dtype="string")
+
+
+def _label(feature: str, lang: str) -> str:
+    return labels.t(feature, lang, "leads")
+
+
+def _shown(values: pd.Series, lang: str) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or pd.api.types.is_string_dtype(values):
+        s = values.astype("string")
+        return s.fillna(labels.t("none", lang, "leads")).to_numpy(object)
+    v = values.to_numpy(float)
+    text = np.where(np.abs(v) < 1, np.char.mod("%.2f", np.nan_to_num(v)), np.char.mod("%.0f", np.nan_to_num(v)))
+    return np.where(np.isnan(v), labels.t("none", lang, "leads"), text).astype(object)
+
+
+def _reasons(model: LeadModel, feats: pd.DataFrame, lang: str) -> pd.Series:
+    """The two largest contributions per customer, as words."""
+    if model.kind_ == MODEL_NONE:
+        return pd.Series(labels.t(MODEL_NONE, lang, "leads"), index=feats.index, dtype="string")
+    if model.kind_ == MODEL_RATE:
+        col = model.segment_["column"]
+        if col is None:
+            return pd.Series(labels.t(MODEL_RATE, lang, "leads"), index=feats.index, dtype="string")
+        shown = _shown(feats[col], lang)
+        sep = "：" if lang == "zh" else ": "
+        head = labels.t(MODEL_RATE, lang, "leads")
+        return pd.Series([f"{head}; {_label(col, lang)}{sep}{v}" for v in shown], index=feats.index, dtype="string")
+    contrib = model.contributions(feats)
+    vals = contrib.to_numpy()
+    order = np.argsort(-np.abs(vals), axis=1)[:, :2]
+    names = contrib.columns.to_numpy()
+    sep = "：" if lang == "zh" else ": "
+    parts = []
+    for k in range(order.shape[1]):
+        f = names[order[:, k]]
+        v = vals[np.arange(len(vals)), order[:, k]]
+        shown = np.empty(len(f), dtype=object)
+        for name in np.unique(f):  # a few features, not rows
+            sel = f == name
+            shown[sel] = _shown(feats.loc[sel, name], lang)
+        words = np.array([_label(x, lang) for x in names])[order[:, k]]
+        way = np.where(v >= 0, labels.t("raises", lang, "leads"), labels.t("lowers", lang, "leads"))
+        if lang == "zh":
+            parts.append(pd.Series(words, dtype=object) + sep + pd.Series(shown, dtype=object).astype(str)
+                         + "（" + pd.Series(way, dtype=object) + "）")
+        else:
+            parts.append(pd.Series(words, dtype=object) + sep + pd.Series(shown, dtype=object).astype(str)
+                         + " (" + pd.Series(way, dtype=object) + ")")
+    joint = "；" if lang == "zh" else "; "
+    return pd.Series((parts[0] + joint + parts[1]).to_numpy(), index=feats.index, dtype="string")

@@ -1,0 +1,144 @@
+"""Lead scoring: planted propensity recovered, no leakage, fallback said plainly, words in en/zh."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from telesales_lab.data.demo import write_demo
+from telesales_lab.data.load import load_dataset
+from telesales_lab.analysis.leads import (
+    MODEL_BOOSTING,
+    MODEL_NONE,
+    MODEL_RATE,
+    fit_lead_model,
+    lead_features,
+    model_note,
+    score_leads,
+)
+
+from conftest import tiny_tables, write_tables
+
+MONTH = "2026-10"
+COLUMNS = ["customer_id", "score", "decile", "expected_value", "best_window", "scenario", "suggested_script",
+           "reason", "model"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    truth = write_demo(folder, seed=7, n_customers=2000, n_calls=30_000)
+    data = load_dataset(folder, cache=False)
+    model = fit_lead_model(data, MONTH)
+    return data, truth, model
+
+
+@pytest.fixture(scope="module")
+def scored(demo):
+    data, _, model = demo
+    return score_leads(data, MONTH, model=model)
+
+
+def test_columns_model_and_ranges(demo, scored):
+    data, _, model = demo
+    assert list(scored.columns) == COLUMNS
+    assert model.kind_ == MODEL_BOOSTING and (scored["model"] == MODEL_BOOSTING).all()
+    assert [str(m) for m in model.train_months_] == ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09"]
+    assert scored["score"].between(0, 1).all()
+    assert scored["score"].is_monotonic_decreasing
+    assert set(scored["decile"].dropna().astype(int)) <= set(range(1, 11)) and scored["decile"].iloc[0] == 1
+    # every customer acquired by the month's end, once
+    known = data.customers.loc[data.customers["acquired_on"] < pd.Timestamp("2026-11-01"), "customer_id"]
+    assert sorted(scored["customer_id"]) == sorted(known.astype(str))
+    # expected value = score x a positive order value
+    assert (scored["expected_value"] / scored["score"]).gt(0).all()
+    assert scored["reason"].str.contains(r"\((?:raises|lowers)\); .+\((?:raises|lowers)\)").all()
+
+
+def test_no_personal_data_in_the_lead_table(demo, scored):
+    data, _, _ = demo
+    text = scored.astype(str).to_csv()
+    for value in data.customers["phone"].head(200).tolist() + data.customers["name"].head(200).tolist():
+        assert value not in text
+
+
+def test_model_recovers_the_planted_propensity(demo, scored):
+    _, truth, _ = demo
+    planted = pd.Series(truth["lead_propensity"]["customer_log_odds"])
+    rho = spearmanr(scored["score"], scored["customer_id"].map(planted)).statistic
+    assert rho > 0.5, rho
+    # the source effects come out in the planted order
+    data = demo[0]
+    source = data.customers.set_index("customer_id")["source"]
+    mean = scored.groupby(scored["customer_id"].map(source).to_numpy())["score"].mean()
+    effect = pd.Series(truth["outcome_model"]["source_sale_effects"]).reindex(mean.index)
+    assert spearmanr(mean, effect).statistic > 0.9
+    # and the hidden tiers: A above B above C
+    tier = scored.groupby(scored["customer_id"].map(pd.Series(truth["customer_tier"])).to_numpy())["score"].mean()
+    assert tier["A"] > tier["B"] > tier["C"]
+
+
+def _replaced(data, **tables):
+    return data.replace(**tables)
+
+
+def test_nothing_from_the_month_or_later_and_never_duration(demo, scored):
+    data, _, _ = demo
+    calls = data.calls.copy()
+    later = (calls["started_at"] >= pd.Timestamp(f"{MONTH}-01")).to_numpy()
+    rng = np.random.default_rng(1)
+    calls.loc[later, "outcome"] = rng.permutation(calls.loc[later, "outcome"].to_numpy())
+    calls["duration_s"] = rng.uniform(0, 900, len(calls))  # the call's own length is never a feature
+    orders = data.orders[data.orders["ordered_at"] < pd.Timestamp(f"{MONTH}-01")]
+    changed = _replaced(data, calls=calls, orders=orders)
+    a = lead_features(data, MONTH)
+    b = lead_features(changed, MONTH)
+    pd.testing.assert_frame_equal(a, b)
+    assert not any("duration" in c for c in a.columns)
+    again = score_leads(changed, MONTH)
+    pd.testing.assert_series_equal(again.set_index("customer_id")["score"].sort_index(),
+                                   scored.set_index("customer_id")["score"].sort_index())
+
+
+def test_reasons_in_chinese(demo):
+    data, _, model = demo
+    zh = score_leads(data, MONTH, model=model, lang="zh")
+    assert zh["reason"].str.contains("（(?:提高|降低)）；").all()
+    assert not zh["reason"].str.contains("raises|lowers|source|industry").any()
+    assert zh["best_window"].str.startswith("周").all()
+    assert "训练月份" in model_note(model, "zh")
+
+
+def test_too_little_history_falls_back_to_the_segment_rate(tmp_path):
+    folder = tmp_path / "data"
+    write_demo(folder, seed=3, n_customers=500, n_calls=4000, months=2)
+    data = load_dataset(folder, cache=False)
+    out = score_leads(data, MONTH)
+    assert (out["model"] == MODEL_RATE).all()
+    assert out["reason"].str.startswith("segment rate (too little history").all()
+    model = fit_lead_model(data, MONTH)
+    assert "too little history" in model_note(model)
+    # the segment's past rate: sales / connected of its level, shrunk toward the overall rate
+    assert out["score"].between(0, 1).all() and out["score"].nunique() > 1
+    first = score_leads(data, "2026-09")  # nothing before the first month: no evidence, no score
+    assert (first["model"] == MODEL_NONE).all() and first["score"].isna().all()
+
+
+def test_extra_customer_columns_become_features(tmp_path):
+    t = tiny_tables()
+    t["customers"]["employees"] = ["12", "250", ""]  # numbers kept as text by the import
+    t["customers"]["segment"] = ["retail", "wholesale", "retail"]
+    t["customers"]["crm_key"] = ["x1", "x2", "x3"]  # one value per customer, but few customers
+    data = load_dataset(write_tables(tmp_path / "data", t), cache=False)
+    f = lead_features(data, "2026-11")
+    assert f["employees"].dtype == "float64" and np.isnan(f["employees"].iloc[2])
+    assert isinstance(f["segment"].dtype, pd.CategoricalDtype)
+    assert not {"name", "phone"} & set(f.columns)
+    # history strictly before November: K1 had a sale and a rejection in October
+    k1 = f.set_index("customer_id").loc["K1"]
+    assert (k1["hist_dials"], k1["hist_connected"], k1["hist_sales"]) == (2, 2, 1)
+    assert k1["last_outcome"] == "rejected" and k1["last_objection"] == "trust"
+    g = lead_features(data, "2026-10").set_index("customer_id")
+    assert g.loc["K1", "hist_dials"] == 0 and np.isnan(g.loc["K1", "days_since_call"])
