@@ -542,7 +542,8 @@ def annual_calendar(data, month: str, policy=None, *, scores=None, lang: str = "
     need first. In each area's month the classroom module for the skill with the largest
     remaining need (reps with a credible gap, over all teams) is chosen; once scheduled,
     that skill's need halves, so later sessions of the area move on to other skills. The
-    teams invited are those with a gap in the module's skill.
+    teams invited are those with a gap in the module's skill. An area in which nobody has a
+    credible gap gets no session; when nobody has a gap at all the calendar is empty.
 
     Returns
     -------
@@ -571,10 +572,11 @@ def _calendar(gaps, catalog, p, st, lang) -> pd.DataFrame:
     teams_of = per_team.groupby("skill")["team"].agg(lambda s: "; ".join(s))  # a few skills, not rows
     cat["n_reps"] = cat["skill"].map(per_skill["n_reps"]).fillna(0).astype("int64")
     cat["mean_gap"] = cat["skill"].map(per_skill["mean_gap"]).fillna(0.0).round(1)
-    cat["teams"] = cat["skill"].map(teams_of).fillna("").astype("string")
+    cat["teams"] = cat["skill"].map(teams_of.astype(object)).astype("string").fillna("")
     cat["n_teams"] = cat["skill"].map(per_team.groupby("skill").size()).fillna(0).astype("int64")
     need_by_area = cat.groupby("area")["n_reps"].sum()
-    areas = [a for a in TRAINING_AREAS if a in need_by_area.index]
+    # an area nobody needs gets no session (no gap at all: an empty calendar, not twelve empty rooms)
+    areas = [a for a in TRAINING_AREAS if need_by_area.get(a, 0) > 0]
     areas.sort(key=lambda a: -need_by_area[a])  # stable: policy order breaks ties
     if not areas:
         return pd.DataFrame(columns=["session_month", "area", "module_id", "module_title", "skill", "hours",
