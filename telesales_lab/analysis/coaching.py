@@ -31,7 +31,7 @@ import pandas as pd
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.labels import check_lang, t
 from telesales_lab.data.periods import parse_month
-from telesales_lab.data.schema import OUTCOMES
+from telesales_lab.data.schema import OUTCOMES, is_person
 
 
 #: Sections of a pack, in page order; each is a DataFrame in the pack and a table on the page.
@@ -133,7 +133,7 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     full, st = training.training_settings(policy)
     calls = month_calls(data, month)
     reps = data.reps.astype({"rep_id": "string", "team": "string", "role": "string"})
-    peers = reps[reps["role"].isin(st["planned_roles"])]
+    peers = reps[reps["role"].isin(st["planned_roles"]).to_numpy(bool) & is_person(data.reps)]  # no placeholders
     active = pd.Index(sorted(set(calls["rep_id"].dropna()) & set(peers["rep_id"])), dtype="string")
     scores = score_skills(data, month, full)
     gaps = training._gaps(scores, data.reps, st)
@@ -450,7 +450,8 @@ def _check_active(ctx, data, rep_id, month) -> None:
 
 
 def active_reps(data, month: str, policy=None) -> list[str]:
-    """Reps (planned roles) with at least one call in the month, sorted."""
+    """People of the planned roles with at least one call in the month, sorted (placeholder
+    agents, ``is_person`` false, are never coached)."""
     from telesales_lab.analysis import training
     from telesales_lab.data.periods import in_month
 
@@ -459,6 +460,6 @@ def active_reps(data, month: str, policy=None) -> list[str]:
     calls = data.calls
     ids = set(calls.loc[in_month(calls["started_at"], month).to_numpy(bool), "rep_id"].astype(str))
     reps = data.reps
-    planned = set(reps.loc[reps["role"].astype("string").isin(st["planned_roles"]).to_numpy(bool), "rep_id"]
-                  .astype(str))
+    planned = set(reps.loc[reps["role"].astype("string").isin(st["planned_roles"]).to_numpy(bool)
+                           & is_person(reps), "rep_id"].astype(str))
     return sorted(ids & planned)

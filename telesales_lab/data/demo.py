@@ -411,7 +411,10 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
     }
     tables["targets"], targets_truth = demo_targets(rng["targets"], tables, str(end_p), months)
     tables, planted = plant_experiments(rng["experiments"], tables, str(end_p), months)
-    tables = {name: frame[list(TABLES[name])].reset_index(drop=True) for name, frame in tables.items()}
+    # the canonical columns the generator makes (optional ones it has no use for, such as
+    # reps.is_person, are left out: empty means the default)
+    tables = {name: frame[[c for c in TABLES[name] if c in frame or TABLES[name][c].required]].reset_index(drop=True)
+              for name, frame in tables.items()}
 
     truth = _truth(seed, dict(n_teams=n_teams, reps_per_team=reps_per_team, n_customers=n_customers,
                               n_calls=n_calls, months=months, end_month=str(end_p)),
