@@ -63,7 +63,8 @@ GOAL_KPIS = ("contact_rate", "positive_rate", "conversion_rate", "objection_save
 _CALL_COLUMNS = ["call_id", "started_at", "script_id", "scenario", "objection", "outcome", "duration_s", "revenue"]
 
 
-_OUTCOME_RANK = {o: i for i, o in enumerate(OUTCOMES)}  # no_answer 0 .. sale 4
+#: Best to worst call: a neutral service call is better than a rejection, worse than a callback.
+_OUTCOME_RANK = {"no_answer": 0, "rejected": 1, "service": 2, "callback": 3, "interested": 4, "sale": 5}
 
 
 # role-play exercise per weak skill: {script} {scenario} {objection} are filled in

@@ -19,8 +19,10 @@ import pandas as pd
 
 # --------------------------------------------------------------------------- vocabularies
 ROLES = ("rep", "team_lead", "supervisor", "manager")
-OUTCOMES = ("no_answer", "rejected", "callback", "interested", "sale")
-CONNECTED_OUTCOMES = ("rejected", "callback", "interested", "sale")
+#: ``service``: the call reached someone and had no sales outcome (a service or information
+#: call): connected, neither positive nor a rejection.
+OUTCOMES = ("no_answer", "service", "rejected", "callback", "interested", "sale")
+CONNECTED_OUTCOMES = ("service", "rejected", "callback", "interested", "sale")
 POSITIVE_OUTCOMES = ("callback", "interested", "sale")
 #: Order statuses that count as business done (a cancelled order counts for nothing).
 KEPT_ORDER_STATUSES = ("signed", "paid")
@@ -210,6 +212,9 @@ REQUIRED_TABLES = ("reps", "customers", "scripts", "calls", "orders", "feedback"
 OPTIONAL_TABLES = ("training_catalog", "training_log", "targets")
 #: Load order: parents before the tables that reference them.
 TABLE_ORDER = REQUIRED_TABLES + OPTIONAL_TABLES
+#: Written to ``customers.name`` by the importer when an export has no names: not a name,
+#: so the privacy scan does not look for it.
+NAME_PLACEHOLDER = "(no name)"
 #: Columns holding customers' personal data; never written to any output.
 PERSONAL_COLUMNS = {"customers": ("name", "phone")}
 
