@@ -328,8 +328,8 @@ th{background:#f3f3f3} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 <h2>{{ headings.summary }}</h2>
 <p>{{ pack.summary }}</p>
 {% for s in sections %}<h2>{{ headings[s] }}</h2>
-{% if s in plots %}{{ plots[s] | safe }}{% endif %}
-{% if tables[s] is none %}<p class="note">{{ nothing }}</p>{% else %}{{ tables[s] | safe }}{% endif %}
+{% if plots.get(s) %}{{ plots[s] | safe }}{% endif %}
+{% if not tables[s] %}<p class="note">{{ nothing }}</p>{% else %}{{ tables[s] | safe }}{% endif %}
 {% endfor %}
 </body></html>
 """

@@ -59,7 +59,10 @@ def frame_html(frame) -> str:
     shown = frame.copy()
     for col in shown.columns:
         s = shown[col]
-        if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)):
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            if isinstance(s.dtype, pd.api.extensions.ExtensionDtype):  # Int64: NaN, so na_rep applies
+                shown[col] = s.astype("float64")
+        else:
             shown[col] = s.astype(object).where(s.notna(), "")
     return shown.to_html(na_rep=t("no_evidence", lang), max_rows=pd.get_option("display.max_rows"),
                          max_cols=pd.get_option("display.max_columns"), classes="dataframe",
