@@ -8,7 +8,7 @@ never with a traceback; the full report runs and no page shows ``None``, ``nan``
 
 Profiles: by default a few drawn data sets go through the commands and one thin data set
 through the report (about a minute). ``TELESALES_THIN_PROFILE=long`` draws many more and
-runs the full report on each of them.
+runs the full report on each of them (``TELESALES_THIN_EXAMPLES=N`` sets how many).
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from telesales_lab.cli import main
 from thin_data import PIECES, thin_tables
 
 LONG = os.environ.get("TELESALES_THIN_PROFILE", "") == "long"
+#: Drawn data sets (besides the explicit thinnest one): 3 by default, 40 in the long profile,
+#: or TELESALES_THIN_EXAMPLES.
+EXAMPLES = int(os.environ.get("TELESALES_THIN_EXAMPLES") or (40 if LONG else 3))
 MONTH = "2026-10"
 MISSING_TEXT = re.compile(r"(?<![\w-])(None|nan|NaN|<NA>|NaT)(?![\w-])")
 
@@ -80,7 +83,7 @@ def report_pages_are_clean(folder: Path, out: Path, lang: str = "en") -> list[Pa
     return pages
 
 
-@settings(max_examples=40 if LONG else 3, deadline=None, derandomize=True, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(pieces=thin)
 @example(pieces={"assessments": "none", "feedback": "none", "orders": "none", "scripts_per_scenario": 1,
