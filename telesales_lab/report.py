@@ -759,13 +759,14 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
         for line in recover(final.parent, month):
             say(f"[recover] {line}")
         _build_and_swap(data, data_dir, month, lang, sources, names, final, jobs, coaching,
-                        privacy_check, say)
+                        privacy_check, say, policy, env)
     say(f"[done] {final / 'index.html'} … {time.perf_counter() - started:.1f} s")
     return final
 
 
 def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[Path], names: list[str],
-                    final: Path, jobs: int, coaching: bool, privacy_check: bool, say) -> None:
+                    final: Path, jobs: int, coaching: bool, privacy_check: bool, say, policy=None,
+                    env: dict | None = None) -> None:
     """Build the report in ``.<month>.tmp-…`` beside ``final`` and swap it in (under the lock)."""
     tmp = final.with_name(f".{month}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()  # mkdir (not mkdtemp) so the folder gets the user's usual permissions
