@@ -401,7 +401,7 @@ def _cmd_report(args) -> int:
     from telesales_lab.report import run_report
 
     folder = run_report(args.data_dir, args.month, out=args.out, lang=args.lang, progress=True,
-                        jobs=args.jobs)
+                        jobs=args.jobs, policy=args.policy)
     print(folder / "index.html")
     return 0
 
@@ -415,6 +415,7 @@ def _register_report(sub) -> None:
     _add_lang(p, "language of headings, labels and table headers (default en)")
     p.add_argument("--jobs", type=_positive_int, default=None,
                    help="notebooks run at the same time (default 2, or 1 on a one-core machine)")
+    _add_policy(p)
     p.set_defaults(func=_cmd_report)
 
 

@@ -328,8 +328,10 @@ def _stderr_tail(path: Path, lines: int = 5) -> str:
 class _Runner:
     """Runs the report's notebooks with papermill's parameterisation and nbclient, N at a time."""
 
-    def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path, jobs: int, say):
+    def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path, jobs: int, say,
+                 env: dict | None = None):
         self.sources, self.params, self.workdir, self.final = sources, params, workdir, final
+        self.env = dict(env or {})
         self.jobs, self.say = jobs, say
         self.done = 0
         self.results: dict[str, dict] = {}
@@ -367,7 +369,7 @@ class _Runner:
             client = NotebookClient(nb, km=km, timeout=None, kernel_name=kernel_name,
                                     extra_arguments=extra,
                                     resources={"metadata": {"path": str(self.workdir)}})
-            env = {**os.environ, _NOTEBOOK_ENV: source.name, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+            env = {**os.environ, **self.env, _NOTEBOOK_ENV: source.name, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
             log = self.workdir / ".logs" / f"{source.stem}.stderr"
             log.parent.mkdir(exist_ok=True)
             try:
@@ -689,7 +691,7 @@ class month_lock:  # noqa: N801 (used as a context manager, like open())
             self.fd = None
 
 
-def _build_packs(data, month: str, folder: Path, lang: str, say) -> list[str]:
+def _build_packs(data, month: str, folder: Path, lang: str, say, policy=None) -> list[str]:
     """Coaching packs via :func:`telesales_lab.present.coaching_page.build_packs`."""
     from telesales_lab.present import coaching_page
 
@@ -700,7 +702,7 @@ def _build_packs(data, month: str, folder: Path, lang: str, say) -> list[str]:
             say(f"[coaching] {done}/{total} … {time.perf_counter() - started:.1f} s")
 
     try:
-        paths = coaching_page.build_packs(data, month, folder, lang=lang, progress=progress) or []
+        paths = coaching_page.build_packs(data, month, folder, lang=lang, progress=progress, policy=policy) or []
     except Exception as exc:
         raise ReportError(f"the coaching packs failed: {type(exc).__name__}: {exc}") from exc
     return sorted(Path(p).name for p in paths)
@@ -709,7 +711,7 @@ def _build_packs(data, month: str, folder: Path, lang: str, say) -> list[str]:
 # ----------------------------------------------------------------------------- public API
 def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: bool = True, *,
                notebooks: list[str] | None = None, notebooks_dir=None, jobs: int | None = None,
-               coaching: bool = True, privacy_check: bool = True) -> Path:
+               coaching: bool = True, privacy_check: bool = True, policy=None) -> Path:
     """Build the month's report into ``<out>/<month>/`` and swap it in.
 
     Parameters
@@ -736,6 +738,10 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
     privacy_check : bool, default True
         Refuse to publish a report in which :func:`telesales_lab.data.privacy.scan_outputs`
         finds a customer's phone number or name.
+    policy : path, optional
+        A policy TOML file (``telesales-lab policy --init``); checked before anything runs,
+        then every notebook's kernel gets it as ``TELESALES_POLICY`` (what ``policy=None``
+        means there) and the coaching packs use it. Default: the shipped policy.
 
     Returns
     -------
@@ -758,6 +764,12 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
 
     check_lang(lang)
     month = str(parse_month(month))
+    env = {}
+    if policy is not None:
+        from telesales_lab.data.policy import POLICY_ENV, load_policy
+
+        load_policy(policy)  # a bad file is refused before anything runs
+        env[POLICY_ENV] = str(Path(policy).resolve())
     if jobs is None:
         jobs = max(1, min(2, os.cpu_count() or 1))
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -787,20 +799,21 @@ def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: 
         for line in recover(final.parent, month):
             say(f"[recover] {line}")
         _build_and_swap(data, data_dir, month, lang, sources, names, final, jobs, coaching,
-                        privacy_check, say)
+                        privacy_check, say, policy, env)
     say(f"[done] {final / 'index.html'} … {time.perf_counter() - started:.1f} s")
     return final
 
 
 def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[Path], names: list[str],
-                    final: Path, jobs: int, coaching: bool, privacy_check: bool, say) -> None:
+                    final: Path, jobs: int, coaching: bool, privacy_check: bool, say, policy=None,
+                    env: dict | None = None) -> None:
     """Build the report in ``.<month>.tmp-…`` beside ``final`` and swap it in (under the lock)."""
     tmp = final.with_name(f".{month}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()  # mkdir (not mkdtemp) so the folder gets the user's usual permissions
     try:
         _defer_rfc3987_import()
         params = dict(zip(PARAMETERS, (str(data_dir), month, lang, ".")))
-        results = _Runner(sources, params, tmp, final, jobs, say).run()
+        results = _Runner(sources, params, tmp, final, jobs, say, env).run()
         run = [results[s.name] for s in sources]
 
         step = time.perf_counter()
@@ -815,7 +828,7 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
                     say(f"warning: table {s['table']} has {s['rows']:,} rows; the sheet keeps "
                         f"Excel's maximum; tables/{s['table']}.parquet has all")
 
-        packs = _build_packs(data, month, tmp / "coaching", lang, say) if coaching else []
+        packs = _build_packs(data, month, tmp / "coaching", lang, say, policy) if coaching else []
         shutil.rmtree(tmp / ".logs", ignore_errors=True)
         shutil.rmtree(tmp / ".runtime", ignore_errors=True)
         _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps,

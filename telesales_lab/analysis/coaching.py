@@ -31,7 +31,7 @@ import pandas as pd
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.labels import check_lang, t
 from telesales_lab.data.periods import parse_month
-from telesales_lab.data.schema import OUTCOMES, is_positive
+from telesales_lab.data.schema import OUTCOMES, is_person, is_positive
 
 
 #: Sections of a pack, in page order; each is a DataFrame in the pack and a table on the page.
@@ -63,7 +63,8 @@ GOAL_KPIS = ("contact_rate", "positive_rate", "conversion_rate", "objection_save
 _CALL_COLUMNS = ["call_id", "started_at", "script_id", "scenario", "objection", "outcome", "duration_s", "revenue"]
 
 
-_OUTCOME_RANK = {o: i for i, o in enumerate(OUTCOMES)}  # no_answer 0 .. sale 4
+#: Best to worst call: a neutral service call is better than a rejection, worse than a callback.
+_OUTCOME_RANK = {"no_answer": 0, "rejected": 1, "service": 2, "callback": 3, "interested": 4, "sale": 5}
 
 
 # role-play exercise per weak skill: {script} {scenario} {objection} are filled in
@@ -133,7 +134,7 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     full, st = training.training_settings(policy)
     calls = month_calls(data, month)
     reps = data.reps.astype({"rep_id": "string", "team": "string", "role": "string"})
-    peers = reps[reps["role"].isin(st["planned_roles"])]
+    peers = reps[reps["role"].isin(st["planned_roles"]).to_numpy(bool) & is_person(data.reps)]  # no placeholders
     active = pd.Index(sorted(set(calls["rep_id"].dropna()) & set(peers["rep_id"])), dtype="string")
     scores = score_skills(data, month, full)
     gaps = training._gaps(scores, data.reps, st)
@@ -451,7 +452,8 @@ def _check_active(ctx, data, rep_id, month) -> None:
 
 
 def active_reps(data, month: str, policy=None) -> list[str]:
-    """Reps (planned roles) with at least one call in the month, sorted."""
+    """People of the planned roles with at least one call in the month, sorted (placeholder
+    agents, ``is_person`` false, are never coached)."""
     from telesales_lab.analysis import training
     from telesales_lab.data.periods import in_month
 
@@ -460,6 +462,6 @@ def active_reps(data, month: str, policy=None) -> list[str]:
     calls = data.calls
     ids = set(calls.loc[in_month(calls["started_at"], month).to_numpy(bool), "rep_id"].astype(str))
     reps = data.reps
-    planned = set(reps.loc[reps["role"].astype("string").isin(st["planned_roles"]).to_numpy(bool), "rep_id"]
-                  .astype(str))
+    planned = set(reps.loc[reps["role"].astype("string").isin(st["planned_roles"]).to_numpy(bool)
+                           & is_person(reps), "rep_id"].astype(str))
     return sorted(ids & planned)

@@ -205,6 +205,19 @@ def customer_class_map(data, month: str, policy=None) -> pd.Series:
                      index=pd.Index(frame["customer_id"], name="customer_id"), name="customer_class")
 
 
+def history_months(data, month: str) -> int:
+    """Months of history up to ``month`` (inclusive): from the month of the first call or
+    order, 0 when there is none. Classes look back ``[customers] lookback_months``; with less
+    history they use what there is (the page says so)."""
+    end = parse_month(month)
+    firsts = [s.min() for s in (data.calls["started_at"], data.orders["ordered_at"]) if len(s)]
+    firsts = [f for f in firsts if pd.notna(f)]
+    if not firsts:
+        return 0
+    first = pd.Period(min(firsts), freq="M")
+    return max(0, end.ordinal - first.ordinal + 1)
+
+
 def class_at_start(data, month: str, policy=None) -> pd.Series:
     """Each customer's class at the start of ``month``: :func:`customer_class_map` of the
     month before, so that the class of a call never reflects that month's own orders and

@@ -18,9 +18,17 @@ in the month) gets five dimension scores on 0-100, computed as the policy says:
   (revenue per evaluated member, as a percentile among teams).
 
 ``total`` is the weighted sum (``[kpi.weights]``, normalised), ``grade`` the highest band
-of ``[grades]`` reached, ``rank`` 1 for the highest total (ties broken by the sales
-score, then by rep_id, so the order is deterministic). With ``scope = "team"`` the
+of ``[grades]`` reached, ``rank`` 1 for the highest total, equal totals sharing a rank
+(competition ranking: 1, 2, 2, 4; never broken by id). With ``scope = "team"`` the
 scaling is done within each team, but ranks are always across everyone evaluated.
+
+Unknown is not a number. A dimension without data is left out rather than filled in:
+sales and development when the data set has no orders at all (a call log), or when the
+scaling has nobody to compare with (one person in the group); satisfaction for a rep
+without feedback in the month; skills and teamwork for a rep without skill evidence.
+The total is then the weighted mean of the dimensions that are known, their weights
+scaled up in proportion, and ``dimensions_used`` names them, rep by rep. A rep with no
+known dimension has no total, grade or rank.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from telesales_lab.exceptions import ParameterError
 from telesales_lab.data.cache import cached, cached_months
 from telesales_lab.data.periods import month_bounds, parse_month, require_data
 from telesales_lab.data.policy import DIMENSIONS, grade_at_least, grade_of, resolve_policy
-from telesales_lab.data.schema import SKILLS, is_kept_order
+from telesales_lab.data.schema import SKILLS, is_kept_order, is_person
 from telesales_lab.data.monthly import _month_ordinals, _month_rep_sums, call_month_stats, call_months, feedback_month_stats
 from telesales_lab.analysis.skills import score_skills, skill_evidence_months
 
@@ -49,18 +57,47 @@ def _scale(values: pd.Series, groups: pd.Series | None, method: str) -> pd.Serie
     """0-100 within each group: percentile ((rank_min - 1) / (n - 1)) or min-max."""
     v = values.astype("float64")
     g = groups if groups is not None else pd.Series(0, index=v.index)
+    # one person alone in a group has nobody to be compared with: unknown, not the middle
+    n = v.groupby(g).transform("count")
     if method == "percentile":
         r = v.groupby(g).rank(method="min")
-        n = v.groupby(g).transform("count")
         out = (r - 1) / (n - 1).where(n > 1) * 100.0
-        return out.where(n > 1, 50.0).fillna(50.0)
+        return out.where(n > 1)
     lo, hi = v.groupby(g).transform("min"), v.groupby(g).transform("max")
     span = hi - lo
-    return ((v - lo) / span.where(span > 0) * 100.0).fillna(50.0)
+    return ((v - lo) / span.where(span > 0) * 100.0).fillna(50.0).where((n > 1) & v.notna())
 
 
 def _weighted(parts: dict[str, pd.Series], weights: dict[str, float]) -> pd.Series:
-    return sum(weights[k] * parts[k] for k in weights)
+    """Weighted sum of the parts; where some part is unknown (NaN), the weighted mean of the
+    known ones (their weights scaled up in proportion); NaN where none is known."""
+    keys = [k for k in weights if weights[k] > 0]
+    if not keys:
+        return sum(weights[k] * parts[k] for k in weights)
+    plain = sum(weights[k] * parts[k] for k in keys)
+    known_w = sum(weights[k] * parts[k].notna() for k in keys)
+    partial = sum(weights[k] * parts[k].fillna(0.0) for k in keys) / known_w.where(known_w > 0)
+    return plain.where(plain.notna(), partial)
+
+
+def _used(parts: dict[str, pd.Series], weights: dict[str, float]) -> pd.Series:
+    """Names of the parts with a weight and a value, joined by ", " (empty: none)."""
+    keys = [k for k in weights if weights[k] > 0]
+    index = next(iter(parts.values())).index
+    names = pd.Series("", index=index, dtype="object")
+    for k in keys:
+        known = parts[k].notna()
+        names = names.where(~known, names + np.where(names == "", "", ", ") + k)
+    return names.astype("string")
+
+
+def competition_rank(values: pd.Series, groups=None) -> pd.Series:
+    """Competition ranking, highest first (1, 2, 2, 4): equal values share the best rank of
+    their tie; never broken by id. Missing values get no rank (<NA>)."""
+    v = values.astype("float64")
+    r = v.groupby(groups).rank(method="min", ascending=False) if groups is not None else v.rank(
+        method="min", ascending=False)
+    return r.astype("Int64")
 
 
 def _symmetric_change(now: pd.Series, before: pd.Series) -> pd.Series:
@@ -113,7 +150,8 @@ def _feedback_month_stats(data, resolve_within_days: float) -> pd.DataFrame:
 
 
 def _evaluated(data, months: list[pd.Period], policy: dict) -> pd.DataFrame:
-    """People evaluated in each month: role in the policy, hired by its end, calling in it.
+    """People evaluated in each month: role in the policy, a person (not a placeholder
+    agent), hired by its end, calling in it.
 
     Stacked month by month (``month`` ordinal), each month in the order of the reps table:
     ``month, rep_id, team, role, n_calls``.
@@ -122,7 +160,8 @@ def _evaluated(data, months: list[pd.Period], policy: dict) -> pd.DataFrame:
     stats_ = call_month_stats(data)
     n_calls = pd.Series(stats_["n_calls"].to_numpy(),
                         index=pd.MultiIndex.from_arrays([stats_["month"], stats_["rep_id"]]))
-    role_ok = reps["role"].astype("string").isin(policy["kpi"]["roles"]).to_numpy(bool)
+    # placeholder agents (is_person false) are kept in funnels and totals, never evaluated
+    role_ok = reps["role"].astype("string").isin(policy["kpi"]["roles"]).to_numpy(bool) & is_person(reps)
     frames = []
     for p in months:  # the reps table, once per month
         keep = role_ok & (reps["hired_on"] < (p + 1).start_time).to_numpy(bool)
@@ -213,7 +252,8 @@ def evaluation_detail(data, month: str, policy=None, skills: pd.DataFrame | None
     Returns
     -------
     DataFrame
-        The columns of :func:`evaluate`, then ``role``, ``n_calls``, ``revenue``,
+        The columns of :func:`evaluate`, then ``dimensions_used`` (the dimensions the
+        total is made of, e.g. ``"sales, development, skills"``), ``role``, ``n_calls``, ``revenue``,
         ``profit``, ``orders``, ``new_customers``, ``growth``, ``n_feedback``,
         ``feedback`` (0-100), ``complaints``, ``complaint_score``, ``teamwork_skill``,
         ``team_result``.
@@ -253,8 +293,12 @@ def _evaluation_details(data, months: list[pd.Period], policy: dict,
     groups = [month, people["team"]] if kpi["scope"] == "team" else [month]
 
     o, dtypes = _order_values(data, people)
+    if len(data.orders) == 0:
+        # a data set without orders (a call log) has no sales results to show: unknown, not 0
+        o[["revenue", "profit", "orders", "new_customers", "previous_revenue"]] = np.nan
+        dtypes = {m: {} for m in dtypes}
     people = pd.concat([people, o[["revenue", "profit", "orders", "new_customers"]]], axis=1)
-    people["growth"] = _symmetric_change(o["revenue"], o["previous_revenue"])
+    people["growth"] = _symmetric_change(o["revenue"], o["previous_revenue"]).where(o["revenue"].notna())
 
     sales_cfg = kpi["sales"]
     people["sales"] = _weighted({k: _scale(people[k], groups, sales_cfg["scale"]) for k in sales_cfg["weights"]},
@@ -265,9 +309,10 @@ def _evaluation_details(data, months: list[pd.Period], policy: dict,
 
     f = _feedback_values(data, people, policy)
     people["n_feedback"] = f["n_feedback"].fillna(0).astype("int64")
-    people["feedback"] = f["feedback"].fillna(f["centre_feedback"])
+    # no feedback for a rep: satisfaction unknown (the centre's mean is not the rep's result)
+    people["feedback"] = f["feedback"].where(people["n_feedback"] > 0)
     people["complaints"] = f["complaints"].fillna(0).astype("int64")
-    people["complaint_score"] = f["complaint_score"].fillna(100.0)
+    people["complaint_score"] = f["complaint_score"].where(people["n_feedback"] > 0)
     sat_cfg = kpi["satisfaction"]
     parts = {"feedback": people["feedback"], "complaints": people["complaint_score"]}
     if sat_cfg["scale"] != "absolute":
@@ -288,24 +333,20 @@ def _evaluation_details(data, months: list[pd.Period], policy: dict,
     people["team_result"] = team_pct.reindex(pd.MultiIndex.from_arrays([month, people["team"]])).to_numpy(
         dtype="float64")
     tw = kpi["teamwork"]["weights"]
-    people["teamwork"] = tw["skill"] * people["teamwork_skill"] + tw["team_result"] * people["team_result"]
-    # a rep without skill evidence sits at their peers' mean (no evidence is not zero skill)
-    month_of = month.to_numpy()
-    for col in ("skills", "teamwork"):
-        overall = {p.ordinal: _mean_of(people[col][month_of == p.ordinal]) for p in months}
-        people[col] = (people[col].fillna(people.groupby(["month", "team"])[col].transform("mean"))
-                       .fillna(month.map(overall)))
+    people["teamwork"] = _weighted({"skill": people["teamwork_skill"], "team_result": people["team_result"]}, tw)
+    # a rep without skill evidence has no skills score: the dimension is left out of their total
 
     w = kpi["weights"]
-    people["total"] = sum(w[d] * people[d] for d in DIMENSIONS)
+    people["total"] = _weighted({d: people[d] for d in DIMENSIONS}, w)
+    people["dimensions_used"] = _used({d: people[d] for d in DIMENSIONS}, w)
     for d in DIMENSIONS + ("total",):
         people[d] = people[d].clip(0.0, 100.0)
     people["grade"] = grade_of(people["total"], policy["grades"])
-    people = people.sort_values(["month", "total", "sales", "rep_id"], ascending=[True, False, False, True],
-                                kind="stable")
-    people["rank"] = people.groupby("month").cumcount().astype("int64") + 1
-    extra = ["role", "n_calls", "revenue", "profit", "orders", "new_customers", "growth", "n_feedback", "feedback",
-             "complaints", "complaint_score", "teamwork_skill", "team_result"]
+    people = people.sort_values(["month", "total", "rep_id"], ascending=[True, False, True], kind="stable",
+                                na_position="last")
+    people["rank"] = competition_rank(people["total"], people["month"])
+    extra = ["dimensions_used", "role", "n_calls", "revenue", "profit", "orders", "new_customers", "growth",
+             "n_feedback", "feedback", "complaints", "complaint_score", "teamwork_skill", "team_result"]
     month_of = people["month"].to_numpy()
     out = {}
     for p in months:
@@ -338,9 +379,10 @@ def evaluate(data, month: str, policy=None) -> pd.DataFrame:
 
         - ``rep_id``, ``team``
         - ``sales``, ``development``, ``satisfaction``, ``skills``, ``teamwork``: 0-100
-        - ``total``: the weighted sum of the five (``[kpi.weights]``)
+        - ``total``: the weighted sum of the five (``[kpi.weights]``); of the known ones,
+          their weights scaled up in proportion, when a dimension has no data (NaN)
         - ``grade``: the band of ``[grades]`` the total reaches
-        - ``rank``: 1 = highest total; ties broken by sales score, then rep_id
+        - ``rank``: 1 = highest total; equal totals share a rank (1, 2, 2, 4)
 
     Raises
     ------
@@ -479,7 +521,7 @@ def evaluate_period(data, period: str = "quarter", end_month: str | None = None,
     DataFrame
         One row per person evaluated in at least one month of the period, by rank:
         ``rep_id, team, period, n_months, sales, development, satisfaction, skills,
-        teamwork, total, grade, rank, n_calls, min_calls``; the scores are the means over
+        teamwork, total, grade, rank, n_calls, min_calls, dimensions_used``; the scores are the means over
         the months the rep was evaluated, ``total`` the weighted sum of those means (= the
         mean of the monthly totals), ``period`` e.g. ``2026Q4`` or ``2026``, ``n_calls``
         the calls in the period and ``min_calls`` the fewest in one of its months.
@@ -509,14 +551,15 @@ def _period_table(monthly: pd.DataFrame, period: str, end: pd.Period, policy: di
     out["min_calls"] = g["n_calls"].min()
     out = out.reset_index()
     w = policy["kpi"]["weights"]
-    out["total"] = sum(w[d] * out[d] for d in DIMENSIONS)
+    out["total"] = _weighted({d: out[d] for d in DIMENSIONS}, w)
+    out["dimensions_used"] = _used({d: out[d] for d in DIMENSIONS}, w)
     out["grade"] = grade_of(out["total"], policy["grades"])
     out["period"] = _period_label(period, end)
-    out = out.sort_values(["total", "sales", "rep_id"], ascending=[False, False, True], kind="stable")
-    out["rank"] = np.arange(1, len(out) + 1)
+    out = out.sort_values(["total", "rep_id"], ascending=[False, True], kind="stable", na_position="last")
+    out["rank"] = competition_rank(out["total"])
     out.attrs["n_period_months"] = int(monthly["month"].nunique())
     cols = ["rep_id", "team", "period", "n_months", *DIMENSIONS, "total", "grade", "rank"]
-    return out[cols + ["n_calls", "min_calls"]].reset_index(drop=True)
+    return out[cols + ["n_calls", "min_calls", "dimensions_used"]].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- awards
@@ -552,7 +595,9 @@ def award_candidates(data, month: str, period: str = "month", policy=None) -> pd
     DataFrame
         One row per scope (each team, then ``overall``): ``period, scope, rep_id, team,
         total, grade, margin, n_eligible``. ``margin`` is the lead in total points over
-        the next eligible rep of the scope; ``rep_id`` is empty when nobody is eligible.
+        the next eligible rep of the scope (0 when several share the top total: then
+        ``rep_id`` lists each of them, separated by ``"; "``); ``rep_id`` is empty when
+        nobody is eligible.
     """
     policy = resolve_policy(policy)
     months = _period_months(data, period, month)
@@ -577,8 +622,15 @@ def award_candidates(data, month: str, period: str = "month", policy=None) -> pd
                          "total": np.nan, "grade": pd.NA, "margin": np.nan, "n_eligible": 0})
             continue
         best = cand.iloc[0]
-        margin = best["total"] - cand.iloc[1]["total"] if len(cand) > 1 else np.nan
-        rows.append({"period": label, "scope": scope, "rep_id": best["rep_id"], "team": best["team"],
+        # equal totals share the award: every rep of the top tie is named, none chosen by id
+        top = cand[cand["total"] == best["total"]]
+        rest = cand[cand["total"] < best["total"]]
+        margin = best["total"] - rest.iloc[0]["total"] if len(rest) else np.nan
+        if len(top) > 1:
+            margin = 0.0
+        teams = pd.unique(top["team"].astype("string"))
+        rows.append({"period": label, "scope": scope, "rep_id": "; ".join(top["rep_id"].astype(str)),
+                     "team": teams[0] if len(teams) == 1 else "; ".join(str(t) for t in teams),
                      "total": best["total"], "grade": best["grade"], "margin": margin, "n_eligible": len(cand)})
     out = pd.DataFrame(rows)
     for c in ("period", "scope", "rep_id", "team", "grade"):

@@ -166,7 +166,11 @@ class _Calls:
             per_call = _linked_revenue(self.data)
             pos = _lookup(self.col("call_id"), per_call.index)
             amounts = np.append(per_call.to_numpy(float), 0.0)
-            self._cache["_revenue"] = amounts[np.where(pos >= 0, pos, len(per_call))]
+            revenue = amounts[np.where(pos >= 0, pos, len(per_call))]
+            if len(self.data.orders) == 0:
+                # a call log without orders: the amount of its sales is unknown, not 0
+                revenue = np.where(self.sale, np.nan, revenue)
+            self._cache["_revenue"] = revenue
         return self._cache["_revenue"]
 
     def _ns(self) -> np.ndarray:
@@ -351,7 +355,8 @@ def funnel(data, month: str, by: str = "rep") -> pd.DataFrame:
           ``conversion_rate = sales / connected`` (NaN where the denominator is 0);
         - ``aht_s``: mean ``duration_s`` of the connected calls;
         - ``revenue``: amount of the orders, not cancelled, linked to these calls by
-          ``orders.call_id``.
+          ``orders.call_id``; NaN (unknown, not 0) for a group with sales when the data
+          set has no orders at all (a call log without order amounts).
 
         No total row: see :func:`funnel_total`.
 

@@ -30,7 +30,8 @@ the ``[skills] lookback_months`` months ending with the month:
    same role across the centre for team leads and above), with the between-rep variance
    ``tau^2`` estimated by the method of moments. The score is the precision-weighted
    mean of prior, assessments and calls (a normal posterior); the interval is its 95%
-   normal interval. A rep with eight calls and one scorecard therefore stays close to
+   normal interval. A skill with no evidence at all (no assessment, no call metric used)
+   has no score (NaN), not the prior. A rep with eight calls and one scorecard therefore stays close to
    the team's mean, however lucky the calls.
 """
 
@@ -41,7 +42,7 @@ import pandas as pd
 from telesales_lab.data.cache import cached_months
 from telesales_lab.data.periods import in_month, parse_month, require_data
 from telesales_lab.data.policy import resolve_policy
-from telesales_lab.data.schema import SKILLS
+from telesales_lab.data.schema import SKILLS, person_ids
 from telesales_lab.data.monthly import _month_ordinals, call_month_stats, call_months, feedback_month_stats, order_month_stats
 
 #: tables that skill evidence reads (its cache key)
@@ -189,18 +190,20 @@ def _call_metrics(data, months: list[pd.Period], lookback: int) -> pd.DataFrame:
 
 
 def _people(data, months: list[pd.Period], lookback: int, assess: pd.DataFrame) -> pd.DataFrame:
-    """Who is scored in each target month (``month``): anyone assessed or calling in its
-    window, with their prior group."""
+    """Who is scored in each target month (``month``): any person (not a placeholder agent)
+    assessed or calling in its window, with their prior group."""
     window = _stacked(call_month_stats(data), months, lookback)
     # callers in the order the calls table first lists them (as ``unique`` would give them)
     callers = window.groupby(["target", "rep_id"], observed=True)["first_row"].min()
     reps = data.reps.assign(rep_id=data.reps["rep_id"].astype("string")).set_index("rep_id")
+    people = person_ids(data.reps)  # placeholder agents are never scored
     a_month = assess["month"].to_numpy()
     c_month = callers.index.get_level_values("target").to_numpy()
     frames = []
     for p in months:  # a union of two small id lists per month
         mine = callers[c_month == p.ordinal].droplevel("target").sort_values(kind="stable")
         ids = pd.Index(mine.index.astype("string")).union(pd.Index(assess.loc[a_month == p.ordinal, "rep_id"].unique()))
+        ids = ids[ids.isin(people)]
         r = reps.reindex(ids)
         role = r["role"].astype("string")
         group = ("team:" + r["team"].astype("string")).where(role == "rep", "role:" + role)
@@ -246,12 +249,17 @@ def skill_evidence(data, month: str, policy=None) -> pd.DataFrame:
         :data:`~telesales_lab.data.schema.SKILLS`):
 
         - ``rep_id``, ``team``, ``role``, ``skill``
-        - ``prior_mean``: the peers' mean (team for reps, role for leads and above)
+        - ``prior_mean``: what the score is pooled toward: the mean assessment of the
+          rep's peers (the same team for reps, the same role across the centre for team
+          leads and above; the centre's mean where a group has fewer than two people
+          assessed); NaN when nobody was assessed in the skill
         - ``assessment_mean``, ``n_assessments``: drift-corrected, recency-weighted
         - ``call_metric``: the metric's name (see the module docs); ``call_value`` its value
         - ``call_score``: the metric on the 0-100 skill scale; ``n_calls`` events used
         - ``call_weight``: share of the score's precision that comes from call behaviour
-        - ``score``, ``ci_low``, ``ci_high``, ``n_evidence`` (assessments + calls used)
+        - ``score``, ``ci_low``, ``ci_high``: the posterior mean, shrunk toward
+          ``prior_mean``, and its 95% interval; NaN (no evidence) when ``n_evidence`` is 0
+        - ``n_evidence``: assessments + calls used
     """
     policy = resolve_policy(policy)
     p = parse_month(month)
@@ -334,13 +342,17 @@ def _skill_evidence(data, months: list[pd.Period], policy: dict) -> dict[pd.Peri
             + prec_a * f["assessment_mean"].fillna(0.0).to_numpy(float)
             + prec_c * f["call_score"].fillna(0.0).to_numpy(float)) / prec
     sd = np.sqrt(1.0 / prec)
-    f["score"] = np.clip(mean, 0.0, 100.0)
-    f["ci_low"] = np.clip(mean - _Z95 * sd, 0.0, 100.0)
-    f["ci_high"] = np.clip(mean + _Z95 * sd, 0.0, 100.0)
-    f["call_weight"] = prec_c / prec
     f["n_assessments"] = f["n_assessments"].fillna(0).astype("int64")
     f["n_calls"] = f["n_calls"].astype("int64")
     f["n_evidence"] = f["n_assessments"] + f["n_calls"]
+    # no evidence at all is no score: the prior alone would print the peers' mean as a result
+    known = (f["n_evidence"] > 0).to_numpy(bool)
+    f["score"] = np.where(known, np.clip(mean, 0.0, 100.0), np.nan)
+    f["ci_low"] = np.where(known, np.clip(mean - _Z95 * sd, 0.0, 100.0), np.nan)
+    f["ci_high"] = np.where(known, np.clip(mean + _Z95 * sd, 0.0, 100.0), np.nan)
+    f["call_weight"] = np.where(known, prec_c / prec, np.nan)
+    # the prior is a peers' mean only where some peer (or the centre) was assessed in the skill
+    f["prior_mean"] = f["prior_mean"].where(grand.notna())
     f["skill"] = pd.Categorical(f["skill"], categories=list(SKILLS))
     f = f.sort_values(["month", "rep_id", "skill"], kind="stable")
     cols = ["rep_id", "team", "role", "skill", "prior_mean", "assessment_mean", "n_assessments", "call_metric",
@@ -369,8 +381,10 @@ def score_skills(data, month: str, policy=None) -> pd.DataFrame:
         sorted by rep_id and skill:
 
         - ``rep_id``, ``skill``
-        - ``score``: 0-100, the posterior mean (peers' mean, assessments, call behaviour)
-        - ``ci_low``, ``ci_high``: 95% interval
+        - ``score``: 0-100, the posterior mean of assessments and call behaviour, shrunk
+          toward the peers' mean assessment (team for reps, role for leads); NaN when the
+          rep has no evidence in the skill (the peers' mean is not the rep's score)
+        - ``ci_low``, ``ci_high``: 95% interval (NaN without evidence)
         - ``n_evidence``: assessments plus calls (or feedback responses, or orders) used
     """
     ev = skill_evidence(data, month, policy)
@@ -384,11 +398,12 @@ def team_profile(evidence: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         One row per team and skill: ``team, skill, score, n_reps``, plus the rows of team
-        ``overall`` (every rep), sorted by team and skill.
+        ``overall`` (every rep), sorted by team and skill. ``n_reps`` counts the reps with a
+        score (evidence) in the skill; ``score`` is NaN where none has one.
     """
     reps = evidence[evidence["role"] == "rep"]
-    by_team = reps.groupby(["team", "skill"], observed=True)["score"].agg(score="mean", n_reps="size").reset_index()
-    overall = reps.groupby("skill", observed=True)["score"].agg(score="mean", n_reps="size").reset_index()
+    by_team = reps.groupby(["team", "skill"], observed=True)["score"].agg(score="mean", n_reps="count").reset_index()
+    overall = reps.groupby("skill", observed=True)["score"].agg(score="mean", n_reps="count").reset_index()
     out = pd.concat([by_team, overall.assign(team="overall")], ignore_index=True)
     out["team"] = out["team"].astype("string")
     out["skill"] = pd.Categorical(out["skill"].astype("string"), categories=list(SKILLS))

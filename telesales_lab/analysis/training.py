@@ -12,7 +12,10 @@ with a module of the training catalog and a method:
   tenure), never the rep, whose score beats the rep's by ``coach_margin`` points, each coach
   taking at most ``coach_cap`` coachees. Coaches are assigned by a minimum-cost assignment
   over coach capacity slots, which covers as many gaps as possible, the largest first, and
-  spreads the load. A gap no coach can take falls back to practice.
+  spreads the load. A gap no coach can take falls back to practice. A team lead (planned
+  by default: leads who make calls are sales staff too) is coached by a supervisor or a
+  stronger team lead of any team, never by a rep. Placeholder agents (``reps.is_person``
+  false) get no plan and coach nobody.
 
 The settings live in the policy file's ``[training]`` table (defaults shipped in
 ``telesales_lab/defaults/policy.toml``).
@@ -34,7 +37,7 @@ import pandas as pd
 from telesales_lab import labels
 from telesales_lab.exceptions import DataValidationError, ParameterError, PolicyError
 from telesales_lab.data.periods import month_bounds, parse_month
-from telesales_lab.data.schema import ROLES, SKILLS, TRAINING_AREAS, TRAINING_METHODS
+from telesales_lab.data.schema import ROLES, SKILLS, TRAINING_AREAS, TRAINING_METHODS, is_person
 
 
 #: Columns of :func:`plan`.
@@ -284,7 +287,8 @@ def skill_gaps(data, month, policy=None, *, scores=None) -> pd.DataFrame:
 
 
 def _gaps(scores: pd.DataFrame, reps: pd.DataFrame, st: dict) -> pd.DataFrame:
-    people = reps[["rep_id", "team", "role"]].astype({"rep_id": "string", "team": "string", "role": "string"})
+    people = reps.loc[is_person(reps), ["rep_id", "team", "role"]].astype(
+        {"rep_id": "string", "team": "string", "role": "string"})  # placeholder agents get no plan
     sc = scores[["rep_id", "skill", "score", "ci_low", "ci_high"]].copy()
     sc["rep_id"] = sc["rep_id"].astype("string")
     sc["skill"] = sc["skill"].astype("string")
@@ -321,10 +325,13 @@ def coach_pool(reps: pd.DataFrame, month, st: dict) -> pd.DataFrame:
     tenure = (end - reps["hired_on"]).dt.days / (365.25 / 12)
     role = reps["role"].astype("string")
     senior = role.eq("rep") & tenure.ge(st["senior_tenure_months"])
-    ok = (role.isin(st["coach_roles"]) | senior) & reps["hired_on"].le(end)
+    ok = (role.isin(st["coach_roles"]) | senior) & reps["hired_on"].le(end) & pd.Series(is_person(reps), index=reps.index)
     out = pd.DataFrame({"coach_id": reps["rep_id"].astype("string"), "team": reps["team"].astype("string"),
                         "role": role, "tenure_months": tenure.round(1)})
     return out[ok.fillna(False).to_numpy(bool)].reset_index(drop=True)
+
+
+_LEADS = "\x00leads"  # the coaching group of team leads and above (not a team name)
 
 
 def _assign_coaches(items: pd.DataFrame, scores: pd.DataFrame, pool: pd.DataFrame, st: dict) -> pd.Series:
@@ -349,11 +356,20 @@ def _assign_coaches(items: pd.DataFrame, scores: pd.DataFrame, pool: pd.DataFram
     matrix = cand.pivot_table(index="coach_id", columns="skill", values="coach_score", aggfunc="first",
                               observed=True).reindex(columns=list(SKILLS))
     team_of = cand.drop_duplicates("coach_id").set_index("coach_id")["coach_team"]
+    role_of = pool.drop_duplicates("coach_id").set_index("coach_id")["role"].astype("string")
     groups = items["team"] if st["coach_scope"] == "team" else pd.Series("all", index=items.index)
+    groups = groups.astype("string").fillna("")
+    if "role" in items:
+        # a team lead is coached by a supervisor or a stronger team lead of any team, not a rep
+        groups = groups.where(items["role"].astype("string").eq("rep").fillna(True).to_numpy(bool), _LEADS)
     for key, idx in items.groupby(groups, sort=True).groups.items():  # one small problem per team
         it = items.loc[idx]
-        coaches = matrix.index if st["coach_scope"] == "centre" else matrix.index[
-            team_of.reindex(matrix.index).to_numpy() == key]
+        if key == _LEADS:
+            coaches = matrix.index[role_of.reindex(matrix.index).ne("rep").fillna(False).to_numpy(bool)]
+        elif st["coach_scope"] == "centre":
+            coaches = matrix.index
+        else:
+            coaches = matrix.index[team_of.reindex(matrix.index).astype("string").eq(key).fillna(False).to_numpy(bool)]
         if coaches.empty:
             continue
         skill_pos = pd.Index(SKILLS).get_indexer(it["skill"])
@@ -448,6 +464,8 @@ def _plan_items(gaps, scores, reps, month, st, catalog, lang) -> pd.DataFrame:
         ["classroom", "online", "practice"], default="coaching")
     g["method"] = pd.array(method, dtype="string")
     coach = pd.Series(pd.NA, index=g.index, dtype="string")
+    g["role"] = g["rep_id"].map(reps.assign(rep_id=reps["rep_id"].astype("string")).drop_duplicates("rep_id")
+                                .set_index("rep_id")["role"].astype("string"))
     want = g["method"] == "coaching"
     if want.any():
         coach.loc[want] = _assign_coaches(g[want], scores, coach_pool(reps, month, st), st)
@@ -542,7 +560,8 @@ def annual_calendar(data, month: str, policy=None, *, scores=None, lang: str = "
     need first. In each area's month the classroom module for the skill with the largest
     remaining need (reps with a credible gap, over all teams) is chosen; once scheduled,
     that skill's need halves, so later sessions of the area move on to other skills. The
-    teams invited are those with a gap in the module's skill.
+    teams invited are those with a gap in the module's skill. An area in which nobody has a
+    credible gap gets no session; when nobody has a gap at all the calendar is empty.
 
     Returns
     -------
@@ -571,10 +590,11 @@ def _calendar(gaps, catalog, p, st, lang) -> pd.DataFrame:
     teams_of = per_team.groupby("skill")["team"].agg(lambda s: "; ".join(s))  # a few skills, not rows
     cat["n_reps"] = cat["skill"].map(per_skill["n_reps"]).fillna(0).astype("int64")
     cat["mean_gap"] = cat["skill"].map(per_skill["mean_gap"]).fillna(0.0).round(1)
-    cat["teams"] = cat["skill"].map(teams_of).fillna("").astype("string")
+    cat["teams"] = cat["skill"].map(teams_of.astype(object)).astype("string").fillna("")
     cat["n_teams"] = cat["skill"].map(per_team.groupby("skill").size()).fillna(0).astype("int64")
     need_by_area = cat.groupby("area")["n_reps"].sum()
-    areas = [a for a in TRAINING_AREAS if a in need_by_area.index]
+    # an area nobody needs gets no session (no gap at all: an empty calendar, not twelve empty rooms)
+    areas = [a for a in TRAINING_AREAS if need_by_area.get(a, 0) > 0]
     areas.sort(key=lambda a: -need_by_area[a])  # stable: policy order breaks ties
     if not areas:
         return pd.DataFrame(columns=["session_month", "area", "module_id", "module_title", "skill", "hours",

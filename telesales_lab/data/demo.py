@@ -44,6 +44,10 @@ from telesales_lab.data.periods import parse_month
 from telesales_lab.data.demo_targets import demo_targets
 from telesales_lab.data.schema import OBJECTIONS, OUTCOMES, SKILLS, TABLES
 
+#: The outcomes the demo generates, coded in this order (the neutral ``service`` outcome of the
+#: schema is not generated, so the codes and the planted truth stay as they were).
+_DEMO_OUTCOMES = tuple(o for o in OUTCOMES if o != "service")
+
 # ----------------------------------------------------------------------------- vocabulary of the demo
 _SURNAMES = tuple(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
@@ -419,7 +423,10 @@ def generate_demo(seed: int = 7, n_teams: int = 6, reps_per_team: int = 10, n_cu
     }
     tables["targets"], targets_truth = demo_targets(rng["targets"], tables, str(end_p), months)
     tables, planted = plant_experiments(rng["experiments"], tables, str(end_p), months)
-    tables = {name: frame[list(TABLES[name])].reset_index(drop=True) for name, frame in tables.items()}
+    # the canonical columns the generator makes (optional ones it has no use for, such as
+    # reps.is_person, are left out: empty means the default)
+    tables = {name: frame[[c for c in TABLES[name] if c in frame or TABLES[name][c].required]].reset_index(drop=True)
+              for name, frame in tables.items()}
 
     truth = _truth(seed, dict(n_teams=n_teams, reps_per_team=reps_per_team, n_customers=n_customers,
                               n_calls=n_calls, months=months, end_month=str(end_p)),
@@ -617,7 +624,7 @@ def _calls(rng, n_calls: int, people: dict, skills: np.ndarray, training: dict, 
     nc = people["newcomer"]
     k = len(_NEWCOMER_OUTCOMES)
     nc_t = _call_times(rng, k, int(people["hired"][nc]), ctx["end_day"])
-    nc_out = rng.permutation(np.array([OUTCOMES.index(o) for o in _NEWCOMER_OUTCOMES]))
+    nc_out = rng.permutation(np.array([_DEMO_OUTCOMES.index(o) for o in _NEWCOMER_OUTCOMES]))
     nc_scen = _pick(rng, k, np.array(_SCENARIO_SHARE))
     nc_script = first_of[nc_scen] + (rng.random(k) * n_var[nc_scen]).astype(int)
 
@@ -655,8 +662,8 @@ def _calls(rng, n_calls: int, people: dict, skills: np.ndarray, training: dict, 
     lg_int = np.where(unresolved, -1.8, -0.2 + 0.07 * (65.0 - closing) + 0.02 * (comm - 65.0))
     lg_cb = np.where(unresolved, -0.7, 0.2)
     w = np.column_stack([np.ones(n), np.exp(lg_cb), np.exp(lg_int)])
-    rest = _pick_rows(rng, w) + OUTCOMES.index("rejected")
-    outcome = np.where(~connect, OUTCOMES.index("no_answer"), np.where(sale, OUTCOMES.index("sale"), rest))
+    rest = _pick_rows(rng, w) + _DEMO_OUTCOMES.index("rejected")
+    outcome = np.where(~connect, _DEMO_OUTCOMES.index("no_answer"), np.where(sale, _DEMO_OUTCOMES.index("sale"), rest))
 
     # --- both together, in time order
     rep = np.r_[rep, np.full(k, nc)]
@@ -673,7 +680,7 @@ def _calls(rng, n_calls: int, people: dict, skills: np.ndarray, training: dict, 
     spread = np.array([0.0, 0.5, 0.4, 0.4, 0.35])[outcome]
     duration = median * np.exp(spread * rng.standard_normal(n_calls))
     duration += np.where(obj < len(OBJECTIONS), 45.0 * np.exp(0.4 * rng.standard_normal(n_calls)), 0.0)
-    no_answer = outcome == OUTCOMES.index("no_answer")
+    no_answer = outcome == _DEMO_OUTCOMES.index("no_answer")
     duration = np.round(np.where(no_answer, rng.uniform(0, 20, n_calls), duration))
 
     # a short transcript for a fifth of the connected calls
@@ -694,7 +701,7 @@ def _calls(rng, n_calls: int, people: dict, skills: np.ndarray, training: dict, 
         "script_id": _text(sc_ids, script),
         "started_at": _fmt_datetime(t),
         "duration_s": duration,
-        "outcome": _text(OUTCOMES, outcome),
+        "outcome": _text(_DEMO_OUTCOMES, outcome),
         "objection": _text(OBJECTIONS, np.minimum(obj, len(OBJECTIONS) - 1), obj < len(OBJECTIONS)),
         "transcript": transcript,
     })
@@ -718,8 +725,8 @@ def _orders(rng, people: dict, cust: dict, calls: dict, ctx: dict) -> pd.DataFra
     tier = cust["tier"]
 
     # orders won on a call, and some "interested" calls that turn into an order days later
-    sale = np.flatnonzero(calls["outcome"] == OUTCOMES.index("sale"))
-    later = np.flatnonzero((calls["outcome"] == OUTCOMES.index("interested"))
+    sale = np.flatnonzero(calls["outcome"] == _DEMO_OUTCOMES.index("sale"))
+    later = np.flatnonzero((calls["outcome"] == _DEMO_OUTCOMES.index("interested"))
                            & (rng.random(len(calls["t"])) < 0.08))
     t_sale = calls["t"][sale] + calls["duration"][sale].astype(np.int64) + rng.integers(60, 1800, len(sale))
     t_later = (calls["t"][later] + rng.integers(1, 11, len(later)) * _DAY + rng.integers(-3 * 3600, 3 * 3600,
@@ -790,7 +797,7 @@ def _feedback(rng, people: dict, skills: np.ndarray, calls: dict, cust_ids: np.n
               ctx: dict) -> pd.DataFrame:
     """Feedback on ~15% of connected calls: score driven by communication, listening and outcome."""
     out = calls["outcome"]
-    idx = np.flatnonzero((out != OUTCOMES.index("no_answer")) & (rng.random(len(out)) < 0.15))
+    idx = np.flatnonzero((out != _DEMO_OUTCOMES.index("no_answer")) & (rng.random(len(out)) < 0.15))
     rep = calls["rep"][idx]
     received = calls["t"][idx] + calls["duration"][idx].astype(np.int64) + rng.integers(600, 3 * _DAY, len(idx))
     received = _daytime(rng, received)
@@ -940,8 +947,8 @@ def _truth(seed, params, people, skills, weak, training, cust, calls, drift_idx,
         "weak_skills": {str(ids[r]): SKILLS[j] for r, j in sorted(weak.items())},
         "newcomer_rep_id": str(ids[nc]),
         "newcomer": {"hired_on": str(np.datetime64(int(people["hired"][nc]), "D")), "calls": int(len(nc_out)),
-                     "connected": int((nc_out != OUTCOMES.index("no_answer")).sum()),
-                     "sales": int((nc_out == OUTCOMES.index("sale")).sum())},
+                     "connected": int((nc_out != _DEMO_OUTCOMES.index("no_answer")).sum()),
+                     "sales": int((nc_out == _DEMO_OUTCOMES.index("sale")).sum())},
         "customer_tier": dict(zip(cust["ids"].tolist(), tier_letters.tolist())),
         "customer_tier_share": {c: float(np.mean(tier_letters == c)) for c in ("A", "B", "C")},
         "lead_propensity": {

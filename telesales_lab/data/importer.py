@@ -39,7 +39,7 @@ import pandas as pd
 
 from telesales_lab import __version__
 from telesales_lab.exceptions import DataValidationError, MappingError, ParameterError
-from telesales_lab.data.schema import TABLES
+from telesales_lab.data.schema import NAME_PLACEHOLDER, TABLES
 
 #: Encodings a source file may be declared in.
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
@@ -61,10 +61,14 @@ _SOURCE_KEYS = {
     "quote": "quote character, e.g. '\"'",
     "sheet": "sheet name, for .xlsx sources",
     "missing": "list of cell values that mean 'empty', e.g. ['-', 'NULL']",
+    "header_row": "line number of the header (1 = the first line); the lines above it are skipped",
+    "skip_rows": "junk lines above the header to skip (header_row = skip_rows + 1)",
+    "filter": "keep only some rows: { column = \"...\", keep = [...] } or { column = \"...\", drop = [...] }",
 }
 _KINDS = ("column", "constant", "id", "start", "month")
 _MODIFIERS = {
-    "column": ("column", "values", "default", "keep_unmapped", "format", "time", "time_format", "bands", "labels"),
+    "column": ("column", "values", "default", "keep_unmapped", "format", "time", "time_format", "bands", "labels",
+               "missing", "fallback", "year"),
     "constant": ("constant",),
     "id": ("id", "prefix"),
     "start": ("start", "end", "format"),
@@ -157,7 +161,8 @@ def _load_mapping(path: Path) -> _Context:
         section = doc.get(table, {})
         if not isinstance(section, dict):
             raise ctx.fail(f"[{table}]", "must be a table of settings")
-        allowed = ("columns", "extra") + (("outcome",) if table == "orders" else ())
+        allowed = ("columns", "extra") + (("outcome",) if table == "orders" else ()) + (
+            ("not_people",) if table == "reps" else ())
         for key, value in section.items():
             if key not in allowed:
                 raise ctx.fail(f"[{table}] {key}", f"unknown key; the keys are {', '.join(allowed)}"
@@ -218,7 +223,7 @@ def _build_targets(ctx: _Context, path: Path) -> pd.DataFrame:
                        "does not say how to read it; add [targets.columns] (month, rep_id or team, metric, target)")
     if not path.is_file():
         raise ParameterError(f"targets file {path} does not exist")
-    src = _read_sources([path], ctx)
+    src = _read_sources([path], ctx, calls_export=False)
     out = {}
     for name, spec in section["columns"].items():
         key = f"[targets.columns] {name}"
@@ -233,11 +238,27 @@ def _build_targets(ctx: _Context, path: Path) -> pd.DataFrame:
     return frame[[c for c in TABLES["targets"] if c in frame]].reset_index(drop=True)
 
 
-def _read_one(path: Path, ctx: _Context) -> pd.DataFrame:
+def _header_row(ctx: _Context) -> int:
+    """The 1-based line of the header: ``header_row``, or ``skip_rows + 1`` (default 1)."""
     src = ctx.doc.get("source", {})
+    if "header_row" in src and "skip_rows" in src:
+        raise ctx.fail("[source] header_row", "give header_row or skip_rows, not both")
+    if "skip_rows" in src:
+        value, key, low = src["skip_rows"], "skip_rows", 0
+    else:
+        value, key, low = src.get("header_row", 1), "header_row", 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ctx.fail(f"[source] {key}", f"{key} == {value!r}, must be a whole number >= {low}")
+    return value + 1 if key == "skip_rows" else value
+
+
+def _read_one(path: Path, ctx: _Context, header_line: int = 1) -> pd.DataFrame:
+    src = ctx.doc.get("source", {})
+    skip = header_line - 1
     if path.suffix.lower() == ".xlsx":
         try:
-            frame = pd.read_excel(path, sheet_name=src.get("sheet", 0), dtype=str, engine="openpyxl")
+            frame = pd.read_excel(path, sheet_name=src.get("sheet", 0), dtype=str, engine="openpyxl",
+                                  skiprows=skip)
         except Exception as exc:  # openpyxl raises many types for a broken file or a missing sheet
             raise ctx.fail("[source] sheet", f"cannot read {path.name}: {exc}") from None
         return frame
@@ -251,7 +272,8 @@ def _read_one(path: Path, ctx: _Context) -> pd.DataFrame:
             raise ctx.fail(f"[source] {key}", f"{key} == {value!r}, must be one character")
     try:
         return pd.read_csv(path, sep=separator, quotechar=quote, encoding=encoding, dtype=str,
-                           keep_default_na=False, na_filter=False, skipinitialspace=False)
+                           keep_default_na=False, na_filter=False, skipinitialspace=False, skiprows=skip,
+                           skip_blank_lines=False)
     except UnicodeDecodeError as exc:
         raw = path.read_bytes()
         line = raw.count(b"\n", 0, exc.start) + 1
@@ -264,7 +286,10 @@ def _read_one(path: Path, ctx: _Context) -> pd.DataFrame:
                        f"separator {separator!r}: {exc}") from None
 
 
-def _read_sources(paths: list[Path], ctx: _Context) -> _Source:
+def _read_sources(paths: list[Path], ctx: _Context, calls_export: bool = True) -> _Source:
+    """The source rows as text; ``header_row``/``skip_rows`` and the row filter apply to the
+    calls export (``calls_export``), not to a separate targets export."""
+    header_line = _header_row(ctx) if calls_export else 1
     if not paths:
         raise ParameterError("no SOURCE file given")
     frames, files, lines = [], [], []
@@ -272,7 +297,7 @@ def _read_sources(paths: list[Path], ctx: _Context) -> _Source:
     for path in paths:
         if not path.is_file():
             raise ParameterError(f"source file {path} does not exist")
-        frame = _read_one(path, ctx)
+        frame = _read_one(path, ctx, header_line)
         frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
         if columns is None:
             columns = list(frame.columns)
@@ -284,7 +309,8 @@ def _read_sources(paths: list[Path], ctx: _Context) -> _Source:
                                "import exports of one layout together")
         frames.append(frame[columns])
         files.append(np.full(len(frame), path.name, dtype=object))
-        lines.append(np.arange(2, len(frame) + 2, dtype=np.int64))
+        first = header_line + 1
+        lines.append(np.arange(first, len(frame) + first, dtype=np.int64))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     missing_words = ctx.doc.get("source", {}).get("missing", [])
     if not isinstance(missing_words, list):
@@ -294,7 +320,33 @@ def _read_sources(paths: list[Path], ctx: _Context) -> _Source:
         s = frame[col].astype("string").str.strip()
         bad = (s == "") | s.isin([str(w) for w in missing_words])
         out[col] = s.mask(bad)
-    return _Source(pd.DataFrame(out, index=frame.index), np.concatenate(files), np.concatenate(lines))
+    text = pd.DataFrame(out, index=frame.index)
+    files, lines = np.concatenate(files), np.concatenate(lines)
+    # rows with every cell empty (a spreadsheet's blank line after each record) are no rows
+    keep = text.notna().any(axis=1).to_numpy(bool).copy() if len(text.columns) else np.ones(len(text), bool)
+    if calls_export:
+        keep &= _filter_rows(text, files, lines, ctx)
+    text = text[keep].reset_index(drop=True)
+    return _Source(text, files[keep], lines[keep])
+
+
+def _filter_rows(text: pd.DataFrame, files, lines, ctx: _Context) -> np.ndarray:
+    """The ``[source] filter``: rows whose column value is (keep) or is not (drop) listed."""
+    spec = ctx.doc.get("source", {}).get("filter")
+    if spec is None:
+        return np.ones(len(text), dtype=bool)
+    key = "[source] filter"
+    if not isinstance(spec, dict) or "column" not in spec or (("keep" in spec) == ("drop" in spec)) \
+            or set(spec) - {"column", "keep", "drop"}:
+        raise ctx.fail(key, "must be { column = \"...\", keep = [...] } or { column = \"...\", drop = [...] }")
+    column = spec["column"]
+    if column not in text.columns:
+        raise ctx.fail(key, f"source column '{column}' is not in the source" + _suggest(column, text.columns))
+    words = spec.get("keep", spec.get("drop"))
+    if not isinstance(words, list) or not words:
+        raise ctx.fail(key, "keep / drop must be a non-empty list of values, e.g. [\"已完成\"]")
+    hit = text[column].isin([str(w).strip() for w in words]).fillna(False).to_numpy(bool)
+    return hit if "keep" in spec else ~hit
 
 
 # ----------------------------------------------------------------------------- column specs
@@ -548,6 +600,32 @@ def _evaluate(spec, key: str, src: _Source, ctx: _Context, kind: str = "text") -
         return _date_parts(spec, key, src, ctx)
     column = spec["column"]
     text = _source_column(src, column, key, ctx)
+    if "missing" in spec:  # this column's own markers of "empty" (e.g. customer_id "0")
+        words = spec["missing"]
+        if not isinstance(words, list) or not all(isinstance(w, (str, int, float)) for w in words):
+            raise ctx.fail(key, f"missing == {words!r}, must be a list of values, e.g. [\"0\", \"-\"]")
+        text = text.mask(text.isin([str(w).strip() for w in words]).fillna(False))
+    if "fallback" in spec:  # where the column is empty, another mapping gives the value
+        fallback = spec["fallback"]
+        if isinstance(fallback, dict) and "fallback" in fallback:
+            raise ctx.fail(key, "a fallback cannot have a fallback of its own")
+        rest = {k: v for k, v in spec.items() if k != "fallback"}
+        value = _evaluate(rest, key, src, ctx, kind)
+        other = _evaluate(fallback, f"{key} fallback", src, ctx, kind)
+        return value.where(value.notna(), other)
+    if "year" in spec:  # month and day only: the year is an explicit placeholder
+        year = spec["year"]
+        if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
+            raise ctx.fail(key, f"year == {year!r}, must be a whole number such as 2026 (the year the "
+                           "month-day dates are placed in)")
+        if "format" not in spec or any(c in str(spec["format"]) for c in ("%Y", "%y")):
+            raise ctx.fail(key, "year goes with a format without a year, e.g. format = \"%m-%d\"")
+        both = str(year) + "-" + text
+        fmt = "%Y-" + spec["format"]
+        if "time" in spec:
+            clock = _source_column(src, spec["time"], key, ctx, "time")
+            both, fmt = both + " " + clock, fmt + " " + spec.get("time_format", "%H:%M:%S")
+        return _parse_dates(both, fmt, key, column, src, ctx)
     if "values" in spec:
         text = _map_values(text, spec, key, column, src, ctx)
     elif "default" in spec or "keep_unmapped" in spec:
@@ -628,7 +706,8 @@ def _placeholders(table: str, ids: pd.Series, first_call: pd.Series) -> dict[str
     return {
         "reps": {"name": ids, "team": pd.Series("unassigned", index=ids.index, dtype="string"),
                  "role": pd.Series("rep", index=ids.index, dtype="string"), "hired_on": day},
-        "customers": {"name": ids, "phone": pd.Series(PHONE_PLACEHOLDER, index=ids.index, dtype="string"),
+        "customers": {"name": pd.Series(NAME_PLACEHOLDER, index=ids.index, dtype="string"),
+                      "phone": pd.Series(PHONE_PLACEHOLDER, index=ids.index, dtype="string"),
                       "acquired_on": day},
         "scripts": {"name": ids, "scenario": pd.Series("unknown", index=ids.index, dtype="string")},
     }[table]
@@ -668,7 +747,27 @@ def _build_derived(table: str, calls: pd.DataFrame, src: _Source, ctx: _Context)
             out[name] = defaults[name]
     for name in section.get("extra", {}):
         out[name] = firsts[name]
+    if table == "reps":
+        out["is_person"] = pd.Series(~ids.isin(_not_people(ctx)).to_numpy(bool), index=ids.index, dtype="boolean")
     return pd.DataFrame(out).reset_index(drop=True)
+
+
+def _not_people(ctx: _Context) -> list[str]:
+    """Rep ids that are placeholders, not people: a constant rep_id (one rep standing for the
+    whole centre), a fallback constant for calls without an agent, and ``[reps] not_people``."""
+    out = []
+    spec = ctx.doc["calls"].get("columns", {}).get("rep_id")
+    if isinstance(spec, dict):
+        if "constant" in spec:
+            out.append(str(spec["constant"]))
+        fallback = spec.get("fallback")
+        if isinstance(fallback, dict) and "constant" in fallback:
+            out.append(str(fallback["constant"]))
+    listed = ctx.doc.get("reps", {}).get("not_people", [])
+    if not isinstance(listed, list) or not all(isinstance(x, (str, int)) for x in listed):
+        raise ctx.fail("[reps] not_people", f"not_people == {listed!r}, must be a list of rep ids, "
+                       "e.g. [\"NO_SERVER\"]")
+    return out + [str(x) for x in listed]
 
 
 def _build_orders(calls: pd.DataFrame, src: _Source, ctx: _Context) -> pd.DataFrame:

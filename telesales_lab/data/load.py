@@ -47,7 +47,7 @@ from telesales_lab.data.schema import (FALSE_WORDS, REQUIRED_TABLES, TABLE_ORDER
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 MAX_ROWS_SHOWN = 5
-_CACHE_FORMAT = 2  # 2: transcripts masked before caching
+_CACHE_FORMAT = 3  # 2: transcripts masked before caching; 3: the outcome vocabulary gained "service"
 #: Try :func:`read_csv_typed` first for CSV files (False: always the full path; for
 #: comparisons and benchmarks).
 FAST_PATH = True

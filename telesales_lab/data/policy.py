@@ -32,6 +32,9 @@ WEIGHT_TABLES = (
 )
 #: Tables a user's file replaces as a whole (their keys are the user's own names).
 REPLACED_TABLES = ("grades",)
+#: Environment variable naming the policy file that ``policy=None`` means (set by the report
+#: for its notebooks' kernels, so every analysis in them follows ``report --policy FILE``).
+POLICY_ENV = "TELESALES_POLICY"
 #: The five dimensions of the monthly evaluation.
 DIMENSIONS = ("sales", "development", "satisfaction", "skills", "teamwork")
 SCALES = ("percentile", "minmax")
@@ -505,12 +508,14 @@ def load_policy(path: str | os.PathLike | None = None) -> dict:
 def resolve_policy(policy: dict | str | os.PathLike | None) -> dict:
     """Turn a function's ``policy`` argument into a full policy.
 
-    None gives the defaults, a path is loaded with :func:`load_policy`, and a dict (a
+    None gives the defaults (or the file named by the environment variable
+    ``TELESALES_POLICY``, which ``telesales-lab report --policy FILE`` sets for the report's
+    notebooks), a path is loaded with :func:`load_policy`, and a dict (a
     full policy or just the keys to change, e.g. ``{"kpi": {"weights": {"sales": 1}}}``)
     is merged over the defaults with the same checks.
     """
     if policy is None:
-        return load_policy()
+        return load_policy(os.environ.get(POLICY_ENV) or None)
     if isinstance(policy, (str, os.PathLike)):
         return load_policy(policy)
     if isinstance(policy, dict):

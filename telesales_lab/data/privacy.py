@@ -28,6 +28,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from telesales_lab.data.schema import NAME_PLACEHOLDER
+
 #: File types read as text; other files are read as UTF-8 text too, except these images.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".bmp", ".pdf")
 MIN_PHONE_DIGITS = 7
@@ -187,7 +189,9 @@ class _Targets:
                 self.phones.setdefault(digits, cid)
         names = customers["name"].astype("string").str.normalize("NFKC").str.strip().str.replace(r"\s+", " ", regex=True) \
             if "name" in customers else pd.Series(dtype="string")
-        by_name = dict(zip(names[names.notna()], ids[names.notna()]))
+        # a name that is the customer's own id, or the importer's placeholder, is no one's name
+        real = names.notna() & (names != ids).fillna(True) & (names != NAME_PLACEHOLDER).fillna(True)
+        by_name = dict(zip(names[real], ids[real]))
         self.cjk = {n: c for n, c in by_name.items() if _CJK_NAME.match(n)}
         self.latin = {n: c for n, c in by_name.items() if len(n) >= 3 and _LATIN_NAME.match(n)}
         self.other = {n: c for n, c in by_name.items()

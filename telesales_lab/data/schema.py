@@ -19,8 +19,10 @@ import pandas as pd
 
 # --------------------------------------------------------------------------- vocabularies
 ROLES = ("rep", "team_lead", "supervisor", "manager")
-OUTCOMES = ("no_answer", "rejected", "callback", "interested", "sale")
-CONNECTED_OUTCOMES = ("rejected", "callback", "interested", "sale")
+#: ``service``: the call reached someone and had no sales outcome (a service or information
+#: call): connected, neither positive nor a rejection.
+OUTCOMES = ("no_answer", "service", "rejected", "callback", "interested", "sale")
+CONNECTED_OUTCOMES = ("service", "rejected", "callback", "interested", "sale")
 POSITIVE_OUTCOMES = ("callback", "interested", "sale")
 #: Order statuses that count as business done (a cancelled order counts for nothing).
 KEPT_ORDER_STATUSES = ("signed", "paid")
@@ -114,10 +116,13 @@ TABLES: dict[str, dict[str, ColumnSpec]] = {
     "reps": {
         "rep_id": ColumnSpec("id", unique=True, description="rep's id"),
         "name": ColumnSpec("text", description="rep's name"),
-        "team": ColumnSpec("id", description="team name or id"),
+        "team": ColumnSpec("id", nullable=True,
+                           description="team name or id; may be empty only for a supervisor or manager"),
         "role": ColumnSpec("category", categories=ROLES, description=" | ".join(ROLES)),
         "hired_on": ColumnSpec("date", description="date hired"),
         "manager_id": _opt("id", references="reps.rep_id", description="who this person reports to"),
+        "is_person": _opt("bool", description="false for a row that is not a person (a placeholder agent "
+                                              "for unassigned or whole-centre calls); empty = a person"),
     },
     "customers": {
         "customer_id": ColumnSpec("id", unique=True),
@@ -207,6 +212,9 @@ REQUIRED_TABLES = ("reps", "customers", "scripts", "calls", "orders", "feedback"
 OPTIONAL_TABLES = ("training_catalog", "training_log", "targets")
 #: Load order: parents before the tables that reference them.
 TABLE_ORDER = REQUIRED_TABLES + OPTIONAL_TABLES
+#: Written to ``customers.name`` by the importer when an export has no names: not a name,
+#: so the privacy scan does not look for it.
+NAME_PLACEHOLDER = "(no name)"
 #: Columns holding customers' personal data; never written to any output.
 PERSONAL_COLUMNS = {"customers": ("name", "phone")}
 
@@ -335,6 +343,9 @@ def frame_checks(table: str) -> list[tuple[str, str, object]]:
     ``columns`` label.
     """
     out = []
+    if table == "reps":
+        out.append(("team", "must not be empty for a rep or team lead (only a supervisor or manager may have no team)",
+                    _team_or_above))
     for a, b in ONE_OF_COLUMNS.get(table, ()):
         out.append((f"{a}|{b}", f"give exactly one of {a} or {b} in each row",
                     lambda df, a=a, b=b: _one_of(df, a, b)))
@@ -354,6 +365,31 @@ def _duplicated(df: pd.DataFrame, cols) -> pd.Series:
     if any(c not in df for c in cols):
         return pd.Series(False, index=df.index)
     return df[list(cols)].astype("string").fillna("\x00").duplicated(keep=False)
+
+
+#: Roles that may have no team (above team lead).
+TEAMLESS_ROLES = ("supervisor", "manager")
+
+
+def _team_or_above(df: pd.DataFrame) -> pd.Series:
+    """A team, or a role above team lead (who may have none)."""
+    if "team" not in df or "role" not in df:
+        return pd.Series(True, index=df.index)
+    return df["team"].notna() | df["role"].astype("string").isin(TEAMLESS_ROLES).fillna(False)
+
+
+def is_person(reps: pd.DataFrame) -> np.ndarray:
+    """Boolean array: the reps row is a person (``is_person`` empty or true), not a
+    placeholder agent. Placeholders are kept in funnels and totals, and never evaluated,
+    ranked, awarded, planned or coached."""
+    if "is_person" not in reps:
+        return np.ones(len(reps), dtype=bool)
+    return reps["is_person"].astype("boolean").fillna(True).to_numpy(bool)
+
+
+def person_ids(reps: pd.DataFrame) -> pd.Index:
+    """The ids of the reps rows that are people (see :func:`is_person`)."""
+    return pd.Index(reps.loc[is_person(reps), "rep_id"].astype("string"))
 
 
 # ----------------------------------------------------------------------------- the vocabulary's meaning

@@ -336,9 +336,9 @@ th{background:#f3f3f3} h2{margin-top:1.2em;border-bottom:1px solid #ddd;font-siz
 <p>{{ pack.summary }}</p>
 <h2 id="agenda">{{ headings.agenda }}</h2>
 <ol>{% for item in agenda %}<li>{{ item }}</li>{% endfor %}</ol>
-<div class="charts">{% for s in sections if s in plots %}<div>{{ plots[s] | safe }}</div>{% endfor %}</div>
+<div class="charts">{% for s in sections if plots.get(s) %}<div>{{ plots[s] | safe }}</div>{% endfor %}</div>
 {% for s in sections %}<h2 id="{{ s }}">{{ headings[s] }}</h2>
-{% if tables[s] is none %}<p class="note">{{ nothing }}</p>{% else %}{{ tables[s] | safe }}{% endif %}
+{% if not tables[s] %}<p class="note">{{ nothing }}</p>{% else %}{{ tables[s] | safe }}{% endif %}
 {% endfor %}
 <h2 id="notes">{{ headings.notes }}</h2>
 <div class="tl-space"></div>

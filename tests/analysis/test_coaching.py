@@ -18,6 +18,7 @@ from telesales_lab.data.periods import in_month
 from telesales_lab.data.schema import OUTCOMES, POSITIVE_OUTCOMES
 from telesales_lab.present import coaching_page
 
+REPS_ONLY = {"training": {"planned_roles": ["rep"]}}  # the policy option: coach reps only
 MONTH = "2026-10"
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = re.compile(r"[A-Za-z0-9_-]+")
@@ -80,7 +81,8 @@ def test_funnel_and_team_averages_match_hand_counts(demo, month_calls, pack, rep
     per_rep["dials"] = c.groupby("rep_id").size()
     reps = demo[1].reps.astype({"rep_id": str, "team": str, "role": str}).set_index("rep_id")
     team = reps.loc[rep, "team"]
-    peers = [r for r in per_rep.index if reps.loc[r, "team"] == team and reps.loc[r, "role"] == "rep"]
+    # the team's planned people: reps and, by default, its team lead
+    peers = [r for r in per_rep.index if reps.loc[r, "team"] == team and reps.loc[r, "role"] in ("rep", "team_lead")]
     f = pack["funnel"].set_index("stage")
     for stage, col in (("dials", "dials"), ("connected", "connected"), ("positive", "positive"), ("sales", "sale")):
         assert f.loc[stage, "rep_value"] == per_rep.loc[rep, col]
@@ -147,7 +149,8 @@ def test_unknown_or_inactive_rep_is_refused(demo):
         coaching.coaching_pack(demo[1], MONTH, "R999")
     lead = demo[2]["team_lead_ids"][0]
     with pytest.raises(ParameterError, match=rf"rep_id == '{lead}' \(team_lead\) has no coaching pack"):
-        coaching.coaching_pack(demo[1], MONTH, lead)
+        coaching.coaching_pack(demo[1], MONTH, lead, policy=REPS_ONLY)
+    assert coaching.coaching_pack(demo[1], MONTH, lead)["rep_id"] == lead  # leads who call: coached by default
     with pytest.raises(ParameterError, match=r"section == 'nope'"):
         coaching_page.table({"lang": "en"}, "nope")
 
@@ -156,7 +159,7 @@ def test_unknown_or_inactive_rep_is_refused(demo):
 def test_build_packs_writes_one_page_per_active_rep(demo, month_calls, pages):
     out, paths, seen = pages
     reps = demo[1].reps.astype({"rep_id": str, "role": str})
-    active = sorted(set(month_calls["rep_id"]) & set(reps.loc[reps["role"] == "rep", "rep_id"]))
+    active = sorted(set(month_calls["rep_id"]) & set(reps.loc[reps["role"].isin(["rep", "team_lead"]), "rep_id"]))
     assert [p.name for p in paths] == [f"{r}.html" for r in active]
     assert all(p.parent == out and p.stat().st_size > 0 for p in paths)
     assert seen == [(i, len(active), r) for i, r in enumerate(active, 1)]
@@ -176,7 +179,10 @@ def test_pages_hold_no_other_reps_call_ids(demo, pages):
         rep = path.stem
         tokens = pd.Index(set(TOKEN.findall(path.read_text(encoding="utf-8"))))
         found = owner.reindex(tokens.intersection(owner.index))
-        assert len(found) >= coaching.N_CALLS + 1 or rep == demo[2]["newcomer_rep_id"], rep  # best calls: sales only
+        in_month = (calls["started_at"] >= "2026-10-01") & (calls["started_at"] < "2026-11-01")
+        own = int(((calls["rep_id"].astype(str) == rep) & in_month & (calls["outcome"] != "no_answer")).sum())
+        # best calls are sales only
+        assert len(found) >= min(coaching.N_CALLS + 1, own) or rep == demo[2]["newcomer_rep_id"], rep
         assert set(found) <= {rep}, (rep, found[found != rep].head())
         assert set(tokens.intersection(customers)) <= chase.get(rep, set()), rep
 
@@ -202,7 +208,7 @@ def test_fanned_out_page_is_the_single_pack_page(demo, rep, tmp_path, lang):
 def test_rep_ids_must_be_active(demo, tmp_path):
     lead = demo[2]["team_lead_ids"][0]
     with pytest.raises(ParameterError, match=rf"rep_id == '{lead}'"):
-        coaching_page.build_packs(demo[1], MONTH, tmp_path, rep_ids=[lead])
+        coaching_page.build_packs(demo[1], MONTH, tmp_path, rep_ids=[lead], policy=REPS_ONLY)
     assert not list(tmp_path.iterdir())
 
 

@@ -110,12 +110,22 @@ def test_contract_columns_ranks_and_totals(demo):
     assert list(e.columns) == ["rep_id", "team", "sales", "development", "satisfaction", "skills", "teamwork",
                                "total", "grade", "rank"]
     assert list(e["rank"]) == list(range(1, len(e) + 1))
-    assert e[DIMS + ["total"]].apply(lambda c: c.between(0, 100)).all().all()
+    assert e[DIMS + ["total"]].apply(lambda c: c.between(0, 100) | c.isna()).all().all()
+    # unknown is not a number: satisfaction is missing exactly for reps without feedback
+    d = detail
+    assert (d["satisfaction"].isna() == (d["n_feedback"] == 0)).all()
     w = load_policy()["kpi"]["weights"]
-    np.testing.assert_allclose(e["total"], sum(w[d] * e[d] for d in DIMS))
+    full = e[DIMS].notna().all(axis=1)
+    np.testing.assert_allclose(e.loc[full, "total"], sum(w[d] * e.loc[full, d] for d in DIMS))
+    # a rep missing a dimension: the others' weights scaled up in proportion
+    part = ~full
+    known = {d: e.loc[part, d].notna() for d in DIMS}
+    expected = sum(w[d] * e.loc[part, d].fillna(0) for d in DIMS) / sum(w[d] * known[d] for d in DIMS)
+    np.testing.assert_allclose(e.loc[part, "total"], expected)
+    assert (d.loc[d["satisfaction"].isna(), "dimensions_used"] == "sales, development, skills, teamwork").all()
     assert e["total"].is_monotonic_decreasing
-    # only reps who called in the month; the newcomer is one of them
-    reps = data.reps[data.reps["role"] == "rep"]
+    # only people who called in the month; the newcomer is one of them
+    reps = data.reps[data.reps["role"].isin(["rep", "team_lead"])]
     assert set(e["rep_id"]) <= set(reps["rep_id"])
     assert len(e) == reps["rep_id"].isin(data.calls.loc[data.calls["started_at"] >= "2026-10-01", "rep_id"]).sum()
 
@@ -127,8 +137,15 @@ def test_only_sales_weighted_rank_follows_sales(demo):
     expected = e.sort_values(["sales", "rep_id"], ascending=[False, True])["rep_id"].tolist()
     assert e["rep_id"].tolist() == expected
     sat = evaluate(data, MONTH, _only("satisfaction"))
-    assert sat["rep_id"].tolist() == sat.sort_values(["satisfaction", "sales", "rep_id"],
-                                                     ascending=[False, False, True])["rep_id"].tolist()
+    assert sat["rep_id"].tolist() == sat.sort_values(["satisfaction", "rep_id"], ascending=[False, True],
+                                                     na_position="last")["rep_id"].tolist()
+    # equal totals share a rank (competition ranking), whatever their ids or sales
+    from scipy.stats import rankdata
+
+    known = sat["total"].notna()
+    expected_rank = rankdata(-sat.loc[known, "total"].to_numpy(), method="min")
+    assert sat.loc[known, "rank"].tolist() == expected_rank.tolist()
+    assert sat.loc[~known, "rank"].isna().all()
     assert sat["rep_id"].tolist() != e["rep_id"].tolist()  # weights change the ranking
 
 
@@ -168,7 +185,8 @@ def test_satisfaction_by_hand(demo):
     comp = fb[fb["complaint"].astype(bool)]
     on_time = (comp["resolved_at"] - comp["received_at"]) <= pd.Timedelta(days=3)
     share = on_time.groupby(comp["rep_id"]).mean().reindex(d.index) * 100
-    np.testing.assert_allclose(d["satisfaction"], 0.7 * feedback + 0.3 * share.fillna(100.0), atol=1e-9)
+    expected = (0.7 * feedback + 0.3 * share.fillna(100.0)).where(g["size"] > 0)  # no feedback: unknown
+    np.testing.assert_allclose(d["satisfaction"], expected, atol=1e-9)
 
 
 def test_grade_bands_as_configured(demo):
@@ -372,7 +390,7 @@ def test_each_month_is_evaluated_once_across_views(demo, monkeypatch):
     promotion_readiness(data, MONTH)
     evaluate(data, MONTH)
     assert len(evaluated) == len(set(evaluated))  # no (month, roles) evaluated twice
-    assert {m for m, roles in evaluated if roles == ("rep",)} == {str(m) for m in pd.period_range("2026-05", MONTH,
+    assert {m for m, roles in evaluated if roles == ("rep", "team_lead")} == {str(m) for m in pd.period_range("2026-05", MONTH,
                                                                                                   freq="M")}
     assert len(scored) == len(set(scored)) == 6  # each month's skills scored once, for every view
 

@@ -21,6 +21,8 @@ from telesales_lab.data.load import Dataset, load_dataset
 from telesales_lab.data.schema import SKILLS, TRAINING_AREAS, TRAINING_METHODS
 from telesales_lab.present import plots
 
+#: The policy option for teams that plan and coach reps only (team leads are planned by default).
+REPS_ONLY = {"training": {"planned_roles": ["rep"]}}
 MONTH = "2026-10"
 
 
@@ -127,9 +129,9 @@ def _hand_scores(listening=None, **kw):
 
 def test_gaps_match_a_hand_calculation():
     sc = _hand_scores(set={("A", "listening"): 50.0, ("B", "listening"): 57.0, ("C", "closing"): 58.0})
-    gaps = training.skill_gaps(_data(HAND_REPS), MONTH, scores=sc)
+    gaps = training.skill_gaps(_data(HAND_REPS), MONTH, scores=sc, policy=REPS_ONLY)
     g = gaps.set_index(["rep_id", "skill"])
-    # planned reps (role rep): S1, A, B, C; team mean of listening = (75 + 50 + 57 + 75) / 4
+    # planned reps (role rep, the policy's reps-only option): S1, A, B, C; team mean of listening = (75 + 50 + 57 + 75) / 4
     mean_listening = (75 + 50 + 57 + 75) / 4
     assert g.loc[("A", "listening"), "team_mean"] == pytest.approx(mean_listening)
     # A: target gap 60 - 50 = 10 (ci_high 54 < 60); team gap 64.25 - 50 = 14.25 (ci_high 54 < 64.25)
@@ -180,9 +182,26 @@ def test_shared_gap_goes_to_classroom():
 
 def test_no_coach_strong_enough_falls_back_to_practice():
     sc = _hand_scores(set={("A", "listening"): 50.0, ("L1", "listening"): 58.0, ("S1", "listening"): 58.0})
-    p = training.plan(_data(HAND_REPS), MONTH, scores=sc)
+    p = training.plan(_data(HAND_REPS), MONTH, scores=sc, policy=REPS_ONLY)
     row = p[(p["rep_id"] == "A") & (p["skill"] == "listening")].iloc[0]
     assert row["method"] == "practice" and pd.isna(row["coach_id"])
+
+
+def test_team_leads_are_planned_by_default_and_coached_by_a_supervisor_or_stronger_lead():
+    reps = _reps([("L1", "T", "team_lead", "2015-01-01"), ("L2", "U", "team_lead", "2015-01-01"),
+                  ("S1", None, "supervisor", "2010-01-01"), ("A", "T", "rep", "2026-01-01"),
+                  ("B", "T", "rep", "2015-01-01")])
+    rows = [(r, s, 80.0, 3.0) for r in ("L1", "L2", "S1", "A", "B") for s in SKILLS]
+    sc = _scores(rows).set_index(["rep_id", "skill"])
+    sc.loc[("L1", "listening"), ["score", "ci_low", "ci_high"]] = [45.0, 42.0, 48.0]
+    sc.loc[("B", "listening"), ["score", "ci_low", "ci_high"]] = [99.0, 97.0, 100.0]  # a senior rep, strongest
+    sc = sc.reset_index()
+    p = training.plan(_data(reps), MONTH, scores=sc)
+    row = p[(p["rep_id"] == "L1") & (p["skill"] == "listening")].iloc[0]
+    assert row["method"] == "coaching"
+    assert row["coach_id"] in {"S1", "L2"}  # never a rep, whatever the rep's score
+    # the reps-only option keeps team leads out of the plans
+    assert "L1" not in set(training.plan(_data(reps), MONTH, scores=sc, policy=REPS_ONLY)["rep_id"])
 
 
 def test_assignment_covers_more_gaps_than_greedy():
@@ -232,7 +251,7 @@ def test_unknown_or_unplanned_rep_is_a_parameter_error():
     with pytest.raises(ParameterError, match=r"rep_id == 'ZZ': no such rep"):
         training.plan(_data(HAND_REPS), MONTH, rep_id="ZZ", scores=sc)
     with pytest.raises(ParameterError, match=r"rep_id == 'L1' is a team_lead"):
-        training.plan(_data(HAND_REPS), MONTH, rep_id="L1", scores=sc)
+        training.plan(_data(HAND_REPS), MONTH, rep_id="L1", scores=sc, policy=REPS_ONLY)
 
 
 # ----------------------------------------------------------------------------- plans on the demo

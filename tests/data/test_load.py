@@ -37,7 +37,7 @@ def test_valid_dataset_loads_with_canonical_dtypes(tiny_dir):
     calls = data.calls
     assert str(calls["started_at"].dtype) == "datetime64[ns]"
     assert calls["duration_s"].dtype == "float64"
-    assert list(calls["outcome"].cat.categories) == ["no_answer", "rejected", "callback", "interested", "sale"]
+    assert list(calls["outcome"].cat.categories) == ["no_answer", "service", "rejected", "callback", "interested", "sale"]
     assert calls["objection"].isna().sum() == 2  # empty cells are missing, not ""
     assert data.feedback["complaint"].tolist() == [False, True]
     assert data.feedback["score"].dtype == "Int64"
@@ -128,7 +128,7 @@ def test_unknown_category_value(tmp_path):
     lines = _problems(_broken(tmp_path, "calls", mutate))
     assert _only(lines, "'outcome'") == (
         "calls.csv: column 'outcome': unknown value: must be one of "
-        "no_answer|rejected|callback|interested|sale [rows 3] e.g. 'won'")
+        "no_answer|service|rejected|callback|interested|sale [rows 3] e.g. 'won'")
     assert "[rows 4]" in _only(lines, "'objection'", "unknown value")
 
 

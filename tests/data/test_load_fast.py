@@ -147,7 +147,7 @@ def test_a_problem_in_one_table_is_reported_exactly_as_before(tmp_path, monkeypa
     tables["calls"].loc[2, "outcome"] = "won"
     folder = write_tables(tmp_path / "d", tables)
     with pytest.raises(DataValidationError, match=r"calls.csv: column 'outcome': unknown value: must be one of "
-                                                  r"no_answer\|rejected\|callback\|interested\|sale \[rows 4\] e.g. 'won'"):
+                                                  r"no_answer\|service\|rejected\|callback\|interested\|sale \[rows 4\] e.g. 'won'"):
         load.load_dataset(folder, cache=False)
 
 

@@ -119,6 +119,8 @@ def _class_of(data, month, customer_ids: pd.Series) -> np.ndarray:
     cmap = class_at_start(data, str(month))
     pos = _positions(customer_ids, cmap.index)
     values = np.asarray(cmap.to_numpy(object), dtype=object)
+    if len(values) == 0:  # no customer had been acquired before the month: all are new
+        return np.full(len(customer_ids), "C", dtype=object)
     return np.where(pos >= 0, values[np.maximum(pos, 0)], "C")  # acquired after the month: C
 
 

@@ -26,13 +26,21 @@ def revenue_per_call(data, month: str, by: str | None = None, window_months: int
     -------
     DataFrame
         ``scenario, [customer_class,] script_id, connected, revenue, revenue_per_connected,
-        ci_low, ci_high, adj_revenue_per_connected, adj_ci_low, adj_ci_high, rank``.
+        ci_low, ci_high, adj_revenue_per_connected, adj_ci_low, adj_ci_high, rank``. Where
+        the data set has no orders at all, the revenue columns are NaN and nothing is ranked
+        (unknown, not 0).
     """
     alpha = _check_open01("alpha", alpha)
     min_connected = _check_int("min_connected", min_connected, 1)
     min_reps = _check_int("min_reps", min_reps, 1)
     cells = script_cells(data, month, by=by, window_months=window_months)
-    return _revenue_from_cells(cells, alpha, min_connected, min_reps)
+    out = _revenue_from_cells(cells, alpha, min_connected, min_reps)
+    if len(data.orders) == 0:  # a call log without orders: revenue is unknown, not 0
+        money = ["revenue", "revenue_per_connected", "ci_low", "ci_high", "adj_revenue_per_connected",
+                 "adj_ci_low", "adj_ci_high"]
+        out[money] = np.nan
+        out["rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    return out
 
 
 def _revenue_from_cells(cells, alpha, min_connected, min_reps):

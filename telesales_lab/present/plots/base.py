@@ -62,6 +62,9 @@ def setup(lang: str = "en") -> str:
     rc["font.sans-serif"] = [family] + [f for f in rc["font.sans-serif"] if f != family]
     rc["axes.unicode_minus"] = False
     _show_figures_inline()
+    from telesales_lab.present import notes
+
+    notes.register(lang)  # tables on the page: unknown numbers read "no evidence", not NaN
     return family
 
 

@@ -43,10 +43,20 @@ def grade_chart(evaluation: pd.DataFrame, grades, lang: str = "en"):
     return fig
 
 
+def _lookback() -> int:
+    from telesales_lab.data.policy import resolve_policy
+
+    return int(resolve_policy(None)["skills"]["lookback_months"])
+
+
 def skill_heatmap(evidence: pd.DataFrame, lang: str = "en"):
     """Reps x skills heatmap of scores, reps grouped by team (from :func:`~telesales_lab.analysis.skills.skill_evidence`)."""
     check_lang(lang)
     require(evidence, ["rep_id", "team", "skill", "score"], "skill_heatmap")
+    if evidence["score"].isna().all():  # no skill evidence at all: a sentence, not an empty chart
+        from telesales_lab.present.notes import note
+
+        return note("notes.no_skill_evidence", lang, months=_lookback())
     wide = evidence.pivot_table(index=["team", "rep_id"], columns="skill", values="score", observed=True)
     wide = wide.reindex(columns=list(SKILLS)).sort_index()
     fig, ax = figure(width=8.0, height=max(3.0, 0.16 * len(wide) + 1.5))
@@ -96,6 +106,10 @@ def team_radar(profile: pd.DataFrame, lang: str = "en"):
     """Radar chart of each team's mean skill scores (from :func:`~telesales_lab.analysis.skills.team_profile`)."""
     check_lang(lang)
     require(profile, ["team", "skill", "score"], "team_radar")
+    if profile["score"].isna().all():
+        from telesales_lab.present.notes import note
+
+        return note("notes.no_skill_evidence", lang, months=_lookback())
     wide = profile.pivot_table(index="team", columns="skill", values="score", observed=True)
     wide = wide.reindex(columns=list(SKILLS))
     angles = np.linspace(0, 2 * np.pi, len(SKILLS), endpoint=False)
