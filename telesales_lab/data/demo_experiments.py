@@ -4,7 +4,7 @@ Four experiments run in the demo window (dates relative to its last month ``M``)
 
 * ``EXP-RN-LOYALTY`` — renewal, ``RN-A`` (control) against ``RN-B`` from the first day of
   ``M - 2``; the demo already splits renewal calls 50/50 per call and ``RN-B`` sells better
-  (+0.4 log-odds), so the planted decision is ``stop_winner`` with ``RN-B`` the winner.
+  (+0.5 log-odds), so the planted decision is ``stop_winner`` with ``RN-B`` the winner.
 * ``EXP-FU-TRIAL`` — follow-up, ``FU-B`` against ``FU-C`` over the whole window; equal true
   effects, so the planted decision is ``stop_no_difference`` (minimum detectable effect 5 points).
 * ``EXP-FU-SHORT`` — follow-up, ``FU-A`` against a new short script ``FU-S`` from the start
@@ -146,7 +146,7 @@ def plant_experiments(rng, tables: dict, end_month: str, months: int) -> tuple[d
     out = dict(tables, calls=calls, scripts=scripts)
     truth = {
         "EXP-RN-LOYALTY": {"decision": "stop_winner", "winner": "RN-B", "control": "RN-A",
-                           "variants": ["RN-A", "RN-B"], "log_odds_effect": 0.4},
+                           "variants": ["RN-A", "RN-B"], "log_odds_effect": 0.5},
         "EXP-FU-TRIAL": {"decision": "stop_no_difference", "winner": None, "control": "FU-B",
                          "variants": ["FU-B", "FU-C"], "log_odds_effect": 0.0},
         "EXP-FU-SHORT": {"decision": "non_inferior", "winner": None, "control": "FU-A",

@@ -82,7 +82,8 @@ def column_kind(name: str, values: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(values):
         return "date"
     if not pd.api.types.is_numeric_dtype(values):
-        if values.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all() and values.notna().any():
+        present = values.dropna().tolist()  # an all-empty text column stays text
+        if present and all(isinstance(v, (bool, np.bool_)) for v in present):
             return "bool"
         return "text"
     if _P.search(name):

@@ -45,7 +45,7 @@ def test_page_opens_with_its_answer_and_shows_cards(demo, lang):
         assert not re.search(r"[A-Za-z]{4,}", page["running"][0]["text"].replace("EXP-UP-OFFER", ""))
     finished = page["finished"]
     assert len(finished) == n_done
-    assert list(finished.iloc[:, -1]) == ["2026-10-09", "2026-09-12", "2026-08-01"]
+    assert list(finished.iloc[:, -1]) == ["2026-10-12", "2026-07-03", "2026-06-19"]
     fig = plots.experiment_chart(page["history"], page["running"][0]["experiment"], lang)
     assert fig.axes[0].get_title().startswith("EXP-UP-OFFER")
 

@@ -60,3 +60,9 @@ def test_long_tables_format_each_row_by_its_metric():
     html = tables.to_html(change, "en", top=None)
     assert "10,019" in html and "48.7%" in html and "4,275,288" in html and "1.3%" in html
     assert "e+0" not in html
+
+
+def test_an_empty_text_column_is_text():
+    frame = pd.DataFrame({"script_id": pd.Series([None, None], dtype="string"), "calls": [1, 2]})
+    html = tables.style(frame, "en").to_html()
+    assert "None" not in html and "nan" not in html
