@@ -115,8 +115,9 @@ def _csv(frame) -> str:
 
 
 def _expected(case, data, policy):
-    from telesales_lab.analysis import calibration, customers, evaluation, outcomes, skills, training
+    from telesales_lab.analysis import bonus, calibration, customers, evaluation, outcomes, payments, skills, targets
     from telesales_lab.analysis import ranking as sr
+    from telesales_lab.analysis import training
 
     return {
         "funnel-team": lambda: outcomes.funnel(data, MONTH, by="team"),
@@ -141,6 +142,10 @@ def _expected(case, data, policy):
         "rank-plan": lambda: sr.assignment_plan(data, MONTH),
         "rank-srm": lambda: sr.srm_check(data, MONTH, "equal"),
         "rank-phrases": lambda: sr.phrase_analysis(data, MONTH, source="script"),
+        "targets": lambda: targets.targets(data, MONTH, policy=policy),
+        "targets-as-of": lambda: targets.targets(data, MONTH, as_of="2026-10-12", policy=policy),
+        "bonus": lambda: bonus.bonus(data, MONTH, policy),
+        "collections": lambda: payments.collections(data, MONTH, policy=policy),
     }[case]()
 
 
@@ -167,6 +172,10 @@ CASES = {
     "rank-plan": ["rank-scripts", "--table", "plan"],
     "rank-srm": ["rank-scripts", "--table", "srm"],
     "rank-phrases": ["rank-scripts", "--table", "phrases", "--phrase-source", "script"],
+    "targets": ["targets"],
+    "targets-as-of": ["targets", "--as-of", "2026-10-12"],
+    "bonus": ["bonus"],
+    "collections": ["collections"],
 }
 _NO_MONTH = {"training-effect"}
 
@@ -206,6 +215,17 @@ def test_validate_and_policy_print_one_line(demo, tmp_path, capsys):
 def test_missing_optional_table_is_noted(tiny_dir, capsys):
     assert main(["training-effect", str(tiny_dir), "--format", "csv"]) == 0
     assert f"{tiny_dir} has no training_log table: no training effects to estimate" in capsys.readouterr().err
+
+
+def test_an_empty_table_says_why(tiny_dir, capsys):
+    """No targets: the sentence instead of the table, or on stderr beside the empty CSV."""
+    assert main(["targets", str(tiny_dir), "--month", MONTH, "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "no targets set: the data set has no targets table\n"
+    assert captured.out.startswith("rep_id,team,metric,") and len(captured.out.splitlines()) == 1
+    assert main(["bonus", str(tiny_dir), "--month", MONTH, "--lang", "zh"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "未设定目标: the data set has no targets table\n"
 
 
 # ----------------------------------------------------------------------------- bad input: exit 2, one line
