@@ -59,6 +59,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from telesales_lab.config import DEMO_DIR, REPORTS_DIR
 from telesales_lab.exceptions import ParameterError, TelesalesError
 
 EXIT_INPUT = 2
@@ -365,7 +366,7 @@ _TESTED_TABLES = ("ranking", "pairwise", "calls-needed", "allocation", "plan")
 
 COMMANDS: tuple[Command, ...] = (
     Command("demo", "write the demo data set with its planted truth", _demo, (
-        arg("--out", param="out", default="data/demo", help="folder to write (default data/demo)"),
+        arg("--out", param="out", default=DEMO_DIR, help=f"folder to write (default {DEMO_DIR})"),
         arg("--seed", param="seed", type=int, default=7, help="random seed (default 7)"),
         arg("--teams", param="teams", type=_positive_int, default=6, help="number of teams (default 6)"),
         arg("--reps-per-team", param="reps_per_team", type=_positive_int, default=10,
@@ -441,7 +442,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("report", "the month's report: every notebook as HTML and .ipynb, one Excel workbook, coaching "
                       "packs, index.html (into OUT/YYYY-MM/)", _report, (
         DATA_DIR, MONTH,
-        arg("--out", param="out", default="reports", help="parent folder of the monthly reports (default reports)"),
+        arg("--out", param="out", default=REPORTS_DIR,
+            help=f"parent folder of the monthly reports (default {REPORTS_DIR})"),
         lang("language of headings, labels and table headers (default en)", param="lang"),
         arg("--jobs", param="jobs", type=_positive_int, default=None,
             help="notebooks run at the same time (default 2, or 1 on a one-core machine)"),

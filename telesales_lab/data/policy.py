@@ -15,9 +15,9 @@ import math
 import os
 import stat
 import tomllib
-from importlib import resources
 from pathlib import Path
 
+from telesales_lab.config import default_file, default_label
 from telesales_lab.exceptions import PolicyError
 from telesales_lab.data.schema import CUSTOMER_CLASSES, ROLES, SKILLS, TARGET_METRICS
 
@@ -39,7 +39,7 @@ SCALES = ("percentile", "minmax")
 
 def default_policy_path() -> Path:
     """Path of the shipped default policy file."""
-    return Path(str(resources.files("telesales_lab") / "defaults" / "policy.toml"))
+    return default_file("policy.toml")
 
 
 def default_policy_text() -> str:
@@ -462,7 +462,7 @@ def _check_targets_bonus(policy: dict, label: str) -> None:
 
 
 def _build(user: dict, label: str) -> dict:
-    defaults = _read_toml(default_policy_path(), "defaults/policy.toml")
+    defaults = _read_toml(default_policy_path(), default_label("policy.toml"))
     try:
         policy = _merge(defaults, user, "", label)
     except RecursionError:
@@ -497,7 +497,7 @@ def load_policy(path: str | os.PathLike | None = None) -> dict:
         a negative or non-numeric weight, a threshold out of range.
     """
     if path is None:
-        return _build({}, "defaults/policy.toml")
+        return _build({}, default_label("policy.toml"))
     path = Path(path)
     return _build(_read_toml(path, str(path)), str(path))
 
