@@ -37,7 +37,8 @@ help="only this team")`` (``param`` is the function's keyword; the other keyword
 - ``switch`` with a dict ``call``: an option whose value picks the function (see
   ``rank-scripts --table``); ``Arg(only=...)`` limits an option to some of them.
 - ``check``: a function given every option's keyword (all of them, whatever the switch)
-  before the data set is loaded, to refuse bad options early.
+  and ``policy`` (the loaded policy, or None) before the data set is loaded, to refuse bad
+  options early.
 - ``values``: columns whose values are catalog keys (a status, a metric), shown in
   ``--lang`` in table format.
 - ``note_missing``: ``(table, sentence)`` printed on stderr when the data set lacks an
@@ -54,7 +55,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -183,7 +184,7 @@ class Command:
     switch
         ``dest`` of the option whose value picks the function in ``call``.
     check
-        Called with every option's keyword before the data set is loaded.
+        Called with every option's keyword and ``policy`` before the data set is loaded.
     note_missing
         ``(table, sentence)``: printed on stderr as ``DATA_DIR has no TABLE table:
         SENTENCE`` when the loaded data set lacks that optional table.
@@ -314,10 +315,11 @@ def _report(data_dir, month, out, lang, jobs) -> str:
     return str(folder / "index.html")
 
 
-def _check_ranking(padjust, alpha, min_connected, min_reps, **_) -> None:
-    from telesales_lab.analysis.ranking.ranker import _ranker
+def _check_ranking(padjust, alpha, min_connected, min_reps, policy, **_) -> None:
+    from telesales_lab.analysis.ranking import ScriptRanker
 
-    _ranker(padjust=padjust, alpha=alpha, min_connected=min_connected, min_reps=min_reps)._settings()
+    ScriptRanker(padjust=padjust, alpha=alpha, min_connected=min_connected, min_reps=min_reps,
+                 policy=policy)._settings()
 
 
 def _no_targets(frame, data, month, lang, **_) -> str | None:
@@ -455,20 +457,22 @@ COMMANDS: tuple[Command, ...] = (
             help="also rank within customer class (adds a customer_class column after scenario)"),
         arg("--window-months", param="window_months", type=_positive_int, default=1, metavar="N",
             help="months of calls ending with --month (default 1)"),
-        arg("--padjust", param="padjust", only=_TESTED_TABLES, choices=("holm", "bh"), default="holm",
-            help="multiplicity correction of the pairwise tests (default holm)"),
-        arg("--alpha", param="alpha", only=_MODEL_TABLES, type=float, default=0.05,
-            help="test level and 1 - interval coverage (default 0.05)"),
-        arg("--min-connected", param="min_connected", only=_MODEL_TABLES, type=_positive_int, default=100,
-            help="connected calls a variant needs to be ranked (default 100)"),
-        arg("--min-reps", param="min_reps", only=_MODEL_TABLES, type=_positive_int, default=3,
-            help="reps a variant needs to be ranked (default 3)"),
+        arg("--padjust", param="padjust", only=_TESTED_TABLES, choices=("holm", "bh"), default=None,
+            help="multiplicity correction of the pairwise tests (default: the policy's [ranking] padjust, "
+                 "holm as shipped)"),
+        arg("--alpha", param="alpha", only=_MODEL_TABLES, type=float, default=None,
+            help="test level and 1 - interval coverage (default: [ranking] alpha, 0.05 as shipped)"),
+        arg("--min-connected", param="min_connected", only=_MODEL_TABLES, type=_positive_int, default=None,
+            help="connected calls a variant needs to be ranked (default: [ranking] min_connected, 100 as shipped)"),
+        arg("--min-reps", param="min_reps", only=_MODEL_TABLES, type=_positive_int, default=None,
+            help="reps a variant needs to be ranked (default: [ranking] min_reps, 3 as shipped)"),
         arg("--table", choices=tuple(RANK_TABLES), default="ranking",
             help="which table to print (default ranking; see the README)"),
         arg("--intended-split", param="intended_split", only=("srm",), default="equal",
             help="for --table srm: 'equal' or a CSV (scenario, script_id, share) / JSON file"),
         arg("--phrase-source", param="source", only=("phrases",), choices=("transcript", "script"),
             default="transcript", help="for --table phrases: call transcripts or script texts (default transcript)"),
+        replace(POLICY, only=_MODEL_TABLES),
         FORMAT, LANG,
     ), context="script_ranking", switch="table", check=_check_ranking),
     Command("targets", "target attainment, month-end forecast with interval, status; reps and teams",
@@ -537,13 +541,16 @@ def run(command: Command, args: argparse.Namespace) -> int:
         from telesales_lab.labels import check_lang
 
         check_lang(lang_)
-    if "policy" in kwargs:
+    policy = None
+    if any(a.param == "policy" for a in command.args):
         from telesales_lab.data.policy import load_policy
 
-        kwargs["policy"] = load_policy(kwargs["policy"])
+        policy = load_policy(values[POLICY.dest])
+        if "policy" in kwargs:
+            kwargs["policy"] = policy
     if command.check is not None:  # sees every option, whichever function the switch picks
         resolve(command.check)(**{a.param: values[a.dest] for a in command.args
-                                   if a.param and a.param not in ("data", "policy")})
+                                   if a.param and a.param not in ("data", "policy")}, policy=policy)
     if "data" in kwargs:
         from telesales_lab.data.load import load_dataset
 

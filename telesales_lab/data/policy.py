@@ -387,6 +387,31 @@ def _check_rules(policy: dict, label: str) -> None:
     _check_range(label, "care", "lapsed_a_months", care["lapsed_a_months"], lo=1, integer=True)
     for cls in CUSTOMER_CLASSES:
         _check_range(label, "care.revisit_days", cls, care["revisit_days"][cls], lo=1)
+    _check_ranking(policy["ranking"], label)
+
+
+#: Multiplicity corrections of the script ranking (the keys of analysis.inference.PADJUST).
+RANKING_PADJUST = ("holm", "bh")
+
+
+def _check_open(label, table, key, value, lo: float, hi: float):
+    """A number strictly between ``lo`` and ``hi``."""
+    _check_range(label, table, key, value)
+    if not lo < value < hi:
+        _fail(label, table, key, value, f"must be strictly between {lo:g} and {hi:g}")
+
+
+def _check_ranking(rk: dict, label: str) -> None:
+    _check_range(label, "ranking", "min_connected", rk["min_connected"], lo=1, integer=True)
+    _check_range(label, "ranking", "min_reps", rk["min_reps"], lo=1, integer=True)
+    _check_open(label, "ranking", "min_prob_best", rk["min_prob_best"], 0, 1)
+    _check_open(label, "ranking", "alpha", rk["alpha"], 0, 1)
+    if rk["padjust"] not in RANKING_PADJUST:
+        _fail(label, "ranking", "padjust", rk["padjust"], f"must be one of {'|'.join(RANKING_PADJUST)}")
+    _check_range(label, "ranking", "n_draws", rk["n_draws"], lo=100, integer=True)
+    _check_range(label, "ranking", "floor", rk["floor"], lo=0)
+    if not rk["floor"] < 1:
+        _fail(label, "ranking", "floor", rk["floor"], "must be >= 0 and < 1")
 
 
 _TIER_KEYS = ("from", "to", "multiplier", "accelerator")
