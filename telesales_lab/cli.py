@@ -240,6 +240,9 @@ PERIOD = arg("--period", param="period", choices=("month", "quarter", "year"), d
 AS_OF = arg("--as-of", param="as_of", metavar="YYYY-MM-DD", default=None,
             help="cut the month at the end of this day, as a lead sees it then "
                  "(default: the month's end, or the last day with data)")
+REGISTRY = arg("--registry", param="registry", required=True, metavar="FILE",
+               help="the experiment registry (experiments.toml; the demo writes one beside its data)")
+EXPERIMENT_ID = arg("--id", param="id", default=None, help="only this experiment")
 FORMAT = arg("--format", choices=("table", "csv"), default="table",
              help="table (aligned, for people) or csv (to stdout, for scripts)")
 
@@ -342,6 +345,35 @@ def _targets_sentence(message: str | None, lang: str) -> str | None:
     from telesales_lab.labels import t
 
     return message and message.replace("no targets set", t("no_targets", lang, "targets"))
+
+
+def _experiment_registry(registry, id=None, **_):
+    """The registry's experiments (only ``id`` if given); a bad registry is refused before the data load."""
+    from telesales_lab.data.registry import load_registry
+
+    experiments = load_registry(registry)
+    if id:
+        keep = [x for x in experiments if x.id == id]
+        if not keep:
+            raise ParameterError(f"--id == {id!r}: no such experiment in {registry} "
+                                 f"(it has {', '.join(x.id for x in experiments) or 'none'})")
+        experiments = keep
+    return experiments
+
+
+def _experiments(data, registry, id, as_of, lang):
+    from telesales_lab.analysis.experiments import experiments_table, monitor_experiments
+
+    return experiments_table(monitor_experiments(data, _experiment_registry(registry, id), as_of=as_of), lang=lang)
+
+
+def _experiment_plan(data, registry, id, as_of, assignment, month, calls_per_rep):
+    from telesales_lab.analysis.experiments import plan_assignment, plan_experiment
+
+    experiments = _experiment_registry(registry, id)
+    if assignment:
+        return plan_assignment(data, experiments, month=month, calls_per_rep=calls_per_rep)
+    return plan_experiment(data, experiments, as_of=as_of)
 
 
 def _funnel_by() -> tuple[str, ...]:
@@ -484,6 +516,30 @@ COMMANDS: tuple[Command, ...] = (
     Command("collections", "signed orders not paid after [collections] days (customer ids only)",
             "telesales_lab.analysis.payments:collections", (DATA, MONTH, AS_OF, POLICY, FORMAT, LANG),
             context="targets", values=("status",)),
+    Command("experiments", "script experiments watched every day: always-valid, rep-adjusted intervals and a "
+                           "decision per variant", _experiments, (
+        arg("data_dir", param="data", help="data set folder"),
+        REGISTRY,
+        arg("--as-of", param="as_of", default=None, metavar="YYYY-MM-DD",
+            help="last day to look at (default: the day of the last call)"),
+        EXPERIMENT_ID,
+        lang("language of the headers (table format) and of the reasons", param="lang"), FORMAT,
+    ), context="experiments", values=("decision",), check=_experiment_registry),
+    Command("experiment-plan", "calls needed, expected duration at the current volume, and a rep-blocked "
+                               "assignment for each registered experiment", _experiment_plan, (
+        arg("data_dir", param="data", help="data set folder"),
+        replace(REGISTRY, options=REGISTRY.options | {"help": "the experiment registry (experiments.toml)"}),
+        EXPERIMENT_ID,
+        arg("--as-of", param="as_of", default=None, metavar="YYYY-MM-DD",
+            help="the volume and baseline are taken from the 4 weeks up to this day (default: the last call)"),
+        arg("--assignment", param="assignment", action="store_true",
+            help="show the rep-blocked assignment (each rep's planned calls per variant) instead"),
+        arg("--month", param="month", default=None, metavar="YYYY-MM",
+            help="with --assignment: the month whose dials per rep are split (default: the last)"),
+        arg("--calls-per-rep", param="calls_per_rep", type=_positive_int, default=None,
+            help="with --assignment: split this many calls per rep instead of last month's dials"),
+        LANG, FORMAT,
+    ), context="experiments", check=_experiment_registry),
 )
 
 

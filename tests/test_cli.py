@@ -273,3 +273,23 @@ def test_argument_errors_exit_2(argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "usage: telesales-lab" in err and "Traceback" not in err
+
+
+def test_experiment_rows_equal_their_functions(demo, capsys):
+    from telesales_lab.analysis.experiments import (experiments_table, monitor_experiments, plan_assignment,
+                                                    plan_experiment)
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.registry import load_registry
+
+    registry = demo / "experiments.toml"
+    data, experiments = load_dataset(demo), load_registry(registry)
+    assert main(["experiments", str(demo), "--registry", str(registry), "--format", "csv"]) == 0
+    assert capsys.readouterr().out == _csv(experiments_table(monitor_experiments(data, experiments), lang="en"))
+    assert main(["experiment-plan", str(demo), "--registry", str(registry), "--format", "csv"]) == 0
+    assert capsys.readouterr().out == _csv(plan_experiment(data, experiments))
+    one = experiments[0].id
+    assert main(["experiment-plan", str(demo), "--registry", str(registry), "--id", one, "--assignment",
+                 "--calls-per-rep", "40", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == _csv(plan_assignment(data, experiments[:1], calls_per_rep=40))
+    assert main(["experiments", str(demo), "--registry", str(registry), "--id", "NOSUCH"]) == 2
+    assert capsys.readouterr().err.startswith("error: --id == 'NOSUCH': no such experiment in ")
