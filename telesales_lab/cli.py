@@ -72,8 +72,10 @@ def emit(frame, fmt: str = "table", stream=None) -> None:
     import pandas as pd
 
     stream = stream or sys.stdout
-    if fmt == "csv":
-        frame.to_csv(stream, index=False, lineterminator="\n")
+    if fmt in ("csv", "csv-raw"):
+        from telesales_lab.present.tables import write_csv
+
+        write_csv(frame, stream, raw=fmt == "csv-raw")
         return
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
         stream.write(frame.to_string(index=False, float_format=_number) + "\n")
@@ -243,8 +245,10 @@ AS_OF = arg("--as-of", param="as_of", metavar="YYYY-MM-DD", default=None,
 REGISTRY = arg("--registry", param="registry", required=True, metavar="FILE",
                help="the experiment registry (experiments.toml; the demo writes one beside its data)")
 EXPERIMENT_ID = arg("--id", param="id", default=None, help="only this experiment")
-FORMAT = arg("--format", choices=("table", "csv"), default="table",
-             help="table (aligned, for people) or csv (to stdout, for scripts)")
+FORMAT = arg("--format", choices=("table", "csv", "csv-raw"), default="table",
+             help="table (aligned, for people); csv (to stdout, cells starting with = + - @ "
+                  "prefixed with ' so a spreadsheet runs no formula); csv-raw (values as "
+                  "they are, for scripts)")
 
 
 def lang(help: str = "language of the table headers (table format only; CSV keeps snake_case)",

@@ -106,6 +106,12 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "bonus.tiers.*.to": (0, math.inf, False),  # the last tier runs on: its end is infinity
     "bonus.tiers.*.multiplier": (0, 100, False),
     "bonus.tiers.*.accelerator": (0, 100, False),
+    "ranking.min_connected": (1, 10_000_000, True),
+    "ranking.min_reps": (1, 100_000, True),
+    "ranking.min_prob_best": (0, 1, False),
+    "ranking.alpha": (0, 1, False),
+    "ranking.n_draws": (100, 1_000_000, True),
+    "ranking.floor": (0, 1, False),
     "collections.days": (0, 3660, True),
     "collections.escalate_days": (0, 3660, True),
 }
