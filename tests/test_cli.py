@@ -109,8 +109,11 @@ def test_a_new_row_is_a_new_command(monkeypatch, capsys, tiny_dir):
 
 # ----------------------------------------------------------------------------- outputs equal the functions'
 def _csv(frame) -> str:
+    """The frame as the CLI's ``--format csv`` writes it (formula-safe text cells)."""
+    from telesales_lab.present.tables import write_csv
+
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n")
+    write_csv(frame, buf)
     return buf.getvalue()
 
 
@@ -191,6 +194,10 @@ def test_csv_equals_the_function(case, demo, capsys):
     expected = _expected(case, load_dataset(demo), load_policy())
     assert out == _csv(expected)
     assert_frame_equal(pd.read_csv(io.StringIO(out)), pd.read_csv(io.StringIO(_csv(expected))), check_exact=True)
+    assert main(argv + ["--format", "csv-raw"]) == 0
+    raw = io.StringIO()
+    expected.to_csv(raw, index=False, lineterminator="\n")
+    assert capsys.readouterr().out == raw.getvalue()
 
 
 def test_table_format_translates_headers(demo, capsys):
