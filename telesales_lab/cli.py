@@ -73,7 +73,7 @@ def emit(frame, fmt: str = "table", stream=None) -> None:
 
     stream = stream or sys.stdout
     if fmt in ("csv", "csv-raw"):
-        from telesales_lab.present.tables import write_csv
+        from telesales_lab.present.csv_safe import write_csv
 
         write_csv(frame, stream, raw=fmt == "csv-raw")
         return
@@ -92,7 +92,7 @@ def _columns(frame, lang: str, command: Command):
 
     if command.values:
         frame = frame.copy()
-        for c in command.values:
+        for c in (c for c in command.values if c in frame):
             frame[c] = frame[c].map(lambda v: t(v, lang, command.context) if isinstance(v, str) else v)
     return translate_columns(frame, lang, command.context)
 
@@ -147,6 +147,7 @@ class Arg:
     only: tuple[str, ...] = ()
     group: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    group_required: bool = True
 
     @property
     def dest(self) -> str:
@@ -159,9 +160,9 @@ class Arg:
 
 
 def arg(*flags: str, param: str | None = None, only: tuple[str, ...] = (), group: str | None = None,
-        **options) -> Arg:
+        group_required: bool = True, **options) -> Arg:
     """An :class:`Arg`: ``arg("--rep", param="rep_id", metavar="ID", default=None, help=...)``."""
-    return Arg(tuple(flags), param, tuple(only), group, options)
+    return Arg(tuple(flags), param, tuple(only), group, options, group_required)
 
 
 @dataclass(frozen=True)
@@ -380,6 +381,50 @@ def _experiment_plan(data, registry, id, as_of, assignment, month, calls_per_rep
     return plan_experiment(data, experiments, as_of=as_of)
 
 
+def _leads(data, month, top, policy, lang):
+    from telesales_lab.analysis.leads import fit_lead_model, model_note, score_leads
+
+    model = fit_lead_model(data, month, policy=policy)
+    _progress(model_note(model, lang))
+    frame = score_leads(data, month, policy=policy, lang=lang, model=model)
+    return frame.head(top) if top else frame
+
+
+def _leads_eval(data, month, backtest, calibration, policy):
+    from telesales_lab.analysis.leads_eval import backtest as rolling, calibration_table, evaluate_leads
+
+    if calibration:
+        return calibration_table(data, month, policy=policy)
+    if backtest:
+        return rolling(data, month, months=backtest, policy=policy)
+    return evaluate_leads(data, month, policy=policy)
+
+
+def _check_call_list(format, out, **_) -> None:
+    if format == "xlsx" and not out:
+        raise ParameterError("--format xlsx needs --out FILE.xlsx (a workbook cannot go to stdout)")
+
+
+def _call_list(data, date, capacity, recency_days, spread, format, out, policy, lang):
+    """The day's call lists: written to --out (csv or xlsx) and None, or the frame for stdout."""
+    from telesales_lab.analysis.call_list import call_list, write_call_lists
+
+    frame = call_list(data, date, capacity=capacity, policy=policy, lang=lang, recency_days=recency_days,
+                      keep_with_last_rep=not spread)
+    cap = frame.attrs["capacity"]
+    _progress(f"{len(frame):,} customers on {frame['rep_id'].nunique()} lists "
+              f"({int(cap['capacity'].sum()):,} places; {int(cap['waiting'].sum()):,} customers of these reps "
+              "wait for another day)")
+    if format == "xlsx":
+        write_call_lists(frame, out, lang=lang)
+    elif out:
+        frame.to_csv(out, index=False, encoding="utf-8")
+    else:
+        return frame
+    _progress(f"wrote {out}")
+    return None
+
+
 def _funnel_by() -> tuple[str, ...]:
     from telesales_lab.analysis.outcomes import FUNNEL_BY
 
@@ -544,6 +589,38 @@ COMMANDS: tuple[Command, ...] = (
             help="with --assignment: split this many calls per rep instead of last month's dials"),
         LANG, FORMAT,
     ), context="experiments", check=_experiment_registry),
+    Command("leads", "score every customer who could be called in the month: calibrated sale probability, "
+                     "decile, expected value, best window, script, reason", _leads, (
+        DATA, MONTH,
+        arg("--top", param="top", type=_positive_int, default=None, metavar="N", help="only the N best leads"),
+        POLICY, FORMAT,
+        lang("language of reason, window and the table headers (CSV keeps snake_case headers)", param="lang"),
+    ), context="leads", values=("model",)),
+    Command("leads-eval", "out-of-time evaluation of the lead score (AUC, ALIFT, top-half share, Brier) against "
+                          "two baselines; --backtest N for a rolling window", _leads_eval, (
+        DATA, MONTH,
+        arg("--backtest", param="backtest", group="view", group_required=False, type=_positive_int, default=None,
+            metavar="N", help="the N months ending with --month, each scored by a model of the months before it, "
+                              "and the pooled figures"),
+        arg("--calibration", param="calibration", group="view", group_required=False, action="store_true",
+            help="the calibration table of --month instead"),
+        POLICY, FORMAT, LANG,
+    ), context="leads_eval", values=("scorer", "model")),
+    Command("call-list", "one call list per rep for a working day (masked phones; CSV for the dialer, xlsx for "
+                         "people)", _call_list, (
+        DATA,
+        arg("--date", param="date", required=True, metavar="YYYY-MM-DD", help="the day to call"),
+        arg("--capacity", param="capacity", type=_positive_int, default=None, metavar="N",
+            help="places per rep (default: each rep's median dials per day over the last 28 days)"),
+        arg("--recency-days", param="recency_days", type=int, default=7, metavar="N",
+            help="leave out customers called in the last N days unless a callback is due (default 7)"),
+        arg("--spread", param="spread", action="store_true",
+            help="do not keep customers with the rep who last spoke to them"),
+        arg("--format", param="format", choices=("csv", "xlsx"), default="csv",
+            help="csv (to stdout or --out, for the dialer) or xlsx (--out, a sheet per rep)"),
+        arg("--out", param="out", metavar="FILE", default=None, help="file to write"),
+        POLICY, lang("language of reason and window (and of the xlsx headers)", param="lang"),
+    ), check=_check_call_list),
 )
 
 
@@ -563,7 +640,7 @@ def _add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
         target = parser
         if a.group:
             if a.group not in groups:
-                groups[a.group] = parser.add_mutually_exclusive_group(required=True)
+                groups[a.group] = parser.add_mutually_exclusive_group(required=a.group_required)
             target = groups[a.group]
         target.add_argument(*a.flags, **options)
 
@@ -620,7 +697,7 @@ def run(command: Command, args: argparse.Namespace) -> int:
             table, sentence = command.note_missing
             _progress(f"{data_dir} has no {table} table: {sentence}")
     result = resolve(target)(**kwargs)
-    if command.output == "none":
+    if command.output == "none" or result is None:  # None: the function wrote its own output
         return 0
     if command.output == "line":
         print(result)
