@@ -110,7 +110,7 @@ def test_a_new_row_is_a_new_command(monkeypatch, capsys, tiny_dir):
 # ----------------------------------------------------------------------------- outputs equal the functions'
 def _csv(frame) -> str:
     """The frame as the CLI's ``--format csv`` writes it (formula-safe text cells)."""
-    from telesales_lab.present.tables import write_csv
+    from telesales_lab.present.csv_safe import write_csv
 
     buf = io.StringIO()
     write_csv(frame, buf)
