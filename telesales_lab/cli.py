@@ -1,22 +1,72 @@
-"""The ``telesales-lab`` command line.
+"""The ``telesales-lab`` command line: one table of commands and one handler for them all.
 
 Every analysis is a subcommand whose table goes to stdout; ``--format csv`` gives CSV
 for scripts. Problems with the input (a :class:`~telesales_lab.exceptions.TelesalesError`)
 are printed as one line each on stderr with exit status 2, never as a traceback.
+
+How a command runs
+------------------
+:data:`COMMANDS` lists every subcommand as a :class:`Command` row: its name and help, the
+function it calls (a ``"module:function"`` path, imported only when that command runs, so
+start-up stays fast), its arguments (:class:`Arg`: the command-line option and the
+function's keyword it fills) and the kind of table it prints. :func:`run` does the rest for
+every row: it loads the policy (``--policy``, before anything slow), loads the data set
+(the positional ``data_dir`` of :data:`DATA`, passed as ``data``), calls the function with
+the keywords, and prints the returned table with ``--format table|csv`` and ``--lang``.
+
+How to add a command
+--------------------
+Write the analysis as a function in ``telesales_lab/analysis/`` that takes ``data`` (a
+loaded data set), ``month`` and, if it has rules, ``policy`` (a dict), and returns a tidy
+DataFrame. Add its column labels to ``locale/en.toml`` and ``zh.toml``. Then add one row
+to :data:`COMMANDS` (its position is its place in ``telesales-lab --help``)::
+
+    Command("targets", "monthly targets per rep: the month's goal, progress and forecast",
+            "telesales_lab.analysis.targets:targets",
+            (DATA, MONTH, POLICY, FORMAT, LANG)),
+
+That is all: ``telesales-lab targets data/demo --month 2026-10 --format csv`` works, and
+``tests/test_cli.py`` checks the row (help, bad input, exit 2). Options of its own are one
+:func:`arg` each, e.g. ``arg("--team", param="team", metavar="NAME", default=None,
+help="only this team")`` (``param`` is the function's keyword; the other keywords go to
+``argparse``). Further row fields, all optional:
+
+- ``output``: how ``--format table`` shows the frame: ``"columns"`` (labels from the
+  catalogs, within ``context`` when given), ``"evaluation"``, ``"training_plan"``;
+  ``"line"`` prints the returned text; ``"none"`` prints nothing.
+- ``switch`` with a dict ``call``: an option whose value picks the function (see
+  ``rank-scripts --table``); ``Arg(only=...)`` limits an option to some of them.
+- ``check``: a function given every option's keyword (all of them, whatever the switch)
+  and ``policy`` (the loaded policy, or None) before the data set is loaded, to refuse bad
+  options early.
+- ``values``: columns whose values are catalog keys (a status, a metric), shown in
+  ``--lang`` in table format.
+- ``note_missing``: ``(table, sentence)`` printed on stderr when the data set lacks an
+  optional table.
+- ``explain``: says why a table is empty ("no targets set for 2026-06 ..."): on stdout
+  instead of the table, on stderr beside the empty CSV.
+
+A command that does not take a data set (``demo``, ``import``) calls a small adapter
+defined in this module instead; keep those few and thin.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from dataclasses import dataclass, field, replace
+from importlib import import_module
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
-from telesales_lab.exceptions import TelesalesError
+from telesales_lab.config import DEMO_DIR, REPORTS_DIR
+from telesales_lab.exceptions import ParameterError, TelesalesError
 
 EXIT_INPUT = 2
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- output
 def emit(frame, fmt: str = "table", stream=None) -> None:
     """Write a result table to stdout as an aligned table or as CSV."""
     import pandas as pd
@@ -36,25 +86,128 @@ def _number(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
-def _add_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "csv", "csv-raw"), default="table",
-                   help="table (aligned, for people); csv (to stdout, cells starting with = + - @ "
-                        "prefixed with ' so a spreadsheet runs no formula); csv-raw (values as "
-                        "they are, for scripts)")
+def _columns(frame, lang: str, command: Command):
+    """Column labels in ``lang`` (within the command's context); ``values`` columns' words too."""
+    from telesales_lab.labels import t, translate_columns
+
+    if command.values:
+        frame = frame.copy()
+        for c in (c for c in command.values if c in frame):
+            frame[c] = frame[c].map(lambda v: t(v, lang, command.context) if isinstance(v, str) else v)
+    return translate_columns(frame, lang, command.context)
 
 
-def _add_policy(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", metavar="FILE", default=None,
-                   help="policy TOML file (default: the shipped policy; see `telesales-lab policy --init`)")
+def _evaluation_columns(frame, lang: str, command: Command):
+    from telesales_lab.analysis.evaluation import translate
+
+    return translate(frame, lang)
 
 
-def _add_lang(p: argparse.ArgumentParser,
-              help: str = "language of the table headers (table format only; CSV keeps snake_case)") -> None:
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help=help)
+def _training_plan(frame, lang: str, command: Command):
+    """Skills and methods in words, dates as text, empty cells blank."""
+    from telesales_lab.labels import t, translate_columns
+
+    for col in ("skill", "method"):
+        frame[col] = frame[col].map(lambda v: t(v, lang))
+    frame["due_on"] = frame["due_on"].dt.strftime("%Y-%m-%d")
+    return translate_columns(frame.astype(object).where(frame.notna(), ""), lang, command.context)
 
 
-def _add_month(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--month", required=required, metavar="YYYY-MM", help="month to analyse, e.g. 2026-10")
+def _bonus(frame, lang: str, command: Command):
+    """The failed gates in words, then the columns."""
+    from telesales_lab.analysis.bonus import translate_gates
+
+    return _columns(frame.assign(gates_failed=translate_gates(frame["gates_failed"], lang)), lang, command)
+
+
+#: ``Command.output`` -> how ``--format table`` shows the frame: ``(frame, lang, command)``.
+TABLE_FORMATS: dict[str, Callable] = {
+    "columns": _columns,
+    "evaluation": _evaluation_columns,
+    "training_plan": _training_plan,
+    "bonus": _bonus,
+}
+#: Outputs that are not tables: ``line`` prints the returned text, ``none`` nothing.
+OTHER_OUTPUTS = ("line", "none")
+
+
+# ----------------------------------------------------------------------------- the table's vocabulary
+@dataclass(frozen=True)
+class Arg:
+    """One command-line argument and the function keyword it fills.
+
+    ``flags`` and ``options`` go to :meth:`argparse.ArgumentParser.add_argument` as they
+    are. ``param`` is the keyword of the called function that receives the value (None:
+    the handler reads it, e.g. ``--format``). ``only`` limits it to some values of the
+    command's ``switch``; ``group`` puts it in a required mutually exclusive group.
+    """
+
+    flags: tuple[str, ...]
+    param: str | None = None
+    only: tuple[str, ...] = ()
+    group: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    group_required: bool = True
+
+    @property
+    def dest(self) -> str:
+        """The attribute name argparse gives the value."""
+        if "dest" in self.options:
+            return self.options["dest"]
+        longs = [f for f in self.flags if f.startswith("--")]
+        name = (longs or list(self.flags))[0].lstrip("-")
+        return name.replace("-", "_")
+
+
+def arg(*flags: str, param: str | None = None, only: tuple[str, ...] = (), group: str | None = None,
+        group_required: bool = True, **options) -> Arg:
+    """An :class:`Arg`: ``arg("--rep", param="rep_id", metavar="ID", default=None, help=...)``."""
+    return Arg(tuple(flags), param, tuple(only), group, options, group_required)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: a row of :data:`COMMANDS` (see the module docstring).
+
+    Parameters
+    ----------
+    name, help
+        The subcommand and its one-line help in ``telesales-lab --help``.
+    call
+        ``"module:function"`` (imported when the command runs) or a function; with
+        ``switch``, a dict from the switch option's values to those.
+    args
+        The arguments in the order ``--help`` lists them.
+    output
+        A key of :data:`TABLE_FORMATS`, or one of :data:`OTHER_OUTPUTS`.
+    context
+        Catalog context of the column labels (``output="columns"``).
+    values
+        Columns whose values are catalog keys, shown in ``--lang`` too (``output="columns"``).
+    switch
+        ``dest`` of the option whose value picks the function in ``call``.
+    check
+        Called with every option's keyword and ``policy`` before the data set is loaded.
+    note_missing
+        ``(table, sentence)``: printed on stderr as ``DATA_DIR has no TABLE table:
+        SENTENCE`` when the loaded data set lacks that optional table.
+    explain
+        Called with the result and the keywords (and ``lang``); a sentence it returns says
+        why the table is empty: printed instead of the table, or on stderr beside the
+        (empty) CSV.
+    """
+
+    name: str
+    help: str
+    call: str | Callable | Mapping[str, str | Callable]
+    args: tuple[Arg, ...]
+    output: str = "columns"
+    context: str | None = None
+    values: tuple[str, ...] = ()
+    switch: str | None = None
+    check: str | Callable | None = None
+    note_missing: tuple[str, str] | None = None
+    explain: str | Callable | None = None
 
 
 def _positive_int(text: str) -> int:
@@ -68,729 +221,511 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-# ----------------------------------------------------------------------------- demo, validate
-def _cmd_demo(args) -> int:
+def resolve(target: str | Callable) -> Callable:
+    """The function behind ``"package.module:function"`` (imported now), or ``target`` itself."""
+    if callable(target):
+        return target
+    module, _, name = target.partition(":")
+    return getattr(import_module(module), name)
+
+
+# ----------------------------------------------------------------------------- shared arguments
+#: The data set folder; the handler loads it and passes ``data``.
+DATA = arg("data_dir", param="data", help="folder with one file per table")
+#: The data set folder passed as a path (``data_dir``), for functions that read it themselves.
+DATA_DIR = arg("data_dir", param="data_dir", help="folder with one file per table")
+MONTH = arg("--month", param="month", required=True, metavar="YYYY-MM", help="month to analyse, e.g. 2026-10")
+#: The policy file; the handler loads and checks it first and passes the dict as ``policy``.
+POLICY = arg("--policy", param="policy", metavar="FILE", default=None,
+             help="policy TOML file (default: the shipped policy; see `telesales-lab policy --init`)")
+PERIOD = arg("--period", param="period", choices=("month", "quarter", "year"), default="month",
+             help="month, or the quarter / year to date ending with --month (default month)")
+AS_OF = arg("--as-of", param="as_of", metavar="YYYY-MM-DD", default=None,
+            help="cut the month at the end of this day, as a lead sees it then "
+                 "(default: the month's end, or the last day with data)")
+REGISTRY = arg("--registry", param="registry", required=True, metavar="FILE",
+               help="the experiment registry (experiments.toml; the demo writes one beside its data)")
+EXPERIMENT_ID = arg("--id", param="id", default=None, help="only this experiment")
+FORMAT = arg("--format", choices=("table", "csv", "csv-raw"), default="table",
+             help="table (aligned, for people); csv (to stdout, cells starting with = + - @ "
+                  "prefixed with ' so a spreadsheet runs no formula); csv-raw (values as "
+                  "they are, for scripts)")
+
+
+def lang(help: str = "language of the table headers (table format only; CSV keeps snake_case)",
+         param: str | None = None) -> Arg:
+    """``--lang en|zh``; ``param`` passes it to the function too (module titles in the plan)."""
+    return arg("--lang", param=param, choices=("en", "zh"), default="en", help=help)
+
+
+LANG = lang()
+
+
+# ----------------------------------------------------------------------------- adapters
+# Thin functions for commands that do more than "load, call, format"; the table names them.
+def _demo(out, seed, teams, reps_per_team, customers, calls, months, end_month) -> None:
     from telesales_lab.data.demo import write_demo
 
-    _progress(f"generating demo data (seed {args.seed}, {args.calls:,} calls) into {args.out} ...")
-    truth = write_demo(
-        args.out, seed=args.seed, n_teams=args.teams, reps_per_team=args.reps_per_team,
-        n_customers=args.customers, n_calls=args.calls, months=args.months, end_month=args.end_month,
-    )
-    _progress(f"wrote {args.out} (planted truth in {Path(args.out) / 'truth.json'}; "
-              f"{len(truth)} facts)")
-    return 0
+    _progress(f"generating demo data (seed {seed}, {calls:,} calls) into {out} ...")
+    truth = write_demo(out, seed=seed, n_teams=teams, reps_per_team=reps_per_team, n_customers=customers,
+                       n_calls=calls, months=months, end_month=end_month)
+    _progress(f"wrote {out} (planted truth in {Path(out) / 'truth.json'}; {len(truth)} facts)")
 
 
-def _cmd_validate(args) -> int:
+def _validate(data_dir) -> str:
     from telesales_lab.data.load import load_dataset
 
-    data = load_dataset(args.data_dir, cache=False)
+    data = load_dataset(data_dir, cache=False)
     sizes = ", ".join(f"{t} {len(f):,}" for t, f in data.tables.items())
-    print(f"{args.data_dir}: valid ({sizes})")
-    return 0
+    return f"{data_dir}: valid ({sizes})"
 
 
-# ----------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def _import(sources, mapping, out, targets):
+    from telesales_lab.data.importer import import_sources
+
+    _progress(f"importing {', '.join(sources)} through {mapping} ...")
+    started = time.perf_counter()
+    frame = import_sources(sources, mapping, out, targets=targets)
+    _progress(f"wrote {out} (valid) in {time.perf_counter() - started:.1f} s")
+    return frame
+
+
+def _policy(init, check, force) -> None:
+    from telesales_lab.data.policy import default_policy_text, load_policy
+
+    if check:
+        load_policy(check)
+        print(f"{check}: valid policy")
+        return
+    target = Path(init)
+    if target.exists() and not force:
+        raise ParameterError(f"{target} already exists; choose another file or pass --force")
+    target.write_text(default_policy_text(), encoding="utf-8")
+    _progress(f"wrote the default policy to {target}; edit it and pass it with --policy {target}")
+
+
+def _evaluate(data, month, period, policy):
+    from telesales_lab.analysis.evaluation import evaluate, evaluate_period
+
+    return evaluate(data, month, policy) if period == "month" else evaluate_period(data, period, month, policy)
+
+
+def _calibration(data, month, policy, agreement):
+    from telesales_lab.analysis.calibration import agreement as icc_panels, assessor_drift
+
+    return icc_panels(data, month, policy) if agreement else assessor_drift(data, month, policy)
+
+
+def _report(data_dir, month, out, lang, jobs, policy_file=None) -> str:
+    from telesales_lab.report import run_report
+
+    folder = run_report(data_dir, month, out=out, lang=lang, progress=True, jobs=jobs, policy=policy_file)
+    return str(folder / "index.html")
+
+
+def _check_ranking(padjust, alpha, min_connected, min_reps, policy, **_) -> None:
+    from telesales_lab.analysis.ranking import ScriptRanker
+
+    ScriptRanker(padjust=padjust, alpha=alpha, min_connected=min_connected, min_reps=min_reps,
+                 policy=policy)._settings()
+
+
+def _no_targets(frame, data, month, lang, **_) -> str | None:
+    """Why the targets table is empty ("no targets set" in ``lang``), or None."""
+    from telesales_lab.analysis.targets import no_targets_message
+
+    return _targets_sentence(no_targets_message(data, month), lang)
+
+
+def _no_bonus(frame, data, month, policy, lang, **_) -> str | None:
+    from telesales_lab.analysis.targets import no_targets_message
+
+    message = no_targets_message(data, month)
+    if message is None and frame.empty:
+        message = f"no targets set for {policy['bonus']['metric']} in {month}: no bonus to compute"
+    return _targets_sentence(message, lang)
+
+
+def _targets_sentence(message: str | None, lang: str) -> str | None:
+    from telesales_lab.labels import t
+
+    return message and message.replace("no targets set", t("no_targets", lang, "targets"))
+
+
+def _experiment_registry(registry, id=None, **_):
+    """The registry's experiments (only ``id`` if given); a bad registry is refused before the data load."""
+    from telesales_lab.data.registry import load_registry
+
+    experiments = load_registry(registry)
+    if id:
+        keep = [x for x in experiments if x.id == id]
+        if not keep:
+            raise ParameterError(f"--id == {id!r}: no such experiment in {registry} "
+                                 f"(it has {', '.join(x.id for x in experiments) or 'none'})")
+        experiments = keep
+    return experiments
+
+
+def _experiments(data, registry, id, as_of, lang):
+    from telesales_lab.analysis.experiments import experiments_table, monitor_experiments
+
+    return experiments_table(monitor_experiments(data, _experiment_registry(registry, id), as_of=as_of), lang=lang)
+
+
+def _experiment_plan(data, registry, id, as_of, assignment, month, calls_per_rep):
+    from telesales_lab.analysis.experiments import plan_assignment, plan_experiment
+
+    experiments = _experiment_registry(registry, id)
+    if assignment:
+        return plan_assignment(data, experiments, month=month, calls_per_rep=calls_per_rep)
+    return plan_experiment(data, experiments, as_of=as_of)
+
+
+def _leads(data, month, top, policy, lang):
+    from telesales_lab.analysis.leads import fit_lead_model, model_note, score_leads
+
+    model = fit_lead_model(data, month, policy=policy)
+    _progress(model_note(model, lang))
+    frame = score_leads(data, month, policy=policy, lang=lang, model=model)
+    return frame.head(top) if top else frame
+
+
+def _leads_eval(data, month, backtest, calibration, policy):
+    from telesales_lab.analysis.leads_eval import backtest as rolling, calibration_table, evaluate_leads
+
+    if calibration:
+        return calibration_table(data, month, policy=policy)
+    if backtest:
+        return rolling(data, month, months=backtest, policy=policy)
+    return evaluate_leads(data, month, policy=policy)
+
+
+def _check_call_list(format, out, **_) -> None:
+    if format == "xlsx" and not out:
+        raise ParameterError("--format xlsx needs --out FILE.xlsx (a workbook cannot go to stdout)")
+
+
+def _call_list(data, date, capacity, recency_days, spread, format, out, policy, lang):
+    """The day's call lists: written to --out (csv or xlsx) and None, or the frame for stdout."""
+    from telesales_lab.analysis.call_list import call_list, write_call_lists
+
+    frame = call_list(data, date, capacity=capacity, policy=policy, lang=lang, recency_days=recency_days,
+                      keep_with_last_rep=not spread)
+    cap = frame.attrs["capacity"]
+    _progress(f"{len(frame):,} customers on {frame['rep_id'].nunique()} lists "
+              f"({int(cap['capacity'].sum()):,} places; {int(cap['waiting'].sum()):,} customers of these reps "
+              "wait for another day)")
+    if format == "xlsx":
+        write_call_lists(frame, out, lang=lang)
+    elif out:
+        frame.to_csv(out, index=False, encoding="utf-8")
+    else:
+        return frame
+    _progress(f"wrote {out}")
+    return None
+
+
+def _funnel_by() -> tuple[str, ...]:
+    from telesales_lab.analysis.outcomes import FUNNEL_BY
+
+    return tuple(FUNNEL_BY)
+
+
+# ----------------------------------------------------------------------------- the commands
+_RANKING = "telesales_lab.analysis.ranking"
+#: ``rank-scripts --table`` -> the function that computes it.
+RANK_TABLES = {
+    "ranking": f"{_RANKING}:rank_scripts",
+    "pairwise": f"{_RANKING}:pairwise_comparisons",
+    "revenue": f"{_RANKING}:revenue_per_call",
+    "calls-needed": f"{_RANKING}:calls_needed",
+    "allocation": f"{_RANKING}:thompson_allocation",
+    "plan": f"{_RANKING}:assignment_plan",
+    "srm": f"{_RANKING}:srm_check",
+    "phrases": f"{_RANKING}:phrase_analysis",
+}
+_MODEL_TABLES = ("ranking", "pairwise", "revenue", "calls-needed", "allocation", "plan")
+_TESTED_TABLES = ("ranking", "pairwise", "calls-needed", "allocation", "plan")
+
+COMMANDS: tuple[Command, ...] = (
+    Command("demo", "write the demo data set with its planted truth", _demo, (
+        arg("--out", param="out", default=DEMO_DIR, help=f"folder to write (default {DEMO_DIR})"),
+        arg("--seed", param="seed", type=int, default=7, help="random seed (default 7)"),
+        arg("--teams", param="teams", type=_positive_int, default=6, help="number of teams (default 6)"),
+        arg("--reps-per-team", param="reps_per_team", type=_positive_int, default=10,
+            help="reps per team (default 10)"),
+        arg("--customers", param="customers", type=_positive_int, default=5000, help="customers (default 5000)"),
+        arg("--calls", param="calls", type=_positive_int, default=60_000,
+            help="calls in all months (default 60000)"),
+        arg("--months", param="months", type=_positive_int, default=6, help="months of calls (default 6)"),
+        arg("--end-month", param="end_month", default="2026-10", metavar="YYYY-MM",
+            help="last month (default 2026-10)"),
+    ), output="none"),
+    Command("validate", "check a data set folder; list every problem", _validate, (DATA_DIR,), output="line"),
+    Command("funnel", "call funnel (dials, connected, positive, sales, rates, revenue) per group",
+            "telesales_lab.analysis.outcomes:funnel", (
+                DATA, MONTH,
+                arg("--by", param="by", choices=_funnel_by, default="rep",
+                    help=lambda: "grouping: " + ", ".join(_funnel_by()) + " (default rep)"),
+                FORMAT, LANG)),
+    Command("plan", "training plans: each rep's largest credible skill gaps, with module, method, coach "
+                    "and due date",
+            "telesales_lab.analysis.training:plan", (
+                DATA, MONTH,
+                arg("--rep", param="rep_id", metavar="ID", default=None, help="only this rep's plan"),
+                POLICY, FORMAT,
+                lang("language of module titles and table headers (CSV keeps snake_case headers)", param="lang")),
+            output="training_plan", context="training"),
+    Command("training-effect", "effect of each training module on its skill (difference in differences on "
+                               "assessments)",
+            "telesales_lab.analysis.training:training_effect", (
+                DATA,
+                arg("--module", param="module_id", metavar="ID", default=None, help="only this module"),
+                POLICY, FORMAT, lang("language of the table headers (table format only)")),
+            context="training", note_missing=("training_log", "no training effects to estimate")),
+    Command("import", "turn dialer/CRM exports into a valid data set through a TOML mapping", _import, (
+        arg("sources", param="sources", nargs="+", metavar="SOURCE",
+            help="export file(s) with one layout (CSV or .xlsx), read in this order"),
+        arg("--mapping", param="mapping", required=True, metavar="MAPPING.toml",
+            help="how source columns become canonical columns (see README: Importing your own exports)"),
+        arg("--out", param="out", required=True, metavar="DATA_DIR",
+            help="folder to write: new, empty, or an earlier import (it is replaced only on success)"),
+        arg("--targets", param="targets", metavar="FILE", default=None,
+            help="the sales targets export, read through the mapping's [targets] section"),
+        FORMAT, lang("language of the summary table's headers (table format only)"))),
+    Command("policy", "write the default policy file to edit (--init FILE), or check one", _policy, (
+        arg("--init", param="init", group="action", metavar="FILE",
+            help="write the shipped default policy, with comments, to FILE"),
+        arg("--check", param="check", group="action", metavar="FILE",
+            help="check a policy file and report the first problem"),
+        arg("--force", param="force", action="store_true", help="overwrite FILE if it exists"),
+    ), output="none"),
+    Command("skills", "skill scores 0-100 per rep with interval and evidence count",
+            "telesales_lab.analysis.skills:score_skills", (DATA, MONTH, POLICY, FORMAT, LANG),
+            output="evaluation"),
+    Command("evaluate", "monthly KPI evaluation: five weighted dimensions, total, grade, rank", _evaluate,
+            (DATA, MONTH, PERIOD, POLICY, FORMAT, LANG), output="evaluation"),
+    Command("awards", "award candidates: best rep per team and overall",
+            "telesales_lab.analysis.evaluation:award_candidates", (DATA, MONTH, PERIOD, POLICY, FORMAT, LANG),
+            output="evaluation"),
+    Command("promotion", "promotion readiness: rep -> team lead -> supervisor",
+            "telesales_lab.analysis.evaluation:promotion_readiness", (DATA, MONTH, POLICY, FORMAT, LANG),
+            output="evaluation"),
+    Command("calibration", "QA calibration: assessor drift (default) or agreement (ICC)", _calibration, (
+        DATA, MONTH, POLICY, FORMAT, LANG,
+        arg("--agreement", param="agreement", action="store_true",
+            help="ICC per panel of assessors instead of drift"),
+    ), output="evaluation"),
+    Command("classify-customers", "customer classes A/B/C by frequency, amount and potential",
+            "telesales_lab.analysis.customers:classify_customers", (DATA, MONTH, POLICY, FORMAT, LANG),
+            output="evaluation"),
+    Command("care-list", "customers due a revisit, with a birthday soon, or lapsed A (ids only)",
+            "telesales_lab.analysis.customers:care_list", (DATA, MONTH, POLICY, FORMAT, LANG),
+            output="evaluation"),
+    Command("report", "the month's report: every notebook as HTML and .ipynb, one Excel workbook, coaching "
+                      "packs, index.html (into OUT/YYYY-MM/)", _report, (
+        DATA_DIR, MONTH,
+        arg("--out", param="out", default=REPORTS_DIR,
+            help=f"parent folder of the monthly reports (default {REPORTS_DIR})"),
+        lang("language of headings, labels and table headers (default en)", param="lang"),
+        arg("--jobs", param="jobs", type=_positive_int, default=None,
+            help="notebooks run at the same time (default 2, or 1 on a one-core machine)"),
+        # the file itself, not the loaded dict: the report checks it and hands its path to every kernel
+        arg("--policy", param="policy_file", metavar="FILE", default=None,
+            help="policy TOML file (default: the shipped policy; see `telesales-lab policy --init`)"),
+    ), output="line"),
+    Command("rank-scripts", "rank call-script variants per scenario, adjusted for the reps who used them, "
+                            "with honest verdicts", RANK_TABLES, (
+        DATA, MONTH,
+        arg("--by", param="by", only=_MODEL_TABLES[:-1], choices=("customer_class",), default=None,
+            help="also rank within customer class (adds a customer_class column after scenario)"),
+        arg("--window-months", param="window_months", type=_positive_int, default=1, metavar="N",
+            help="months of calls ending with --month (default 1)"),
+        arg("--padjust", param="padjust", only=_TESTED_TABLES, choices=("holm", "bh"), default=None,
+            help="multiplicity correction of the pairwise tests (default: the policy's [ranking] padjust, "
+                 "holm as shipped)"),
+        arg("--alpha", param="alpha", only=_MODEL_TABLES, type=float, default=None,
+            help="test level and 1 - interval coverage (default: [ranking] alpha, 0.05 as shipped)"),
+        arg("--min-connected", param="min_connected", only=_MODEL_TABLES, type=_positive_int, default=None,
+            help="connected calls a variant needs to be ranked (default: [ranking] min_connected, 100 as shipped)"),
+        arg("--min-reps", param="min_reps", only=_MODEL_TABLES, type=_positive_int, default=None,
+            help="reps a variant needs to be ranked (default: [ranking] min_reps, 3 as shipped)"),
+        arg("--table", choices=tuple(RANK_TABLES), default="ranking",
+            help="which table to print (default ranking; see the README)"),
+        arg("--intended-split", param="intended_split", only=("srm",), default="equal",
+            help="for --table srm: 'equal' or a CSV (scenario, script_id, share) / JSON file"),
+        arg("--phrase-source", param="source", only=("phrases",), choices=("transcript", "script"),
+            default="transcript", help="for --table phrases: call transcripts or script texts (default transcript)"),
+        replace(POLICY, only=_MODEL_TABLES),
+        FORMAT, LANG,
+    ), context="script_ranking", switch="table", check=_check_ranking),
+    Command("targets", "target attainment, month-end forecast with interval, status; reps and teams",
+            "telesales_lab.analysis.targets:targets", (DATA, MONTH, AS_OF, POLICY, FORMAT, LANG),
+            context="targets", values=("metric", "status"), explain=_no_targets),
+    Command("bonus", "bonus by target attainment: tier, base, multiplier, gates ([bonus] policy)",
+            "telesales_lab.analysis.bonus:bonus", (DATA, MONTH, POLICY, FORMAT, LANG),
+            output="bonus", context="targets", explain=_no_bonus),
+    Command("collections", "signed orders not paid after [collections] days (customer ids only)",
+            "telesales_lab.analysis.payments:collections", (DATA, MONTH, AS_OF, POLICY, FORMAT, LANG),
+            context="targets", values=("status",)),
+    Command("experiments", "script experiments watched every day: always-valid, rep-adjusted intervals and a "
+                           "decision per variant", _experiments, (
+        arg("data_dir", param="data", help="data set folder"),
+        REGISTRY,
+        arg("--as-of", param="as_of", default=None, metavar="YYYY-MM-DD",
+            help="last day to look at (default: the day of the last call)"),
+        EXPERIMENT_ID,
+        lang("language of the headers (table format) and of the reasons", param="lang"), FORMAT,
+    ), context="experiments", values=("decision",), check=_experiment_registry),
+    Command("experiment-plan", "calls needed, expected duration at the current volume, and a rep-blocked "
+                               "assignment for each registered experiment", _experiment_plan, (
+        arg("data_dir", param="data", help="data set folder"),
+        replace(REGISTRY, options=REGISTRY.options | {"help": "the experiment registry (experiments.toml)"}),
+        EXPERIMENT_ID,
+        arg("--as-of", param="as_of", default=None, metavar="YYYY-MM-DD",
+            help="the volume and baseline are taken from the 4 weeks up to this day (default: the last call)"),
+        arg("--assignment", param="assignment", action="store_true",
+            help="show the rep-blocked assignment (each rep's planned calls per variant) instead"),
+        arg("--month", param="month", default=None, metavar="YYYY-MM",
+            help="with --assignment: the month whose dials per rep are split (default: the last)"),
+        arg("--calls-per-rep", param="calls_per_rep", type=_positive_int, default=None,
+            help="with --assignment: split this many calls per rep instead of last month's dials"),
+        LANG, FORMAT,
+    ), context="experiments", check=_experiment_registry),
+    Command("leads", "score every customer who could be called in the month: calibrated sale probability, "
+                     "decile, expected value, best window, script, reason", _leads, (
+        DATA, MONTH,
+        arg("--top", param="top", type=_positive_int, default=None, metavar="N", help="only the N best leads"),
+        POLICY, FORMAT,
+        lang("language of reason, window and the table headers (CSV keeps snake_case headers)", param="lang"),
+    ), context="leads", values=("model",)),
+    Command("leads-eval", "out-of-time evaluation of the lead score (AUC, ALIFT, top-half share, Brier) against "
+                          "two baselines; --backtest N for a rolling window", _leads_eval, (
+        DATA, MONTH,
+        arg("--backtest", param="backtest", group="view", group_required=False, type=_positive_int, default=None,
+            metavar="N", help="the N months ending with --month, each scored by a model of the months before it, "
+                              "and the pooled figures"),
+        arg("--calibration", param="calibration", group="view", group_required=False, action="store_true",
+            help="the calibration table of --month instead"),
+        POLICY, FORMAT, LANG,
+    ), context="leads_eval", values=("scorer", "model")),
+    Command("call-list", "one call list per rep for a working day (masked phones; CSV for the dialer, xlsx for "
+                         "people)", _call_list, (
+        DATA,
+        arg("--date", param="date", required=True, metavar="YYYY-MM-DD", help="the day to call"),
+        arg("--capacity", param="capacity", type=_positive_int, default=None, metavar="N",
+            help="places per rep (default: each rep's median dials per day over the last 28 days)"),
+        arg("--recency-days", param="recency_days", type=int, default=7, metavar="N",
+            help="leave out customers called in the last N days unless a callback is due (default 7)"),
+        arg("--spread", param="spread", action="store_true",
+            help="do not keep customers with the rep who last spoke to them"),
+        arg("--format", param="format", choices=("csv", "xlsx"), default="csv",
+            help="csv (to stdout or --out, for the dialer) or xlsx (--out, a sheet per rep)"),
+        arg("--out", param="out", metavar="FILE", default=None, help="file to write"),
+        POLICY, lang("language of reason and window (and of the xlsx headers)", param="lang"),
+    ), check=_check_call_list),
+)
+
+
+# ----------------------------------------------------------------------------- the handler
+def _lazy(value):
+    """Option values given as functions (``choices``, ``help``) are computed when the parser is built."""
+    return value() if callable(value) and not isinstance(value, type) else value
+
+
+def _add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
+    groups: dict[str, Any] = {}
+    for a in command.args:
+        options = dict(a.options)
+        for key in ("choices", "help"):
+            if key in options:
+                options[key] = _lazy(options[key])
+        target = parser
+        if a.group:
+            if a.group not in groups:
+                groups[a.group] = parser.add_mutually_exclusive_group(required=a.group_required)
+            target = groups[a.group]
+        target.add_argument(*a.flags, **options)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``telesales-lab`` parser: one subcommand per row of :data:`COMMANDS`.
+
+    With ``only``, just that subcommand gets its arguments (the others keep their name and
+    help; ``""``: none), so a run does not import what other commands need to build their
+    options.
+    """
     parser = argparse.ArgumentParser(
         prog="telesales-lab",
         description="Telephone-sales workbench: call outcomes, fair script ranking, skills, "
                     "monthly KPI evaluation, training plans and coaching packs.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("demo", help="write the demo data set with its planted truth")
-    p.add_argument("--out", default="data/demo", help="folder to write (default data/demo)")
-    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    p.add_argument("--teams", type=_positive_int, default=6, help="number of teams (default 6)")
-    p.add_argument("--reps-per-team", type=_positive_int, default=10, help="reps per team (default 10)")
-    p.add_argument("--customers", type=_positive_int, default=5000, help="customers (default 5000)")
-    p.add_argument("--calls", type=_positive_int, default=60_000, help="calls in all months (default 60000)")
-    p.add_argument("--months", type=_positive_int, default=6, help="months of calls (default 6)")
-    p.add_argument("--end-month", default="2026-10", metavar="YYYY-MM", help="last month (default 2026-10)")
-    p.set_defaults(func=_cmd_demo)
-
-    p = sub.add_parser("validate", help="check a data set folder; list every problem")
-    p.add_argument("data_dir", help="folder with one file per table")
-    p.set_defaults(func=_cmd_validate)
-
-    # --- analysis subcommands are registered below, one block each ---------------
-    for register in _REGISTRARS:
-        register(sub)
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help)
+        if only is None or only == command.name:
+            _add_arguments(p, command)
+        p.set_defaults(command_row=command)
     return parser
 
 
-#: Functions ``register(subparsers)`` that add one analysis subcommand each.
-_REGISTRARS: list = []
+def run(command: Command, args: argparse.Namespace) -> int:
+    """Run one row: load the policy and the data set, call, print. Returns the exit status."""
+    values = {a.dest: getattr(args, a.dest) for a in command.args}
+    variant = values[command.switch] if command.switch else None
+    target = command.call[variant] if command.switch else command.call
+    kwargs = {a.param: values[a.dest] for a in command.args
+              if a.param and (not a.only or variant in a.only)}
+    lang_ = values.get("lang", "en")
+    if "lang" in values:
+        from telesales_lab.labels import check_lang
 
+        check_lang(lang_)
+    policy = None
+    if any(a.param == "policy" for a in command.args):
+        from telesales_lab.data.policy import load_policy
 
-# ----------------------------------------------------------------------------- funnel (outcomes)
-def _cmd_funnel(args) -> int:
-    from telesales_lab.labels import check_lang, translate_columns
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.analysis.outcomes import funnel
+        policy = load_policy(values[POLICY.dest])
+        if "policy" in kwargs:
+            kwargs["policy"] = policy
+    if command.check is not None:  # sees every option, whichever function the switch picks
+        resolve(command.check)(**{a.param: values[a.dest] for a in command.args
+                                   if a.param and a.param not in ("data", "policy")}, policy=policy)
+    if "data" in kwargs:
+        from telesales_lab.data.load import load_dataset
 
-    check_lang(args.lang)
-    frame = funnel(load_dataset(args.data_dir), args.month, by=args.by)
-    if args.format == "table":
-        frame = translate_columns(frame, args.lang)
-    emit(frame, args.format)
-    return 0
-
-
-def _register_funnel(sub) -> None:
-    from telesales_lab.analysis.outcomes import FUNNEL_BY
-
-    p = sub.add_parser("funnel", help="call funnel (dials, connected, positive, sales, rates, revenue) per group")
-    p.add_argument("data_dir", help="folder with one file per table")
-    _add_month(p)
-    p.add_argument("--by", choices=tuple(FUNNEL_BY), default="rep",
-                   help="grouping: " + ", ".join(FUNNEL_BY) + " (default rep)")
-    _add_format(p)
-    _add_lang(p)
-    p.set_defaults(func=_cmd_funnel)
-
-
-_REGISTRARS.append(_register_funnel)
-
-
-# ----------------------------------------------------------------------------- plan, training-effect (training)
-def _cmd_plan(args) -> int:
-    from telesales_lab.labels import check_lang, t, translate_columns
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.analysis.training import plan
-
-    check_lang(args.lang)
-    frame = plan(load_dataset(args.data_dir), args.month, rep_id=args.rep, policy=args.policy, lang=args.lang)
-    if args.format == "table":
-        for col in ("skill", "method"):
-            frame[col] = frame[col].map(lambda v: t(v, args.lang))
-        frame["due_on"] = frame["due_on"].dt.strftime("%Y-%m-%d")
-        frame = translate_columns(frame.astype(object).where(frame.notna(), ""), args.lang, "training")
-    emit(frame, args.format)
-    return 0
-
-
-def _cmd_training_effect(args) -> int:
-    from telesales_lab.labels import check_lang, translate_columns
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.analysis.training import training_effect
-
-    check_lang(args.lang)
-    data = load_dataset(args.data_dir)
-    if not data.has("training_log"):
-        _progress(f"{args.data_dir} has no training_log table: no training effects to estimate")
-    frame = training_effect(data, module_id=args.module, policy=args.policy)
-    if args.format == "table":
-        frame = translate_columns(frame, args.lang, "training")
-    emit(frame, args.format)
-    return 0
-
-
-def _register_training(sub) -> None:
-    p = sub.add_parser("plan", help="training plans: each rep's largest credible skill gaps, with module, "
-                                    "method, coach and due date")
-    p.add_argument("data_dir", help="folder with one file per table")
-    _add_month(p)
-    p.add_argument("--rep", metavar="ID", default=None, help="only this rep's plan")
-    _add_policy(p)
-    _add_format(p)
-    _add_lang(p, "language of module titles and table headers (CSV keeps snake_case headers)")
-    p.set_defaults(func=_cmd_plan)
-
-    p = sub.add_parser("training-effect", help="effect of each training module on its skill "
-                                               "(difference in differences on assessments)")
-    p.add_argument("data_dir", help="folder with one file per table")
-    p.add_argument("--module", metavar="ID", default=None, help="only this module")
-    _add_policy(p)
-    _add_format(p)
-    _add_lang(p, "language of the table headers (table format only)")
-    p.set_defaults(func=_cmd_training_effect)
-
-
-_REGISTRARS.append(_register_training)
-
-
-# ----------------------------------------------------------------------------- import (importer)
-def _cmd_import(args) -> int:
-    import time
-
-    from telesales_lab.labels import check_lang, translate_columns
-    from telesales_lab.data.importer import import_sources
-
-    check_lang(args.lang)
-    _progress(f"importing {', '.join(args.sources)} through {args.mapping} ...")
-    started = time.perf_counter()
-    frame = import_sources(args.sources, args.mapping, args.out, targets=args.targets)
-    _progress(f"wrote {args.out} (valid) in {time.perf_counter() - started:.1f} s")
-    if args.format == "table":
-        frame = translate_columns(frame, args.lang)
-    emit(frame, args.format)
-    return 0
-
-
-def _register_import(sub) -> None:
-    p = sub.add_parser("import", help="turn dialer/CRM exports into a valid data set through a TOML mapping")
-    p.add_argument("sources", nargs="+", metavar="SOURCE",
-                   help="export file(s) with one layout (CSV or .xlsx), read in this order")
-    p.add_argument("--mapping", required=True, metavar="MAPPING.toml",
-                   help="how source columns become canonical columns (see README: Importing your own exports)")
-    p.add_argument("--out", required=True, metavar="DATA_DIR",
-                   help="folder to write: new, empty, or an earlier import (it is replaced only on success)")
-    p.add_argument("--targets", metavar="FILE", default=None,
-                   help="the sales targets export, read through the mapping's [targets] section")
-    _add_format(p)
-    _add_lang(p, "language of the summary table's headers (table format only)")
-    p.set_defaults(func=_cmd_import)
-
-
-_REGISTRARS.append(_register_import)
-
-
-# ----------------------------------------------------------------------------- skills, evaluate, customers (skills)
-def _emit_lang(frame, args) -> int:
-    from telesales_lab.analysis.evaluation import translate
-    from telesales_lab.labels import check_lang
-
-    check_lang(args.lang)
-    emit(translate(frame, args.lang) if args.format == "table" else frame, args.format)
-    return 0
-
-
-def _cmd_policy(args) -> int:
-    from telesales_lab.data.policy import default_policy_text, load_policy
-
-    if args.check:
-        load_policy(args.check)
-        print(f"{args.check}: valid policy")
+        data_dir = values[DATA.dest]
+        kwargs["data"] = data = load_dataset(data_dir)
+        if command.note_missing and not data.has(command.note_missing[0]):
+            table, sentence = command.note_missing
+            _progress(f"{data_dir} has no {table} table: {sentence}")
+    result = resolve(target)(**kwargs)
+    if command.output == "none" or result is None:  # None: the function wrote its own output
         return 0
-    target = Path(args.init)
-    if target.exists() and not args.force:
-        from telesales_lab.exceptions import ParameterError
-
-        raise ParameterError(f"{target} already exists; choose another file or pass --force")
-    target.write_text(default_policy_text(), encoding="utf-8")
-    _progress(f"wrote the default policy to {target}; edit it and pass it with --policy {target}")
+    if command.output == "line":
+        print(result)
+        return 0
+    fmt = values.get("format", "table")
+    why = resolve(command.explain)(result, **(kwargs | {"lang": lang_})) if command.explain is not None else None
+    if why:  # an empty table and the reason: for people instead of it, for scripts beside it
+        if fmt == "table":
+            print(why)
+            return 0
+        print(why, file=sys.stderr)
+    elif fmt == "table":
+        result = TABLE_FORMATS[command.output](result, lang_, command)
+    emit(result, fmt)
     return 0
-
-
-def _cmd_skills(args) -> int:
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-    from telesales_lab.analysis.skills import score_skills
-
-    policy = load_policy(args.policy)
-    return _emit_lang(score_skills(load_dataset(args.data_dir), args.month, policy), args)
-
-
-def _cmd_evaluate(args) -> int:
-    from telesales_lab.analysis.evaluation import evaluate, evaluate_period
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    data = load_dataset(args.data_dir)
-    if args.period == "month":
-        frame = evaluate(data, args.month, policy)
-    else:
-        frame = evaluate_period(data, args.period, args.month, policy)
-    return _emit_lang(frame, args)
-
-
-def _cmd_awards(args) -> int:
-    from telesales_lab.analysis.evaluation import award_candidates
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    return _emit_lang(award_candidates(load_dataset(args.data_dir), args.month, args.period, policy), args)
-
-
-def _cmd_promotion(args) -> int:
-    from telesales_lab.analysis.evaluation import promotion_readiness
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    return _emit_lang(promotion_readiness(load_dataset(args.data_dir), args.month, policy), args)
-
-
-def _cmd_calibration(args) -> int:
-    from telesales_lab.analysis.calibration import agreement, assessor_drift
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    data = load_dataset(args.data_dir)
-    frame = agreement(data, args.month, policy) if args.agreement else assessor_drift(data, args.month, policy)
-    return _emit_lang(frame, args)
-
-
-def _cmd_classify_customers(args) -> int:
-    from telesales_lab.analysis.customers import classify_customers
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    return _emit_lang(classify_customers(load_dataset(args.data_dir), args.month, policy), args)
-
-
-def _cmd_care_list(args) -> int:
-    from telesales_lab.analysis.customers import care_list
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    return _emit_lang(care_list(load_dataset(args.data_dir), args.month, policy), args)
-
-
-def _register_skills(sub) -> None:
-    def common(p, period: bool = False) -> None:
-        p.add_argument("data_dir", help="folder with one file per table")
-        _add_month(p)
-        if period:
-            p.add_argument("--period", choices=("month", "quarter", "year"), default="month",
-                           help="month, or the quarter / year to date ending with --month (default month)")
-        _add_policy(p)
-        _add_format(p)
-        _add_lang(p)
-
-    p = sub.add_parser("policy", help="write the default policy file to edit (--init FILE), or check one")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--init", metavar="FILE", help="write the shipped default policy, with comments, to FILE")
-    g.add_argument("--check", metavar="FILE", help="check a policy file and report the first problem")
-    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    p.set_defaults(func=_cmd_policy)
-
-    p = sub.add_parser("skills", help="skill scores 0-100 per rep with interval and evidence count")
-    common(p)
-    p.set_defaults(func=_cmd_skills)
-
-    p = sub.add_parser("evaluate", help="monthly KPI evaluation: five weighted dimensions, total, grade, rank")
-    common(p, period=True)
-    p.set_defaults(func=_cmd_evaluate)
-
-    p = sub.add_parser("awards", help="award candidates: best rep per team and overall")
-    common(p, period=True)
-    p.set_defaults(func=_cmd_awards)
-
-    p = sub.add_parser("promotion", help="promotion readiness: rep -> team lead -> supervisor")
-    common(p)
-    p.set_defaults(func=_cmd_promotion)
-
-    p = sub.add_parser("calibration", help="QA calibration: assessor drift (default) or agreement (ICC)")
-    common(p)
-    p.add_argument("--agreement", action="store_true", help="ICC per panel of assessors instead of drift")
-    p.set_defaults(func=_cmd_calibration)
-
-    p = sub.add_parser("classify-customers", help="customer classes A/B/C by frequency, amount and potential")
-    common(p)
-    p.set_defaults(func=_cmd_classify_customers)
-
-    p = sub.add_parser("care-list", help="customers due a revisit, with a birthday soon, or lapsed A (ids only)")
-    common(p)
-    p.set_defaults(func=_cmd_care_list)
-
-
-_REGISTRARS.append(_register_skills)
-
-
-# ----------------------------------------------------------------------------- report (report)
-def _cmd_report(args) -> int:
-    from telesales_lab.report import run_report
-
-    folder = run_report(args.data_dir, args.month, out=args.out, lang=args.lang, progress=True,
-                        jobs=args.jobs, policy=args.policy)
-    print(folder / "index.html")
-    return 0
-
-
-def _register_report(sub) -> None:
-    p = sub.add_parser("report", help="the month's report: every notebook as HTML and .ipynb, one Excel "
-                                      "workbook, coaching packs, index.html (into OUT/YYYY-MM/)")
-    p.add_argument("data_dir", help="folder with one file per table")
-    _add_month(p)
-    p.add_argument("--out", default="reports", help="parent folder of the monthly reports (default reports)")
-    _add_lang(p, "language of headings, labels and table headers (default en)")
-    p.add_argument("--jobs", type=_positive_int, default=None,
-                   help="notebooks run at the same time (default 2, or 1 on a one-core machine)")
-    _add_policy(p)
-    p.set_defaults(func=_cmd_report)
-
-
-_REGISTRARS.append(_register_report)
-
-
-# ----------------------------------------------------------------------------- rank-scripts (script ranking)
-_RANK_TABLES = ("ranking", "pairwise", "revenue", "calls-needed", "allocation", "plan", "srm", "phrases")
-
-
-def _cmd_rank_scripts(args) -> int:
-    from telesales_lab.analysis import ranking as sr
-    from telesales_lab.analysis.ranking.ranker import _ranker
-    from telesales_lab.labels import check_lang, translate_columns
-    from telesales_lab.data.load import load_dataset
-
-    check_lang(args.lang)
-    opts = dict(padjust=args.padjust, alpha=args.alpha, min_connected=args.min_connected, min_reps=args.min_reps)
-    _ranker(**opts)._settings()  # refuse bad options before loading the data
-    data = load_dataset(args.data_dir)
-    by = args.by
-    if args.table == "ranking":
-        frame = sr.rank_scripts(data, args.month, by=by, window_months=args.window_months, **opts)
-    elif args.table == "pairwise":
-        frame = sr.pairwise_comparisons(data, args.month, by=by, window_months=args.window_months, **opts)
-    elif args.table == "revenue":
-        frame = sr.revenue_per_call(data, args.month, by=by, window_months=args.window_months, alpha=args.alpha,
-                                    min_connected=args.min_connected, min_reps=args.min_reps)
-    elif args.table == "calls-needed":
-        frame = sr.calls_needed(data, args.month, by=by, window_months=args.window_months, **opts)
-    elif args.table == "allocation":
-        frame = sr.thompson_allocation(data, args.month, by=by, window_months=args.window_months, **opts)
-    elif args.table == "plan":
-        frame = sr.assignment_plan(data, args.month, window_months=args.window_months, **opts)
-    elif args.table == "srm":
-        frame = sr.srm_check(data, args.month, args.intended_split, window_months=args.window_months)
-    else:
-        frame = sr.phrase_analysis(data, args.month, source=args.phrase_source, window_months=args.window_months)
-    if args.format == "table":
-        frame = translate_columns(frame, args.lang, context=sr.CONTEXT)
-    emit(frame, args.format)
-    return 0
-
-
-def _register_rank_scripts(sub) -> None:
-    p = sub.add_parser("rank-scripts", help="rank call-script variants per scenario, adjusted for the reps "
-                                            "who used them, with honest verdicts")
-    p.add_argument("data_dir", help="folder with one file per table")
-    _add_month(p)
-    p.add_argument("--by", choices=("customer_class",), default=None,
-                   help="also rank within customer class (adds a customer_class column after scenario)")
-    p.add_argument("--window-months", type=_positive_int, default=1, metavar="N",
-                   help="months of calls ending with --month (default 1)")
-    p.add_argument("--padjust", choices=("holm", "bh"), default="holm",
-                   help="multiplicity correction of the pairwise tests (default holm)")
-    p.add_argument("--alpha", type=float, default=0.05, help="test level and 1 - interval coverage (default 0.05)")
-    p.add_argument("--min-connected", type=_positive_int, default=100,
-                   help="connected calls a variant needs to be ranked (default 100)")
-    p.add_argument("--min-reps", type=_positive_int, default=3,
-                   help="reps a variant needs to be ranked (default 3)")
-    p.add_argument("--table", choices=_RANK_TABLES, default="ranking",
-                   help="which table to print (default ranking; see the README)")
-    p.add_argument("--intended-split", default="equal",
-                   help="for --table srm: 'equal' or a CSV (scenario, script_id, share) / JSON file")
-    p.add_argument("--phrase-source", choices=("transcript", "script"), default="transcript",
-                   help="for --table phrases: call transcripts or script texts (default transcript)")
-    _add_format(p)
-    _add_lang(p)
-    p.set_defaults(func=_cmd_rank_scripts)
-
-
-_REGISTRARS.append(_register_rank_scripts)
-
-
-# ----------------------------------------------------------------------------- targets, bonus, collections
-def _show_targets(frame, args, value_columns=()) -> int:
-    """A targets/bonus/collections table; in table format with labels (and values) in ``--lang``."""
-    from telesales_lab.labels import check_lang, t, translate_columns
-
-    check_lang(args.lang)
-    if args.format == "table":
-        frame = frame.copy()
-        for c in value_columns:
-            frame[c] = frame[c].map(lambda v: t(v, args.lang, "targets") if isinstance(v, str) else v)
-        frame = translate_columns(frame, args.lang, "targets")
-    emit(frame, args.format)
-    return 0
-
-
-# ----------------------------------------------------------------------------- script experiments
-def _experiment_registry(args):
-    from telesales_lab.data.registry import load_registry
-
-    experiments = load_registry(args.registry)  # refuse a bad registry before loading the data
-    if getattr(args, "id", None):
-        keep = [x for x in experiments if x.id == args.id]
-        if not keep:
-            from telesales_lab.exceptions import ParameterError
-
-            raise ParameterError(f"--id == {args.id!r}: no such experiment in {args.registry} "
-                                 f"(it has {', '.join(x.id for x in experiments) or 'none'})")
-        experiments = keep
-    return experiments
-
-
-def _cmd_experiments(args) -> int:
-    from telesales_lab.analysis.experiments import CONTEXT, experiments_table, monitor_experiments
-    from telesales_lab.labels import check_lang, t, translate_columns
-    from telesales_lab.data.load import load_dataset
-
-    check_lang(args.lang)
-    experiments = _experiment_registry(args)
-    data = load_dataset(args.data_dir)
-    frame = experiments_table(monitor_experiments(data, experiments, as_of=args.as_of), lang=args.lang)
-    if args.format == "table":
-        frame["decision"] = frame["decision"].map(lambda d: t(d, args.lang, CONTEXT))
-        frame = translate_columns(frame, args.lang, context=CONTEXT)
-    emit(frame, args.format)
-    return 0
-
-
-def _no_targets(message: str, frame, args) -> int:
-    """Say why there is nothing: on stdout for people; on stderr beside an empty CSV for scripts."""
-    from telesales_lab.labels import t
-
-    text = message.replace("no targets set", t("no_targets", args.lang, "targets"))
-    if args.format in ("csv", "csv-raw"):
-        print(text, file=sys.stderr)
-        emit(frame, args.format)
-    else:
-        print(text)
-    return 0
-
-
-def _cmd_targets(args) -> int:
-    from telesales_lab.analysis.targets import no_targets_message, targets
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    data = load_dataset(args.data_dir)
-    frame = targets(data, args.month, as_of=args.as_of, policy=policy)
-    message = no_targets_message(data, args.month)
-    if message:
-        return _no_targets(message, frame, args)
-    return _show_targets(frame, args, ("metric", "status"))
-
-
-def _cmd_bonus(args) -> int:
-    from telesales_lab.analysis.bonus import bonus, translate_gates
-    from telesales_lab.analysis.targets import no_targets_message
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    data = load_dataset(args.data_dir)
-    frame = bonus(data, args.month, policy)
-    message = no_targets_message(data, args.month)
-    if message is None and frame.empty:
-        message = f"no targets set for {policy['bonus']['metric']} in {args.month}: no bonus to compute"
-    if message:
-        return _no_targets(message, frame, args)
-    if args.format == "table":
-        frame = frame.assign(gates_failed=translate_gates(frame["gates_failed"], args.lang))
-    return _show_targets(frame, args)
-
-
-def _cmd_collections(args) -> int:
-    from telesales_lab.analysis.payments import collections
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.policy import load_policy
-
-    policy = load_policy(args.policy)
-    frame = collections(load_dataset(args.data_dir), args.month, as_of=args.as_of, policy=policy)
-    return _show_targets(frame, args, ("status",))
-
-
-def _register_targets(sub) -> None:
-    def common(p, as_of: bool) -> None:
-        p.add_argument("data_dir", help="folder with one file per table")
-        _add_month(p)
-        if as_of:
-            p.add_argument("--as-of", metavar="YYYY-MM-DD", default=None,
-                           help="cut the month at the end of this day, as a lead sees it then "
-                                "(default: the month's end, or the last day with data)")
-        _add_policy(p)
-        _add_format(p)
-        _add_lang(p)
-
-    p = sub.add_parser("targets", help="target attainment, month-end forecast with interval, status; reps and teams")
-    common(p, as_of=True)
-    p.set_defaults(func=_cmd_targets)
-
-    p = sub.add_parser("bonus", help="bonus by target attainment: tier, base, multiplier, gates ([bonus] policy)")
-    common(p, as_of=False)
-    p.set_defaults(func=_cmd_bonus)
-
-    p = sub.add_parser("collections", help="signed orders not paid after [collections] days (customer ids only)")
-    common(p, as_of=True)
-    p.set_defaults(func=_cmd_collections)
-
-
-_REGISTRARS.append(_register_targets)
-def _cmd_experiment_plan(args) -> int:
-    from telesales_lab.analysis.experiments import CONTEXT, plan_assignment, plan_experiment
-    from telesales_lab.labels import check_lang, translate_columns
-    from telesales_lab.data.load import load_dataset
-
-    check_lang(args.lang)
-    experiments = _experiment_registry(args)
-    data = load_dataset(args.data_dir)
-    if args.assignment:
-        frame = plan_assignment(data, experiments, month=args.month, calls_per_rep=args.calls_per_rep)
-    else:
-        frame = plan_experiment(data, experiments, as_of=args.as_of)
-    if args.format == "table":
-        frame = translate_columns(frame, args.lang, context=CONTEXT)
-    emit(frame, args.format)
-    return 0
-
-
-def _register_experiments(sub) -> None:
-    p = sub.add_parser("experiments", help="script experiments watched every day: always-valid, rep-adjusted "
-                                           "intervals and a decision per variant")
-    p.add_argument("data_dir", help="data set folder")
-    p.add_argument("--registry", required=True, metavar="FILE",
-                   help="the experiment registry (experiments.toml; the demo writes one beside its data)")
-    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
-                   help="last day to look at (default: the day of the last call)")
-    p.add_argument("--id", default=None, help="only this experiment")
-    _add_lang(p, help="language of the headers (table format) and of the reasons")
-    _add_format(p)
-    p.set_defaults(func=_cmd_experiments)
-
-    p = sub.add_parser("experiment-plan", help="calls needed, expected duration at the current volume, and a "
-                                               "rep-blocked assignment for each registered experiment")
-    p.add_argument("data_dir", help="data set folder")
-    p.add_argument("--registry", required=True, metavar="FILE", help="the experiment registry (experiments.toml)")
-    p.add_argument("--id", default=None, help="only this experiment")
-    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
-                   help="the volume and baseline are taken from the 4 weeks up to this day (default: the last call)")
-    p.add_argument("--assignment", action="store_true",
-                   help="show the rep-blocked assignment (each rep's planned calls per variant) instead")
-    p.add_argument("--month", default=None, metavar="YYYY-MM",
-                   help="with --assignment: the month whose dials per rep are split (default: the last)")
-    p.add_argument("--calls-per-rep", type=_positive_int, default=None,
-                   help="with --assignment: split this many calls per rep instead of last month's dials")
-    _add_lang(p)
-    _add_format(p)
-    p.set_defaults(func=_cmd_experiment_plan)
-
-
-_REGISTRARS.append(_register_experiments)
-
-
-# ----------------------------------------------------------------------------- leads, leads-eval, call-list (leads)
-def _cmd_leads(args) -> int:
-    from telesales_lab.analysis.leads import fit_lead_model, model_note, score_leads
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.labels import check_lang, t, translate_columns
-
-    check_lang(args.lang)
-    data = load_dataset(args.data_dir)
-    model = fit_lead_model(data, args.month, policy=args.policy)
-    _progress(model_note(model, args.lang))
-    frame = score_leads(data, args.month, policy=args.policy, lang=args.lang, model=model)
-    if args.top:
-        frame = frame.head(args.top)
-    if args.format == "table":
-        frame["model"] = frame["model"].map(lambda v: t(v, args.lang, "leads"))
-        frame = translate_columns(frame, args.lang, "leads")
-    emit(frame, args.format)
-    return 0
-
-
-def _cmd_leads_eval(args) -> int:
-    from telesales_lab.analysis.leads_eval import backtest, calibration_table, evaluate_leads
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.labels import check_lang, t, translate_columns
-
-    check_lang(args.lang)
-    data = load_dataset(args.data_dir)
-    if args.calibration:
-        frame = calibration_table(data, args.month, policy=args.policy)
-    elif args.backtest:
-        frame = backtest(data, args.month, months=args.backtest, policy=args.policy)
-    else:
-        frame = evaluate_leads(data, args.month, policy=args.policy)
-    if args.format == "table":
-        for col in ("scorer", "model"):
-            if col in frame:
-                frame[col] = frame[col].map(lambda v: t(v, args.lang, "leads_eval"))
-        frame = translate_columns(frame, args.lang, "leads_eval")
-    emit(frame, args.format)
-    return 0
-
-
-def _cmd_call_list(args) -> int:
-    from telesales_lab.analysis.call_list import call_list, write_call_lists
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.exceptions import ParameterError
-    from telesales_lab.labels import check_lang
-
-    check_lang(args.lang)
-    if args.format == "xlsx" and not args.out:
-        raise ParameterError("--format xlsx needs --out FILE.xlsx (a workbook cannot go to stdout)")
-    data = load_dataset(args.data_dir)
-    frame = call_list(data, args.date, capacity=args.capacity, policy=args.policy, lang=args.lang,
-                      recency_days=args.recency_days, keep_with_last_rep=not args.spread)
-    cap = frame.attrs["capacity"]
-    _progress(f"{len(frame):,} customers on {frame['rep_id'].nunique()} lists "
-              f"({int(cap['capacity'].sum()):,} places; {int(cap['waiting'].sum()):,} customers of these reps "
-              "wait for another day)")
-    if args.format == "xlsx":
-        write_call_lists(frame, args.out, lang=args.lang)
-        _progress(f"wrote {args.out}")
-    elif args.out:
-        frame.to_csv(args.out, index=False, encoding="utf-8")
-        _progress(f"wrote {args.out}")
-    else:
-        emit(frame, "csv")
-    return 0
-
-
-def _register_leads(sub) -> None:
-    p = sub.add_parser("leads", help="score every customer who could be called in the month: calibrated sale "
-                                     "probability, decile, expected value, best window, script, reason")
-    p.add_argument("data_dir", help="folder with one file per table")
-    _add_month(p)
-    p.add_argument("--top", type=_positive_int, default=None, metavar="N", help="only the N best leads")
-    _add_policy(p)
-    _add_format(p)
-    _add_lang(p, "language of reason, window and the table headers (CSV keeps snake_case headers)")
-    p.set_defaults(func=_cmd_leads)
-
-    p = sub.add_parser("leads-eval", help="out-of-time evaluation of the lead score (AUC, ALIFT, top-half share, "
-                                          "Brier) against two baselines; --backtest N for a rolling window")
-    p.add_argument("data_dir", help="folder with one file per table")
-    _add_month(p)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--backtest", type=_positive_int, default=None, metavar="N",
-                   help="the N months ending with --month, each scored by a model of the months before it, "
-                        "and the pooled figures")
-    g.add_argument("--calibration", action="store_true", help="the calibration table of --month instead")
-    _add_policy(p)
-    _add_format(p)
-    _add_lang(p)
-    p.set_defaults(func=_cmd_leads_eval)
-
-    p = sub.add_parser("call-list", help="one call list per rep for a working day (masked phones; CSV for the "
-                                         "dialer, xlsx for people)")
-    p.add_argument("data_dir", help="folder with one file per table")
-    p.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the day to call")
-    p.add_argument("--capacity", type=_positive_int, default=None, metavar="N",
-                   help="places per rep (default: each rep's median dials per day over the last 28 days)")
-    p.add_argument("--recency-days", type=int, default=7, metavar="N",
-                   help="leave out customers called in the last N days unless a callback is due (default 7)")
-    p.add_argument("--spread", action="store_true",
-                   help="do not keep customers with the rep who last spoke to them")
-    p.add_argument("--format", choices=("csv", "xlsx"), default="csv",
-                   help="csv (to stdout or --out, for the dialer) or xlsx (--out, a sheet per rep)")
-    p.add_argument("--out", metavar="FILE", default=None, help="file to write")
-    _add_policy(p)
-    _add_lang(p, "language of reason and window (and of the xlsx headers)")
-    p.set_defaults(func=_cmd_call_list)
-
-
-_REGISTRARS.append(_register_leads)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    names = {c.name for c in COMMANDS}
+    # only the named command's options are built; none for `telesales-lab --help`
+    parser = build_parser(argv[0] if argv and argv[0] in names else "")
     args = parser.parse_args(argv)
     try:
-        return args.func(args) or 0
+        return run(args.command_row, args) or 0
     except TelesalesError as exc:
         lines = str(exc).splitlines() or [type(exc).__name__]
         print(f"error: {lines[0]}", file=sys.stderr)

@@ -43,6 +43,7 @@ import types
 from datetime import datetime
 from pathlib import Path
 
+from telesales_lab.config import REPORTS_DIR
 from telesales_lab.exceptions import ParameterError, ReportError
 from telesales_lab.labels import check_lang, has, t
 
@@ -709,7 +710,7 @@ def _build_packs(data, month: str, folder: Path, lang: str, say, policy=None) ->
 
 
 # ----------------------------------------------------------------------------- public API
-def run_report(data_dir, month: str, out="reports", lang: str = "en", progress: bool = True, *,
+def run_report(data_dir, month: str, out=REPORTS_DIR, lang: str = "en", progress: bool = True, *,
                notebooks: list[str] | None = None, notebooks_dir=None, jobs: int | None = None,
                coaching: bool = True, privacy_check: bool = True, policy=None) -> Path:
     """Build the month's report into ``<out>/<month>/`` and swap it in.

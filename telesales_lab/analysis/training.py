@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import copy
 import math
-from importlib import resources
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from telesales_lab import labels
+from telesales_lab.config import default_file, default_label
 from telesales_lab.exceptions import DataValidationError, ParameterError, PolicyError
 from telesales_lab.data.periods import month_bounds, parse_month
 from telesales_lab.data.schema import ROLES, SKILLS, TRAINING_AREAS, TRAINING_METHODS, is_person
@@ -88,7 +88,7 @@ def training_settings(policy=None) -> tuple[dict, dict]:
     settings = copy.deepcopy(full.get("training", {}))
     missing = [k for k in SETTINGS if k not in settings]
     if missing:  # the shipped policy.toml and this module disagree: a packaging mistake
-        raise PolicyError(f"defaults/policy.toml: [training] lacks {', '.join(missing)}")
+        raise PolicyError(f"{default_label('policy.toml')}: [training] lacks {', '.join(missing)}")
     _check_settings(settings)
     return full, settings
 
@@ -147,7 +147,7 @@ def _check_settings(s: dict) -> None:
 # ----------------------------------------------------------------------------- catalog
 def default_catalog_path() -> Path:
     """Path of the shipped default training catalog."""
-    return Path(str(resources.files("telesales_lab") / "defaults" / "training_catalog.csv"))
+    return default_file("training_catalog.csv")
 
 
 def load_catalog(data=None, path=None) -> pd.DataFrame:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from telesales_lab import __version__
+from telesales_lab.config import cache_dir
 from telesales_lab.data.cache import Cache
 from telesales_lab.exceptions import DataValidationError, ParameterError, Problem
 from telesales_lab.data.schema import (FALSE_WORDS, REQUIRED_TABLES, TABLE_ORDER, TABLES, TRUE_WORDS, frame_checks,
@@ -729,15 +730,6 @@ def _add_parents(parents: dict[str, pd.Series], table: str, frame: pd.DataFrame)
 
 
 # ----------------------------------------------------------------------------- cache
-def cache_dir() -> Path:
-    """Where typed copies of validated data sets are kept (``TELESALES_CACHE_DIR``)."""
-    env = os.environ.get("TELESALES_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "telesales-lab"
-
-
 def _cache_key(sources: dict[str, tuple[Path, str | None]]) -> str:
     h = hashlib.sha256(f"{__version__}/{_CACHE_FORMAT}".encode())
     for table in sorted(sources):

@@ -15,9 +15,9 @@ import math
 import os
 import stat
 import tomllib
-from importlib import resources
 from pathlib import Path
 
+from telesales_lab.config import default_file, default_label
 from telesales_lab.exceptions import PolicyError
 from telesales_lab.data.schema import CUSTOMER_CLASSES, ROLES, SKILLS, TARGET_METRICS
 
@@ -42,7 +42,7 @@ SCALES = ("percentile", "minmax")
 
 def default_policy_path() -> Path:
     """Path of the shipped default policy file."""
-    return Path(str(resources.files("telesales_lab") / "defaults" / "policy.toml"))
+    return default_file("policy.toml")
 
 
 def default_policy_text() -> str:
@@ -109,6 +109,12 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "bonus.tiers.*.to": (0, math.inf, False),  # the last tier runs on: its end is infinity
     "bonus.tiers.*.multiplier": (0, 100, False),
     "bonus.tiers.*.accelerator": (0, 100, False),
+    "ranking.min_connected": (1, 10_000_000, True),
+    "ranking.min_reps": (1, 100_000, True),
+    "ranking.min_prob_best": (0, 1, False),
+    "ranking.alpha": (0, 1, False),
+    "ranking.n_draws": (100, 1_000_000, True),
+    "ranking.floor": (0, 1, False),
     "collections.days": (0, 3660, True),
     "collections.escalate_days": (0, 3660, True),
 }
@@ -390,6 +396,31 @@ def _check_rules(policy: dict, label: str) -> None:
     _check_range(label, "care", "lapsed_a_months", care["lapsed_a_months"], lo=1, integer=True)
     for cls in CUSTOMER_CLASSES:
         _check_range(label, "care.revisit_days", cls, care["revisit_days"][cls], lo=1)
+    _check_ranking(policy["ranking"], label)
+
+
+#: Multiplicity corrections of the script ranking (the keys of analysis.inference.PADJUST).
+RANKING_PADJUST = ("holm", "bh")
+
+
+def _check_open(label, table, key, value, lo: float, hi: float):
+    """A number strictly between ``lo`` and ``hi``."""
+    _check_range(label, table, key, value)
+    if not lo < value < hi:
+        _fail(label, table, key, value, f"must be strictly between {lo:g} and {hi:g}")
+
+
+def _check_ranking(rk: dict, label: str) -> None:
+    _check_range(label, "ranking", "min_connected", rk["min_connected"], lo=1, integer=True)
+    _check_range(label, "ranking", "min_reps", rk["min_reps"], lo=1, integer=True)
+    _check_open(label, "ranking", "min_prob_best", rk["min_prob_best"], 0, 1)
+    _check_open(label, "ranking", "alpha", rk["alpha"], 0, 1)
+    if rk["padjust"] not in RANKING_PADJUST:
+        _fail(label, "ranking", "padjust", rk["padjust"], f"must be one of {'|'.join(RANKING_PADJUST)}")
+    _check_range(label, "ranking", "n_draws", rk["n_draws"], lo=100, integer=True)
+    _check_range(label, "ranking", "floor", rk["floor"], lo=0)
+    if not rk["floor"] < 1:
+        _fail(label, "ranking", "floor", rk["floor"], "must be >= 0 and < 1")
 
 
 _TIER_KEYS = ("from", "to", "multiplier", "accelerator")
@@ -465,7 +496,7 @@ def _check_targets_bonus(policy: dict, label: str) -> None:
 
 
 def _build(user: dict, label: str) -> dict:
-    defaults = _read_toml(default_policy_path(), "defaults/policy.toml")
+    defaults = _read_toml(default_policy_path(), default_label("policy.toml"))
     try:
         policy = _merge(defaults, user, "", label)
     except RecursionError:
@@ -500,7 +531,7 @@ def load_policy(path: str | os.PathLike | None = None) -> dict:
         a negative or non-numeric weight, a threshold out of range.
     """
     if path is None:
-        return _build({}, "defaults/policy.toml")
+        return _build({}, default_label("policy.toml"))
     path = Path(path)
     return _build(_read_toml(path, str(path)), str(path))
 

@@ -196,8 +196,9 @@ def kpi_card(now: pd.DataFrame, before: pd.DataFrame | None = None, awards: pd.D
     """
     scored = now[now["total"].notna()].copy()
     if before is not None and not before.empty:
-        prev = before.drop_duplicates("rep_id").set_index("rep_id")["total"]
-        scored["change"] = scored["total"] - scored["rep_id"].map(prev)
+        prev = pd.to_numeric(before.drop_duplicates("rep_id").set_index("rep_id")["total"], errors="coerce")
+        scored["change"] = (pd.to_numeric(scored["total"], errors="coerce")
+                            - pd.to_numeric(scored["rep_id"].map(prev), errors="coerce").astype(float))
     else:
         scored["change"] = np.nan
     cols = ["rep_id", "team", "total", "grade", "change"]

@@ -16,9 +16,11 @@ from telesales_lab.analysis.ranking.ranker import (
     analyse_scripts,
     assignment_plan,
     calls_needed,
+    method_text,
     pairwise_comparisons,
     rank_cells,
     rank_scripts,
+    ranking_settings,
     raw_vs_adjusted,
     thompson_allocation,
 )
@@ -29,5 +31,5 @@ __all__ = [
     "BY", "CONTEXT", "RANK_COLUMNS", "VERDICTS", "PAIRWISE_COLUMNS", "ScriptRanker", "script_cells", "analyse_scripts",
     "rank_scripts", "rank_cells", "raw_vs_adjusted", "pairwise_comparisons", "revenue_per_call", "srm_check",
     "calls_needed", "thompson_allocation", "assignment_plan", "phrase_analysis", "wilson_interval",
-    "adjust_pvalues",
+    "adjust_pvalues", "ranking_settings", "method_text",
 ]

@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import expit, logit
+from telesales_lab.data.policy import resolve_policy
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.analysis.inference import adjust_pvalues, check_padjust, wilson_interval
 from telesales_lab.analysis.ranking.cells import PAIRWISE_COLUMNS, RANK_COLUMNS, _check_int, _check_open01, script_cells
@@ -395,24 +396,30 @@ def _mantel_haenszel(n, y):
 class ScriptRanker:
     """Rank script variants per group from the sufficient statistics of :func:`script_cells`.
 
+    Every threshold left at None is read from the policy's ``[ranking]`` section (shipped:
+    ``min_connected = 100``, ``min_reps = 3``, ``min_prob_best = 0.95``, ``alpha = 0.05``,
+    ``padjust = "holm"``, ``n_draws = 4000``, ``floor = 0.10``); a value given here wins.
+
     Parameters
     ----------
-    alpha : float, default 0.05
+    alpha : float, optional
         Level of the pairwise tests (after correction) and of every interval.
-    padjust : {"holm", "bh"}, default "holm"
+    padjust : {"holm", "bh"}, optional
         Multiplicity correction over the pairs of a group.
-    min_connected : int, default 100
+    min_connected : int, optional
         Connected calls a variant needs to be ranked.
-    min_reps : int, default 3
+    min_reps : int, optional
         Distinct reps with connected calls a variant needs to be ranked.
-    prob_threshold : float, default 0.95
-        ``prob_best`` the top variant also needs for the verdict ``best``.
-    n_draws : int, default 4000
+    prob_threshold : float, optional
+        ``prob_best`` the top variant also needs for the verdict ``best`` (``min_prob_best``).
+    n_draws : int, optional
         Posterior draws for ``prob_best``, ``expected_loss`` and the allocation.
-    floor : float, default 0.10
+    floor : float, optional
         Smallest share of next month's calls any variant gets in the allocation.
     random_state : int, default 0
         Seed of the posterior draws.
+    policy : dict, path or None
+        The policy (see :func:`telesales_lab.data.policy.resolve_policy`); None: the shipped one.
 
     Attributes
     ----------
@@ -424,8 +431,8 @@ class ScriptRanker:
         The fitted group objects, keyed by ``(scenario,)`` or ``(scenario, customer_class)``.
     """
 
-    def __init__(self, alpha=0.05, padjust="holm", min_connected=100, min_reps=3, prob_threshold=0.95,
-                 n_draws=4000, floor=0.10, random_state=0):
+    def __init__(self, alpha=None, padjust=None, min_connected=None, min_reps=None, prob_threshold=None,
+                 n_draws=None, floor=None, random_state=0, policy=None):
         self.alpha = alpha
         self.padjust = padjust
         self.min_connected = min_connected
@@ -434,18 +441,23 @@ class ScriptRanker:
         self.n_draws = n_draws
         self.floor = floor
         self.random_state = random_state
+        self.policy = policy
 
     def _settings(self):
-        floor = self.floor
+        given = {"alpha": self.alpha, "padjust": self.padjust, "min_connected": self.min_connected,
+                 "min_reps": self.min_reps, "prob_threshold": self.prob_threshold, "n_draws": self.n_draws,
+                 "floor": self.floor}
+        v = ranking_settings(self.policy) | {k: x for k, x in given.items() if x is not None}
+        floor = v["floor"]
         if isinstance(floor, bool) or not isinstance(floor, (int, float, np.floating)) or not 0 <= floor < 1:
             raise ParameterError(f"floor == {floor!r}, must be a number in [0, 1)")
         return {
-            "alpha": _check_open01("alpha", self.alpha),
-            "padjust": check_padjust(self.padjust),
-            "min_connected": _check_int("min_connected", self.min_connected, 1),
-            "min_reps": _check_int("min_reps", self.min_reps, 1),
-            "prob_threshold": _check_open01("prob_threshold", self.prob_threshold),
-            "n_draws": _check_int("n_draws", self.n_draws, 100),
+            "alpha": _check_open01("alpha", v["alpha"]),
+            "padjust": check_padjust(v["padjust"]),
+            "min_connected": _check_int("min_connected", v["min_connected"], 1),
+            "min_reps": _check_int("min_reps", v["min_reps"], 1),
+            "prob_threshold": _check_open01("prob_threshold", v["prob_threshold"]),
+            "n_draws": _check_int("n_draws", v["n_draws"], 100),
             "floor": float(floor),
             "random_state": _check_int("random_state", self.random_state, 0),
         }
@@ -566,10 +578,40 @@ def _types(frame, keys):
 
 
 # ----------------------------------------------------------------------------- public functions
-def _ranker(alpha=0.05, padjust="holm", min_connected=100, min_reps=3, prob_threshold=0.95, n_draws=4000,
-            floor=0.10, random_state=0):
-    return ScriptRanker(alpha=alpha, padjust=padjust, min_connected=min_connected, min_reps=min_reps,
-                        prob_threshold=prob_threshold, n_draws=n_draws, floor=floor, random_state=random_state)
+def ranking_settings(policy=None) -> dict:
+    """The ranking's thresholds from the policy's ``[ranking]`` section, under the
+    :class:`ScriptRanker` parameter names (``min_prob_best`` is ``prob_threshold``)."""
+    rk = resolve_policy(policy)["ranking"]
+    return {"alpha": rk["alpha"], "padjust": rk["padjust"], "min_connected": rk["min_connected"],
+            "min_reps": rk["min_reps"], "prob_threshold": rk["min_prob_best"], "n_draws": rk["n_draws"],
+            "floor": rk["floor"]}
+
+
+#: ``padjust`` -> the correction's name in the method text.
+_CORRECTION = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+
+
+def method_text(lang: str = "en", settings: dict | None = None, policy=None) -> str:
+    """The ranking's method in words, with the thresholds actually used.
+
+    Parameters
+    ----------
+    lang : {"en", "zh"}
+    settings : dict, optional
+        A fitted ranker's ``settings_`` (what it used, options included); else the policy's.
+    policy : dict, path or None
+        Read when ``settings`` is None.
+    """
+    from telesales_lab.labels import t
+
+    s = settings if settings is not None else ranking_settings(policy)
+    return t("ranking.method_text", lang).format(
+        min_connected=s["min_connected"], min_reps=s["min_reps"], min_prob_best=s["prob_threshold"],
+        correction=_CORRECTION[s["padjust"]])
+
+
+def _ranker(**options):
+    return ScriptRanker(**options)
 
 
 def analyse_scripts(data, month: str, by: str | None = None, window_months: int = 1, **options) -> ScriptRanker:
@@ -588,9 +630,10 @@ def rank_cells(cells: pd.DataFrame, **options) -> pd.DataFrame:
     return _ranker(**options).fit(cells).ranking_
 
 
-def rank_scripts(data, month: str, by: str | None = None, window_months: int = 1, *, padjust: str = "holm",
-                 alpha: float = 0.05, min_connected: int = 100, min_reps: int = 3, prob_threshold: float = 0.95,
-                 n_draws: int = 4000, random_state: int = 0) -> pd.DataFrame:
+def rank_scripts(data, month: str, by: str | None = None, window_months: int = 1, *, padjust: str | None = None,
+                 alpha: float | None = None, min_connected: int | None = None, min_reps: int | None = None,
+                 prob_threshold: float | None = None, n_draws: int | None = None, random_state: int = 0,
+                 policy=None) -> pd.DataFrame:
     """Rank the script variants of every scenario (and customer class), adjusted for the reps.
 
     Parameters
@@ -603,10 +646,12 @@ def rank_scripts(data, month: str, by: str | None = None, window_months: int = 1
         Rank within scenario x customer class as well.
     window_months : int, default 1
         Months of calls, ending with ``month``.
-    padjust : {"holm", "bh"}
+    padjust : {"holm", "bh"}, optional
         Multiplicity correction of the pairwise tests within a group.
     alpha, min_connected, min_reps, prob_threshold, n_draws, random_state
-        See :class:`ScriptRanker`.
+        See :class:`ScriptRanker`; None reads the policy's ``[ranking]`` section.
+    policy : dict, path or None
+        The policy; None: the shipped one.
 
     Returns
     -------
@@ -632,7 +677,7 @@ def rank_scripts(data, month: str, by: str | None = None, window_months: int = 1
     """
     return analyse_scripts(data, month, by=by, window_months=window_months, padjust=padjust, alpha=alpha,
                            min_connected=min_connected, min_reps=min_reps, prob_threshold=prob_threshold,
-                           n_draws=n_draws, random_state=random_state).ranking_
+                           n_draws=n_draws, random_state=random_state, policy=policy).ranking_
 
 
 def raw_vs_adjusted(ranking: pd.DataFrame) -> pd.DataFrame:
@@ -660,8 +705,8 @@ def raw_vs_adjusted(ranking: pd.DataFrame) -> pd.DataFrame:
 
 
 def pairwise_comparisons(data, month: str, by: str | None = None, window_months: int = 1, *,
-                         padjust: str = "holm", alpha: float = 0.05, min_connected: int = 100,
-                         min_reps: int = 3) -> pd.DataFrame:
+                         padjust: str | None = None, alpha: float | None = None, min_connected: int | None = None,
+                         min_reps: int | None = None, policy=None) -> pd.DataFrame:
     """Every pair of ranked variants within a scenario (x class), on the rep-adjusted model.
 
     Returns
@@ -675,20 +720,23 @@ def pairwise_comparisons(data, month: str, by: str | None = None, window_months:
         multiplicity-adjusted); ``p_value`` its Wald t test, ``p_adj`` corrected over the
         group's pairs (Holm or BH), ``significant`` = ``p_adj < alpha``; ``shared_reps`` reps
         who used both; ``mh_*`` the Mantel-Haenszel odds ratio stratified by rep and the
-        Cochran-Mantel-Haenszel test, as a cross-check.
+        Cochran-Mantel-Haenszel test, as a cross-check. Thresholds left at None come from
+        the policy's ``[ranking]`` section.
     """
     return analyse_scripts(data, month, by=by, window_months=window_months, padjust=padjust, alpha=alpha,
-                           min_connected=min_connected, min_reps=min_reps).pairwise_
+                           min_connected=min_connected, min_reps=min_reps, policy=policy).pairwise_
 
 
 def thompson_allocation(data, month: str, by: str | None = None, window_months: int = 1, *,
-                        floor: float = 0.10, random_state: int = 0, **options) -> pd.DataFrame:
+                        floor: float | None = None, random_state: int = 0, **options) -> pd.DataFrame:
     """Next month's share of calls per variant: Thompson sampling with a floor.
 
     ``share = floor + (1 - K * floor) * prob_best`` for the K variants with a call in the
     window (``prob_best`` = share of posterior draws in which the variant is best; 0 for
     variants with insufficient data, which thus get exactly the floor and keep being tried).
-    If ``K * floor >= 1`` every variant gets ``1/K``.
+    If ``K * floor >= 1`` every variant gets ``1/K``. ``floor`` and the ``options``
+    (:class:`ScriptRanker` parameters, ``policy``) left at None come from the policy's
+    ``[ranking]`` section.
 
     Returns
     -------
@@ -699,7 +747,7 @@ def thompson_allocation(data, month: str, by: str | None = None, window_months: 
                            random_state=random_state, **options).allocation()
 
 
-def calls_needed(data, month: str, by: str | None = None, window_months: int = 1, *, alpha: float = 0.05,
+def calls_needed(data, month: str, by: str | None = None, window_months: int = 1, *, alpha: float | None = None,
                  power: float = 0.8, **options) -> pd.DataFrame:
     """Further connected calls needed to separate the top two variants of each group.
 
@@ -720,7 +768,7 @@ def calls_needed(data, month: str, by: str | None = None, window_months: int = 1
     return ranker.calls_needed(power=power)
 
 
-def assignment_plan(data, month: str, window_months: int = 1, *, floor: float = 0.10, calls_per_rep=None,
+def assignment_plan(data, month: str, window_months: int = 1, *, floor: float | None = None, calls_per_rep=None,
                     random_state: int = 0, **options) -> pd.DataFrame:
     """A rep-blocked assignment plan for next month: every active rep uses every variant.
 

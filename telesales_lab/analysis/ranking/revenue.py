@@ -8,11 +8,12 @@ import pandas as pd
 from scipy import stats
 from telesales_lab.analysis.ranking.cells import _check_int, _check_open01, script_cells
 from telesales_lab.analysis.ranking.clogit import _floored_cov
-from telesales_lab.analysis.ranking.ranker import _matrix, _order, _types
+from telesales_lab.analysis.ranking.ranker import _matrix, _order, _types, ranking_settings
 
 
 def revenue_per_call(data, month: str, by: str | None = None, window_months: int = 1, *,
-                     alpha: float = 0.05, min_connected: int = 100, min_reps: int = 3) -> pd.DataFrame:
+                     alpha: float | None = None, min_connected: int | None = None, min_reps: int | None = None,
+                     policy=None) -> pd.DataFrame:
     """Revenue per connected call per variant: raw and adjusted for the rep mix.
 
     The adjusted figure comes from a linear model of each connected call's revenue with a
@@ -28,8 +29,13 @@ def revenue_per_call(data, month: str, by: str | None = None, window_months: int
         ``scenario, [customer_class,] script_id, connected, revenue, revenue_per_connected,
         ci_low, ci_high, adj_revenue_per_connected, adj_ci_low, adj_ci_high, rank``. Where
         the data set has no orders at all, the revenue columns are NaN and nothing is ranked
-        (unknown, not 0).
+        (unknown, not 0). ``alpha``, ``min_connected`` and ``min_reps`` left at None come from
+        the policy's ``[ranking]`` section.
     """
+    rk = ranking_settings(policy)
+    alpha = rk["alpha"] if alpha is None else alpha
+    min_connected = rk["min_connected"] if min_connected is None else min_connected
+    min_reps = rk["min_reps"] if min_reps is None else min_reps
     alpha = _check_open01("alpha", alpha)
     min_connected = _check_int("min_connected", min_connected, 1)
     min_reps = _check_int("min_reps", min_reps, 1)
