@@ -785,6 +785,10 @@ def _label(feature: str, lang: str) -> str:
 def _shown(values: pd.Series, lang: str) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or pd.api.types.is_string_dtype(values):
         s = values.astype("string")
+        if lang != "en":  # category words in the reader's language (callback -> 约回访); ids stay
+            words = {v: labels.t(v, lang) for v in s.dropna().unique() if labels.has(v)}
+            if words:
+                s = s.map(lambda v: words.get(v, v) if isinstance(v, str) else v).astype("string")
         return s.fillna(labels.t("none", lang, "leads")).to_numpy(object)
     v = values.to_numpy(float)
     text = np.where(np.abs(v) < 1, np.char.mod("%.2f", np.nan_to_num(v)), np.char.mod("%.0f", np.nan_to_num(v)))
