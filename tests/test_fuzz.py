@@ -16,7 +16,6 @@ import signal
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from conftest import tiny_tables, write_tables
 

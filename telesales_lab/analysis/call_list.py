@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from telesales_lab import labels
+from telesales_lab.analysis.payments import collections
+from telesales_lab.data.schema import is_connected
 from telesales_lab.exceptions import ParameterError
 
 CARE_ITEMS = ("callback", "collection", "lapsed_a", "revisit_due", "birthday", "new_lead")
@@ -77,25 +79,29 @@ def rep_capacity(data, date: str, capacity: int | None = None, capacity_days: in
     return pd.DataFrame({"rep_id": median.index.astype("string"), "capacity": cap.astype("int64")})
 
 
-def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_days: int) -> pd.DataFrame:
-    """``customer_id, care_item`` for every reason that applies (a customer may appear twice)."""
+def _last_connected(past: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's last connected call among ``past``."""
+    conn = past[is_connected(past["outcome"])]
+    return conn.sort_values("started_at", kind="stable").drop_duplicates("customer_id", keep="last")
+
+
+def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_days: int,
+                past: pd.DataFrame, last_conn: pd.DataFrame) -> pd.DataFrame:
+    """``customer_id, care_item`` for every reason that applies (a customer may appear twice).
+
+    ``past``: the calls before ``day``; ``last_conn``: each customer's last connected call among
+    them (:func:`_last_connected`).
+    """
     from telesales_lab.analysis.customers import care_list
 
     parts = []
-    calls = data.calls
-    past = calls[(calls["started_at"] < day).to_numpy(bool)]
-    conn = past[past["outcome"].astype("string") != "no_answer"]
-    last_conn = conn.sort_values("started_at", kind="stable").drop_duplicates("customer_id", keep="last")
     cb = last_conn.loc[last_conn["outcome"].astype("string") == "callback", "customer_id"].astype("string")
     parts.append(pd.DataFrame({"customer_id": cb.to_numpy(), "care_item": "callback"}))
 
-    # the rule of `telesales-lab collections`: still signed [collections] days after signing
-    from telesales_lab.data.policy import resolve_policy
-
-    days = resolve_policy(policy)["collections"]["days"]
+    # the open collections of `telesales-lab collections` as of the day, customers in order order
     orders = data.orders
-    open_ = orders[(orders["status"].astype("string") == "signed").to_numpy(bool)
-                   & (orders["ordered_at"].dt.normalize() <= day - pd.Timedelta(days=days)).to_numpy(bool)]
+    due_orders = collections(data, str(day.to_period("M")), as_of=day, policy=policy)["order_id"]
+    open_ = orders[orders["order_id"].astype("string").isin(due_orders).to_numpy(bool)]
     parts.append(pd.DataFrame({"customer_id": open_["customer_id"].astype("string").unique(),
                                "care_item": "collection"}))
 
@@ -170,12 +176,13 @@ def call_list(data, date: str, capacity: int | None = None, policy=None, lang: s
                              "nobody to give a list to (pass a date within the data)")
     if leads is None:
         leads = score_leads(data, str(day.to_period("M")), policy=policy, lang=lang)
-    cand = _candidates(data, day, leads, policy, birthday_days)
+    calls = data.calls
+    past = calls[(calls["started_at"] < day).to_numpy(bool)]
+    last = _last_connected(past)
+    cand = _candidates(data, day, leads, policy, birthday_days, past, last)
     cand["priority"] = cand["care_item"].map({c: i for i, c in enumerate(CARE_ITEMS)})
     cand = cand.sort_values("priority", kind="stable").drop_duplicates("customer_id", keep="first")
 
-    calls = data.calls
-    past = calls[(calls["started_at"] < day).to_numpy(bool)]
     recent = past.loc[past["started_at"] >= day - pd.Timedelta(days=recency_days), "customer_id"].astype("string")
     cand = cand[~cand["customer_id"].isin(recent) | (cand["care_item"] == "callback")]
 
@@ -186,8 +193,6 @@ def call_list(data, date: str, capacity: int | None = None, policy=None, lang: s
     # the order of the reasons' sources, never the id)
     cand = cand.sort_values(["priority", "value"], ascending=[True, False], kind="stable", na_position="last")
 
-    conn = past[past["outcome"].astype("string") != "no_answer"]
-    last = conn.sort_values("started_at", kind="stable").drop_duplicates("customer_id", keep="last")
     last_rep = pd.Series(last["rep_id"].astype("string").to_numpy(),
                          index=last["customer_id"].astype("string").to_numpy())
     cand["owner"] = cand["customer_id"].map(last_rep) if keep_with_last_rep else pd.NA

@@ -31,7 +31,7 @@ import pandas as pd
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.labels import check_lang, t
 from telesales_lab.data.periods import parse_month
-from telesales_lab.data.schema import OUTCOMES, is_person, is_positive
+from telesales_lab.data.schema import is_person, is_positive
 
 
 #: Sections of a pack, in page order; each is a DataFrame in the pack and a table on the page.

@@ -42,6 +42,8 @@ from telesales_lab.analysis.sequential import (
     stratified_mean_difference,
 )
 from telesales_lab.data.registry import Experiment, example_registry_path, load_registry
+from telesales_lab.data.cache import cached
+from telesales_lab.data.schema import is_connected, is_kept_order
 from telesales_lab.exceptions import ParameterError, RegistryError
 from telesales_lab.labels import check_lang, t
 
@@ -64,6 +66,16 @@ SRM_ALPHA = 0.001
 CONTEXT = "experiments"
 _REASONS = ("wait", "not_started", "running", "running_end", "winner", "no_difference", "non_inferior", "inferior",
             "srm", "control_row")
+
+
+def _revenue_per_call(data) -> pd.Series:
+    """Kept orders' amount summed per call id (index: the call id as text), once per data set."""
+    def compute():
+        orders = data.orders
+        ok = orders["call_id"].notna().to_numpy(bool) & is_kept_order(orders["status"])
+        return orders.loc[ok].groupby(orders.loc[ok, "call_id"].astype(str))["amount"].sum()
+
+    return cached(data, "revenue_per_call_id", ("orders",), compute)
 
 
 def _say(name: str, lang: str, **values) -> str:
@@ -148,16 +160,14 @@ def daily_sums(data, x: Experiment, as_of: _dt.date) -> dict:
     var = pd.Index(order).get_indexer(sub["script_id"])
     flat = (day * R + rep) * K + var
     size = n_days * R * K
-    connected = (sub["outcome"] != "no_answer").to_numpy(bool)
+    connected = is_connected(sub["outcome"])
     sale = (sub["outcome"] == "sale").to_numpy(bool)
     out["calls"] = np.bincount(flat, minlength=size).reshape(shape).astype(float)
     out["connected"] = np.bincount(flat, weights=connected, minlength=size).reshape(shape)
     out["sales"] = np.bincount(flat, weights=sale, minlength=size).reshape(shape)
     rev = np.zeros(len(sub))
     if x.metric == "revenue_per_call":
-        orders = data.orders
-        ok = orders["call_id"].notna().to_numpy(bool) & (orders["status"] != "cancelled").to_numpy(bool)
-        per_call = orders.loc[ok].groupby(orders.loc[ok, "call_id"].astype(str))["amount"].sum()
+        per_call = _revenue_per_call(data)
         pos = per_call.index.get_indexer(sub["call_id"].astype(str))
         rev = np.where((pos >= 0) & connected, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
     out["revenue"] = np.bincount(flat, weights=rev, minlength=size).reshape(shape)
@@ -490,7 +500,7 @@ def plan_experiment(data, registry, as_of=None) -> pd.DataFrame:
         m = ((calls["started_at"] >= t0) & (calls["started_at"] < t1)).to_numpy(bool)
         sub = calls.loc[m, ["script_id", "outcome", "call_id"]]
         in_scen = sub["script_id"].astype(str).map(scen).eq(x.scenario).to_numpy(bool)
-        conn = (sub["outcome"] != "no_answer").to_numpy(bool)
+        conn = is_connected(sub["outcome"])
         per_day = (in_scen & conn).sum() / 28.0
         ctl = (sub["script_id"].astype(str) == x.control).to_numpy(bool) & conn
         if not ctl.any():
@@ -507,10 +517,7 @@ def plan_experiment(data, registry, as_of=None) -> pd.DataFrame:
             else:
                 fixed = math.nan
         else:
-            orders = data.orders
-            ok = orders["call_id"].notna().to_numpy(bool) & (orders["status"] != "cancelled").to_numpy(bool)
-            per_call = orders.loc[ok].groupby(orders.loc[ok, "call_id"].astype(str))["amount"].sum()
-            rev = per_call.reindex(sub["call_id"].astype(str).to_numpy()[ctl]).fillna(0.0).to_numpy()
+            rev = _revenue_per_call(data).reindex(sub["call_id"].astype(str).to_numpy()[ctl]).fillna(0.0).to_numpy()
             base = float(rev.mean()) if len(rev) else math.nan
             var_call = float(rev.var(ddof=1)) if len(rev) > 1 else math.nan
             fixed = 2 * var_call * information_for(x.mde, a, x.power) if np.isfinite(var_call) else math.nan

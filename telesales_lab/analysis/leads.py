@@ -51,7 +51,7 @@ from telesales_lab import labels
 from telesales_lab.data.cache import cached
 from telesales_lab.data.monthly import _flags
 from telesales_lab.data.periods import parse_month
-from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES
+from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES, is_kept_order
 from telesales_lab.exceptions import ParameterError
 
 _NS_DAY = 86_400 * 10**9
@@ -159,7 +159,7 @@ def _panel(data) -> dict:
         per["objection"] = last_rows["objection"]
 
         orders = data.orders
-        ok = (orders["status"] != "cancelled").to_numpy(bool)
+        ok = is_kept_order(orders["status"])
         o = pd.DataFrame({"code": cust_ids.get_indexer(orders["customer_id"].astype("string")),
                           "month": _month_index(orders["ordered_at"]), "amount": orders["amount"].to_numpy(float),
                           "t": _ns(orders["ordered_at"])})[ok]
@@ -696,7 +696,7 @@ def _deciles(score: pd.Series) -> pd.Series:
 
 def _expected_order_value(data, p: pd.Period, feats: pd.DataFrame, prior_orders: float = 3.0) -> np.ndarray:
     orders = data.orders
-    ok = (orders["status"] != "cancelled").to_numpy(bool) & (orders["ordered_at"] < p.start_time).to_numpy(bool)
+    ok = is_kept_order(orders["status"]) & (orders["ordered_at"] < p.start_time).to_numpy(bool)
     if not ok.any():
         return np.full(len(feats), np.nan)
     n, amount = feats["hist_orders"].to_numpy(float), feats["hist_amount"].to_numpy(float)

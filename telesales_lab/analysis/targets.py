@@ -308,8 +308,6 @@ def _model(data, month: pd.Period, as_of: pd.Timestamp, rep_ids: np.ndarray, tea
         with np.errstate(invalid="ignore", divide="ignore"):
             resid = np.where(avail_h, (xh - r_h[:, None] * w_hist) ** 2 / w_hist, 0.0)
             s2 = np.where(n_h > 1, resid.sum(axis=1) / np.maximum(n_h - 1, 1), np.nan)
-            # month-to-date days also show the rep's spread (a newcomer's only evidence)
-            r_k = np.where(w_k > 0, x_k / np.where(w_k > 0, w_k, 1), np.nan)
         has_hist = (n_h >= 10) & np.isfinite(r_h)
         # reps without enough history: the team's median rate and dispersion (s² / rate)
         disp = np.where(has_hist & (r_h > 0), s2 / np.where(r_h > 0, r_h, 1), np.nan)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from telesales_lab.data.schema import is_kept_order
+
 #: Revenue target over actual for the planted reps.
 UNDER_FACTOR = 1.7
 OVER_FACTOR = 0.6
@@ -56,7 +58,7 @@ def demo_targets(rng, tables: dict[str, pd.DataFrame], end_month: str, months: i
     hired = pd.to_datetime(sellers["hired_on"])
 
     orders = tables["orders"]
-    ok = orders["status"] != "cancelled"
+    ok = is_kept_order(orders["status"])
     o = pd.DataFrame({"month": pd.to_datetime(orders.loc[ok, "ordered_at"]).dt.to_period("M"),
                       "rep_id": orders.loc[ok, "rep_id"], "amount": orders.loc[ok, "amount"].astype(float),
                       "customer_id": orders.loc[ok, "customer_id"],

@@ -495,7 +495,7 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
         charts = {"funnel": _funnel_chart(funnels[rep_id], lang),
                   "skills": _skills_chart(skills.get(rep_id, no_skills), lang)}
         html = _page(head, {s: tables[s].get(rep_id) for s in SECTIONS}, charts, lang, template)
-        path = out / names.get(str(rep_id), pack_filename(rep_id))
+        path = out / names.get(str(rep_id)) or pack_filename(rep_id)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(html, encoding="utf-8")
         os.replace(tmp, path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from contextlib import redirect_stdout
 
-import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 

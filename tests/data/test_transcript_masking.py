@@ -4,7 +4,6 @@ still caught by the output scan if anything slips through."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
