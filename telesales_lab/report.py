@@ -4,15 +4,18 @@
 
 1. load and validate the data set once (:func:`telesales_lab.data.load.load_dataset`), which writes
    the typed cache that every notebook then reads instead of the CSV files;
-2. run each notebook of :data:`NOTEBOOKS` in a fresh kernel, papermill injecting the
-   parameters ``data_dir``, ``month``, ``lang`` and ``output_dir`` (nothing else: no secrets,
-   no personal data), at most ``jobs`` kernels at a time, in this one Python process;
-3. write each executed notebook as ``.ipynb`` and as HTML without the input code cells
+2. run the notebooks of :data:`NOTEBOOKS`, papermill injecting the parameters ``data_dir``,
+   ``month``, ``lang`` and ``output_dir`` (nothing else: no secrets, no personal data), in
+   ``jobs`` kernels side by side. Each kernel runs several notebooks one after another, its
+   namespace cleared before each, so the package is imported and the data set loaded once per
+   kernel, and notebooks that read the same analyses (:data:`KERNEL_GROUPS`) share them;
+3. meanwhile, in this process, write the coaching packs
+   (:func:`telesales_lab.present.coaching_page.build_packs`);
+4. write each executed notebook as ``.ipynb`` and as HTML without the input code cells
    (images embedded, no script loaded from the network);
-4. gather the tables the notebooks handed over with :func:`save_table` into one workbook
-   ``<month>_tables.xlsx``, a sheet per table, headers in the report's language;
-5. write the coaching packs (:func:`telesales_lab.present.coaching_page.build_packs`)
-   and ``index.html`` linking everything;
+5. gather the tables the notebooks handed over with :func:`save_table` into one workbook
+   ``<month>_tables.xlsx``, a sheet per table, headers in the report's language, and write
+   ``index.html`` linking everything;
 6. scan every file written for the customers' phone numbers and names
    (:func:`telesales_lab.data.privacy.scan_outputs`);
 7. swap the new folder in as ``<out>/<month>/``.
@@ -40,6 +43,7 @@ import shutil
 import sys
 import time
 import types
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime
 from pathlib import Path
 
@@ -68,6 +72,14 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 #: Set in each report kernel's environment, so save_table can record who wrote a table.
 _NOTEBOOK_ENV = "TELESALES_REPORT_NOTEBOOK"
 _META_KEY = b"telesales_lab"
+#: Notebooks that read the same analyses, run one after another in one kernel (longest group
+#: first); a notebook named in none of them runs as a group of its own.
+KERNEL_GROUPS = (
+    ("09_leads.ipynb",),
+    ("02_script_ranking.ipynb", "08_experiments.ipynb"),
+    ("03_skills_kpis.ipynb", "04_training_plan.ipynb", "07_targets.ipynb"),
+    ("01_call_outcomes.ipynb",),
+)
 
 
 
@@ -327,7 +339,15 @@ def _stderr_tail(path: Path, lines: int = 5) -> str:
 
 
 class _Runner:
-    """Runs the report's notebooks with papermill's parameterisation and nbclient, N at a time."""
+    """Runs the report's notebooks with papermill's parameterisation and nbclient.
+
+    ``jobs`` kernels run side by side, and each runs several notebooks one after another: a
+    kernel is started (and the package imported) once per lane, not once per notebook, and the
+    notebooks of one group in :data:`KERNEL_GROUPS` share the loaded data set and the results
+    already computed on it (:func:`telesales_lab.data.load.load_dataset` keeps the data set of
+    the process; :mod:`telesales_lab.data.cache` its results). Before each notebook the kernel's
+    namespace is cleared, so a notebook sees only what it defines itself.
+    """
 
     def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path, jobs: int, say,
                  env: dict | None = None):
@@ -351,43 +371,91 @@ class _Runner:
         nb.metadata.papermill["output_path"] = str(self.final / source.name)
         return nb
 
-    async def run_one(self, source: Path, nb, gate) -> None:
+    def groups(self, prepared: list) -> list[list]:
+        """``prepared`` split into the groups of :data:`KERNEL_GROUPS` (in that order; a
+        notebook named in none of them is a group of its own, after them)."""
+        rank = {name: (g, i) for g, group in enumerate(KERNEL_GROUPS) for i, name in enumerate(group)}
+        groups: dict = {}
+        for order, (source, nb) in enumerate(prepared):
+            g, i = rank.get(source.name, (len(KERNEL_GROUPS) + order, 0))
+            groups.setdefault(g, []).append((i, source, nb))
+        return [[(s, nb) for _, s, nb in sorted(groups[g], key=lambda x: x[0])] for g in sorted(groups)]
+
+    async def start_kernel(self, kernel_name: str, lane: int, err):
+        km = _kernel_manager(kernel_name)
+        # the connection file (the kernel's ports and key) lives in the build folder, not in the
+        # shared runtime folder: a killed run's file goes with its folder (recover)
+        runtime = self.workdir / ".runtime"
+        runtime.mkdir(exist_ok=True)
+        km.connection_file = str(runtime / f"kernel-{lane}-{secrets.token_hex(4)}.json")
+        # --matplotlib=inline: figures a notebook shows (plotting returns bare Figure objects)
+        # become PNG images even when the notebook never imports pyplot.
+        extra = ["--matplotlib=inline"] if km.kernel_spec.language == "python" else []
+        env = {**os.environ, **self.env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+        await km.start_kernel(extra_arguments=extra, cwd=str(self.workdir), env=env, stderr=err)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=120)
+        except BaseException:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+            raise
+        return km, kc
+
+    async def fresh_namespace(self, kc, source: Path, python: bool) -> None:
+        """Clear what the previous notebook left in the kernel and name the notebook running."""
+        if not python:
+            return
+        code = (f"get_ipython().run_line_magic('reset', '-f')\n"
+                f"import os as _os; _os.environ[{_NOTEBOOK_ENV!r}] = {source.name!r}; del _os\n")
+        reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=60)
+        if reply["content"].get("status") != "ok":
+            raise ReportError(f"notebook {source.name} could not start: the kernel refused to clear "
+                              f"its namespace ({reply['content'].get('ename')})")
+
+    async def run_lane(self, lane: int, queue: list) -> None:
         from nbclient import NotebookClient
         from nbclient.exceptions import DeadKernelError
 
-        kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
-        async with gate:
-            started = time.perf_counter()
-            km = _kernel_manager(kernel_name)
-            # the connection file (the kernel's ports and key) lives in the build folder, not
-            # in the shared runtime folder: a killed run's file goes with its folder (recover)
-            runtime = self.workdir / ".runtime"
-            runtime.mkdir(exist_ok=True)
-            km.connection_file = str(runtime / f"kernel-{source.stem}-{secrets.token_hex(4)}.json")
-            # --matplotlib=inline: figures a notebook shows (plotting returns bare Figure
-            # objects) become PNG images even when the notebook never imports pyplot.
-            extra = ["--matplotlib=inline"] if km.kernel_spec.language == "python" else []
-            client = NotebookClient(nb, km=km, timeout=None, kernel_name=kernel_name,
-                                    extra_arguments=extra,
-                                    resources={"metadata": {"path": str(self.workdir)}})
-            env = {**os.environ, **self.env, _NOTEBOOK_ENV: source.name, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-            log = self.workdir / ".logs" / f"{source.stem}.stderr"
-            log.parent.mkdir(exist_ok=True)
+        km = kc = None
+        log = self.workdir / ".logs" / f"kernel-{lane}.stderr"
+        log.parent.mkdir(exist_ok=True)
+        with open(log, "wb") as err:
             try:
-                with open(log, "wb") as err:
-                    await client.async_execute(cwd=str(self.workdir), env=env, stderr=err)
-            except Exception as exc:  # a cell error, a timeout, a dead or unstartable kernel
-                detail = _error_of(nb, exc)
-                if isinstance(exc, DeadKernelError):
-                    detail += _stderr_tail(log)
-                raise ReportError(f"notebook {source.name} failed: {detail}") from None
+                while queue:
+                    for source, nb in queue.pop(0):
+                        kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
+                        started = time.perf_counter()
+                        if km is not None and km.kernel_name != kernel_name:
+                            kc.stop_channels()
+                            await km.shutdown_kernel(now=True)
+                            km = kc = None
+                        try:
+                            if km is None:
+                                km, kc = await self.start_kernel(kernel_name, lane, err)
+                            await self.fresh_namespace(kc, source, km.kernel_spec.language == "python")
+                            client = NotebookClient(nb, km=km, timeout=None, kernel_name=kernel_name,
+                                                    resources={"metadata": {"path": str(self.workdir)}})
+                            client.kc = kc  # the lane's client: nbclient neither starts nor stops it
+                            await client.async_execute()
+                        except ReportError:
+                            raise
+                        except Exception as exc:  # a cell error, a timeout, a dead or unstartable kernel
+                            detail = _error_of(nb, exc)
+                            if isinstance(exc, DeadKernelError) or (km is not None and not await km.is_alive()):
+                                err.flush()
+                                detail += _stderr_tail(log)
+                            raise ReportError(f"notebook {source.name} failed: {detail}") from None
+                        seconds = time.perf_counter() - started
+                        self.write(nb, source)
+                        self.done += 1
+                        self.say(f"[{self.done}/{len(self.sources)}] {source.name} … {seconds:.1f} s")
             finally:
-                if km.has_kernel:
+                if kc is not None:
+                    kc.stop_channels()
+                if km is not None and km.has_kernel:
                     await km.shutdown_kernel(now=True)  # also removes the connection file
-            seconds = time.perf_counter() - started
-        self.write(nb, source)
-        self.done += 1
-        self.say(f"[{self.done}/{len(self.sources)}] {source.name} … {seconds:.1f} s")
 
     def write(self, nb, source: Path) -> None:
         import nbformat
@@ -407,8 +475,9 @@ class _Runner:
         prepared = [(s, self.prepare(s)) for s in self.sources]  # every notebook checked before any runs
         if not prepared:
             return
-        gate = asyncio.Semaphore(self.jobs)
-        tasks = [asyncio.ensure_future(self.run_one(s, nb, gate)) for s, nb in prepared]
+        queue = self.groups(prepared)  # the lanes take the next group as they finish one
+        lanes = min(self.jobs, len(queue))
+        tasks = [asyncio.ensure_future(self.run_lane(i, queue)) for i in range(lanes)]
         try:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         except BaseException:
@@ -431,8 +500,6 @@ class _Runner:
         except RuntimeError:
             asyncio.run(self.run_all())
         else:  # called from a notebook (a running event loop): run in a thread of its own
-            from concurrent.futures import ThreadPoolExecutor
-
             with ThreadPoolExecutor(1) as pool:
                 pool.submit(asyncio.run, self.run_all()).result()
         return self.results
@@ -814,7 +881,18 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
     try:
         _defer_rfc3987_import()
         params = dict(zip(PARAMETERS, (str(data_dir), month, lang, ".")))
-        results = _Runner(sources, params, tmp, final, jobs, say, env).run()
+        # the coaching packs are written by this process while the kernels run the notebooks
+        with ThreadPoolExecutor(1) as pool:
+            packs_done = pool.submit(_build_packs, data, month, tmp / "coaching", lang, say, policy) \
+                if coaching else None
+            try:
+                results = _Runner(sources, params, tmp, final, jobs, say, env).run()
+            except BaseException:
+                if packs_done is not None:
+                    packs_done.cancel()
+                    wait([packs_done])
+                raise
+            packs = packs_done.result() if packs_done is not None else []
         run = [results[s.name] for s in sources]
 
         step = time.perf_counter()
@@ -829,7 +907,6 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
                     say(f"warning: table {s['table']} has {s['rows']:,} rows; the sheet keeps "
                         f"Excel's maximum; tables/{s['table']}.parquet has all")
 
-        packs = _build_packs(data, month, tmp / "coaching", lang, say, policy) if coaching else []
         shutil.rmtree(tmp / ".logs", ignore_errors=True)
         shutil.rmtree(tmp / ".runtime", ignore_errors=True)
         _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io as stdio
+import json
 import os
 import re
 import shutil
@@ -237,6 +238,42 @@ def test_failing_notebook_leaves_previous_report_untouched(small_data, tmp_path)
         report.run_report(small_data, MONTH, out=out, progress=False, notebooks=["leaky.ipynb"],
                           notebooks_dir=nbdir, coaching=False)
     assert _tree(out) == before
+
+
+@pytest.mark.slow
+def test_notebooks_share_a_kernel_but_not_a_namespace(small_data, tmp_path):
+    """One lane: the three notebooks run in one kernel (one process, the data set loaded once and
+    shared), each starting with an empty namespace and its own name for save_table; a failure
+    in the last names that notebook and its cell."""
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    record = ("import json, os\n"
+              "seen = {'pid': os.getpid(), 'leftover': 'planted' in dir(), "
+              "'notebook': os.environ.get('TELESALES_REPORT_NOTEBOOK'), "
+              "'data': id(io.load_dataset(data_dir))}\n"
+              "json.dump(seen, open(f'{NAME}.json', 'w'))\nplanted = 1")
+    for name in ("a", "b"):
+        _notebook(nbdir / f"{name}.ipynb", record.replace("{NAME}", name),
+                  f'report.save_table(io.load_dataset(data_dir).scripts[["script_id"]], "t_{name}", output_dir)')
+    folder = report.run_report(small_data, MONTH, out=tmp_path / "reports", progress=False,
+                               notebooks=["a.ipynb", "b.ipynb"], notebooks_dir=nbdir, coaching=False, jobs=1)
+    a, b = (json.loads((folder / f"{n}.json").read_text()) for n in "ab")
+    assert a["pid"] == b["pid"] and a["data"] == b["data"]
+    assert a["leftover"] is False and b["leftover"] is False
+    assert (a["notebook"], b["notebook"]) == ("a.ipynb", "b.ipynb")
+    assert report._table_meta(folder / "tables" / "t_b.parquet")["notebook"] == "b.ipynb"
+
+    _notebook(nbdir / "c.ipynb", "print(planted)")  # b's variable must not reach c
+    with pytest.raises(ReportError, match=r"notebook c\.ipynb failed: cell 4 \(print\(planted\)\): "
+                                          r"NameError: name 'planted' is not defined"):
+        report.run_report(small_data, MONTH, out=tmp_path / "reports", progress=False,
+                          notebooks=["a.ipynb", "b.ipynb", "c.ipynb"], notebooks_dir=nbdir,
+                          coaching=False, jobs=1)
+
+
+def test_kernel_groups_name_report_notebooks():
+    named = [n for group in report.KERNEL_GROUPS for n in group]
+    assert sorted(named) == sorted(report.NOTEBOOKS) and len(set(named)) == len(named)
 
 
 def test_notebook_without_parameters_cell_is_refused(small_data, tmp_path):

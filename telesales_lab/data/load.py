@@ -32,6 +32,7 @@ import os
 import shutil
 import tempfile
 import itertools
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -801,9 +802,13 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
     sources, problems = _find_sources(data_dir)
     key = _cache_key(sources) if not problems else None
     if cache and key:
+        memo = (key, str(data_dir.resolve()), str(cache_dir()))
+        if memo in _LOADED:
+            _LOADED.move_to_end(memo)
+            return _LOADED[memo]
         hit = _read_cache(key)
         if hit is not None:
-            return Dataset(data_dir, hit["tables"], hit["files"])
+            return _remember(memo, Dataset(data_dir, hit["tables"], hit["files"]))
 
     tables: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
@@ -838,7 +843,23 @@ def load_dataset(data_dir: str | os.PathLike, *, cache: bool = True) -> Dataset:
     _mask_transcripts(tables)
     if cache and key:
         _write_cache(key, tables, files)
+        return _remember(memo, Dataset(data_dir, tables, files))
     return Dataset(data_dir, tables, files)
+
+
+#: The data sets this process loaded, newest last (at most :data:`_LOADED_MAX`), keyed on their
+#: files' names, sizes and times: loading an unchanged folder again gives the same immutable
+#: :class:`Dataset`, with the results already computed on it (the report's notebooks share one
+#: kernel and so one load). A changed file gives a new key and a fresh load.
+_LOADED: OrderedDict = OrderedDict()
+_LOADED_MAX = 2
+
+
+def _remember(memo: tuple, data: Dataset) -> Dataset:
+    _LOADED[memo] = data
+    while len(_LOADED) > _LOADED_MAX:
+        _LOADED.popitem(last=False)
+    return data
 
 
 def _mask_transcripts(tables: dict[str, pd.DataFrame]) -> None:

@@ -108,6 +108,26 @@ def test_typed_cache_is_reused_and_invalidated(tiny_dir):
         load_dataset(tiny_dir)
 
 
+def test_an_unchanged_folder_loads_as_the_same_data_set_in_one_process(tiny_dir):
+    """The report's notebooks share a kernel: loading the folder again gives the same immutable
+    data set, results computed on it included; a changed file gives a fresh one."""
+    from telesales_lab.analysis.outcomes import funnel
+
+    first = load_dataset(tiny_dir)
+    month = str(first.calls["started_at"].max().to_period("M"))
+    result = funnel(first, month)
+    again = load_dataset(tiny_dir)
+    assert again is first
+    pd.testing.assert_frame_equal(funnel(again, month), result)
+    assert load_dataset(tiny_dir, cache=False) is not first  # asking for no cache reads the files
+    scripts = pd.read_csv(tiny_dir / "scripts.csv", dtype=str, keep_default_na=False)
+    scripts.loc[0, "name"] = scripts.loc[0, "name"] + " (v2)"
+    scripts.to_csv(tiny_dir / "scripts.csv", index=False)
+    changed = load_dataset(tiny_dir)
+    assert changed is not first
+    assert changed.scripts["name"].iloc[0].endswith("(v2)")
+
+
 # ----------------------------------------------------------------------------- each rule
 def test_missing_file(tmp_path):
     tables = tiny_tables()
