@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from telesales_lab.labels import t
-from telesales_lab.present.tables import natural_key
+from telesales_lab.present.tables import natural_key, percent_estimate
 
 #: P(best) at or above which the leading script is called a clear winner, likely, leaning.
 CERTAINTY = ((0.95, "cards.sure"), (0.80, "cards.likely"), (0.50, "cards.leaning"), (0.0, "cards.unclear"))
@@ -28,9 +28,61 @@ def certainty_key(prob_best: float) -> str:
     return "cards.unclear"
 
 
+def disagreement(cells: pd.DataFrame, raw_leader, best) -> dict:
+    """Why the raw leader of a scenario is not the script that sells more rep for rep.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        :func:`telesales_lab.analysis.ranking.script_cells` of one scenario (and class):
+        ``rep_id``, ``script_id``, ``connected``, ``sales``.
+    raw_leader, best : str
+        The script with the highest raw sale rate, and the one ranked first.
+
+    Returns
+    -------
+    dict
+        ``reason``: ``unshared`` when most of the raw leader's connected calls came from reps who
+        never used ``best`` (the rep-for-rep comparison cannot use them), ``rep_mix`` when the
+        raw leader's reps sell more with any script (their connected-weighted sale rate over all
+        scripts, ``mix_raw`` against ``mix_best``, accounts for at least half of the raw gap),
+        else ``shared`` (the reps who used both sold more with ``best``: ``shared_reps``,
+        ``shared_rate_raw``, ``shared_rate_best``); None without the cells of both scripts.
+    """
+    cells = cells[cells["connected"] > 0]
+    by_rep = cells.groupby("rep_id", observed=True)[["connected", "sales"]].sum()
+    rep_rate = by_rep["sales"] / by_rep["connected"]
+    per = {}
+    for script in (raw_leader, best):
+        c = cells[cells["script_id"] == script]
+        if c.empty:
+            return {"reason": None}
+        n = c["connected"].to_numpy(float)
+        per[script] = {"connected": c.groupby("rep_id", observed=True)["connected"].sum(),
+                       "sales": c.groupby("rep_id", observed=True)["sales"].sum(),
+                       "raw": c["sales"].sum() / n.sum(),
+                       "mix": float((n * rep_rate.reindex(c["rep_id"]).to_numpy(float)).sum() / n.sum())}
+    a, b = per[raw_leader], per[best]
+    shared = a["connected"].index.intersection(b["connected"].index)
+    out = {"mix_raw": a["mix"], "mix_best": b["mix"], "shared_reps": len(shared),
+           "unshared_share": float(1 - a["connected"].reindex(shared).sum() / a["connected"].sum()),
+           "shared_rate_raw": float(a["sales"].reindex(shared).sum() / a["connected"].reindex(shared).sum())
+           if len(shared) else np.nan,
+           "shared_rate_best": float(b["sales"].reindex(shared).sum() / b["connected"].reindex(shared).sum())
+           if len(shared) else np.nan}
+    gap = a["raw"] - b["raw"]
+    if out["unshared_share"] > 0.5:
+        out["reason"] = "unshared"
+    elif gap > 0 and a["mix"] - b["mix"] >= gap / 2:
+        out["reason"] = "rep_mix"
+    else:
+        out["reason"] = "shared"
+    return out
+
+
 def script_cards(ranking: pd.DataFrame, scripts: pd.DataFrame | None = None, srm: pd.DataFrame | None = None,
                  needed: pd.DataFrame | None = None, by_class: pd.DataFrame | None = None,
-                 srm_alpha: float = 0.001) -> pd.DataFrame:
+                 srm_alpha: float = 0.001, cells: pd.DataFrame | None = None) -> pd.DataFrame:
     """One card per scenario (and per customer class whose leading script differs).
 
     Parameters
@@ -48,6 +100,9 @@ def script_cards(ranking: pd.DataFrame, scripts: pd.DataFrame | None = None, srm
         script is not the scenario's.
     srm_alpha : float, default 0.001
         p-value below which the split of calls casts doubt (the usual SRM threshold).
+    cells : DataFrame, optional
+        :func:`telesales_lab.analysis.ranking.script_cells` (with ``customer_class`` for the
+        class cards), to say why raw and adjusted leaders differ (:func:`disagreement`).
 
     Returns
     -------
@@ -56,9 +111,9 @@ def script_cards(ranking: pd.DataFrame, scripts: pd.DataFrame | None = None, srm
         ``script_id``, ``script_name``, ``verdict`` (``best``, ``inconclusive`` or
         ``insufficient_data``), ``prob_best``, ``certainty`` (label key), ``runner_up``,
         ``raw_leader`` (highest raw sale rate), ``disagree`` (raw and adjusted leaders
-        differ), ``srm_doubt`` (bool, or NaN without a check), ``srm_p``,
-        ``calls_needed`` (further connected calls per script for a verdict, 0 when none,
-        NaN when unknown).
+        differ), ``why`` (the :func:`disagreement` of the two, or None), ``srm_doubt``
+        (bool, or NaN without a check), ``srm_p``, ``calls_needed`` (further connected calls
+        per script for a verdict, 0 when none, NaN when unknown).
     """
     names = {} if scripts is None else dict(zip(scripts["script_id"], scripts["name"]))
     rows = []
@@ -69,7 +124,7 @@ def script_cards(ranking: pd.DataFrame, scripts: pd.DataFrame | None = None, srm
         row = {"scenario": scenario, "customer_class": customer_class}
         if ranked.empty:
             row.update(script_id=None, script_name=None, verdict="insufficient_data", prob_best=np.nan,
-                       certainty="cards.no_verdict", runner_up=None, raw_leader=None, disagree=False)
+                       certainty="cards.no_verdict", runner_up=None, raw_leader=None, disagree=False, why=None)
         else:
             top = ranked.iloc[0]
             raw_leader = raw.loc[raw["sale_rate"].idxmax(), "script_id"] if not raw.empty else None
@@ -78,6 +133,13 @@ def script_cards(ranking: pd.DataFrame, scripts: pd.DataFrame | None = None, srm
                        certainty=certainty_key(float(top["prob_best"])),
                        runner_up=ranked.iloc[1]["script_id"] if len(ranked) > 1 else None,
                        raw_leader=raw_leader, disagree=raw_leader is not None and raw_leader != top["script_id"])
+        row["why"] = None
+        by_cls = cells is not None and "customer_class" in cells
+        if row["disagree"] and cells is not None and (customer_class is None or by_cls):
+            mine = cells[cells["scenario"] == scenario]
+            if customer_class is not None:
+                mine = mine[mine["customer_class"] == customer_class]
+            row["why"] = disagreement(mine, row["raw_leader"], row["script_id"])
         if srm is not None and scenario in set(srm["scenario"]):
             s = srm[srm["scenario"] == scenario].iloc[0]
             row.update(srm_doubt=bool(s["p_value"] < srm_alpha), srm_p=float(s["p_value"]))
@@ -101,7 +163,7 @@ def script_cards(ranking: pd.DataFrame, scripts: pd.DataFrame | None = None, srm
             if not ranked.empty and ranked.iloc[0]["script_id"] != overall["script_id"]:
                 card(sub, scenario, cls)
     columns = ["scenario", "customer_class", "script_id", "script_name", "verdict", "prob_best", "certainty",
-               "runner_up", "raw_leader", "disagree", "srm_doubt", "srm_p", "calls_needed"]
+               "runner_up", "raw_leader", "disagree", "why", "srm_doubt", "srm_p", "calls_needed"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -122,12 +184,21 @@ def script_card_sentences(card: dict, lang: str = "en", names: dict | None = Non
         out["headline"] = t("cards.no_verdict", lang)
         return out
     name = f' {card["script_name"]}' if card.get("script_name") else ""
-    out["headline"] = t("cards.teach", lang).format(script=f'{card["script_id"]}{name}')
+    # "teach" only on a verdict; a leader without one is named, not recommended
+    headline = "cards.teach" if card["verdict"] == "best" else "cards.leads"
+    out["headline"] = t(headline, lang).format(script=f'{card["script_id"]}{name}')
     out["lines"].append(t("cards.certainty", lang).format(
-        words=t(card["certainty"], lang), p=_percent(card["prob_best"])))
+        words=t(card["certainty"], lang), p=percent_estimate(card["prob_best"])))
     if card["disagree"]:
         out["lines"].append(t("cards.disagree", lang).format(raw=label(card["raw_leader"]),
                                                               best=card["script_id"]))
+        why = card.get("why") or {}
+        if why.get("reason"):
+            out["lines"].append(t(f"cards.why_{why['reason']}", lang).format(
+                raw=card["raw_leader"], best=card["script_id"], n=why["shared_reps"],
+                share=f"{why['unshared_share']:.0%}", mix_raw=f"{why['mix_raw']:.1%}",
+                mix_best=f"{why['mix_best']:.1%}", rate_raw=f"{why['shared_rate_raw']:.1%}",
+                rate_best=f"{why['shared_rate_best']:.1%}"))
     doubt = card.get("srm_doubt")
     if isinstance(doubt, (bool, np.bool_)):
         out["lines"].append(t("cards.srm_doubt" if doubt else "cards.srm_ok", lang))
@@ -139,15 +210,6 @@ def script_card_sentences(card: dict, lang: str = "en", names: dict | None = Non
             out["lines"].append(t("cards.needed", lang).format(n=f"{needed:,.0f}", a=card["script_id"],
                                                                b=card["runner_up"]))
     return out
-
-
-def _percent(p: float) -> str:
-    """A probability in words-friendly %: never 100% or 0% for an estimate."""
-    if p >= 0.995:
-        return ">99%"
-    if p <= 0.005:
-        return "<1%"
-    return f"{p:.0%}"
 
 
 def funnel_card(change: pd.DataFrame) -> pd.DataFrame:
@@ -288,9 +350,9 @@ def html(cards: list[dict]):
 
 
 # ----------------------------------------------------------------------------- page tops
-def ranking_top(ranking, lang="en", *, scripts=None, srm=None, needed=None, by_class=None):
+def ranking_top(ranking, lang="en", *, scripts=None, srm=None, needed=None, by_class=None, cells=None):
     """The script ranking page's cards (see :func:`script_cards`) for ``display()``."""
-    cards = script_cards(ranking, scripts, srm=srm, needed=needed, by_class=by_class)
+    cards = script_cards(ranking, scripts, srm=srm, needed=needed, by_class=by_class, cells=cells)
     names = {} if scripts is None else dict(zip(scripts["script_id"], scripts["name"]))
     return html([script_card_sentences(row, lang, names) for row in cards.to_dict("records")])
 

@@ -7,7 +7,8 @@ module turns one into a :class:`pandas.io.formats.style.Styler` for a notebook p
 - headers and category values in the page's language (``cold_call``, ``best``, ``True``, skills,
   roles ... through :func:`telesales_lab.labels.t`);
 - numbers by kind: rates as %, money with thousands separators, counts as whole numbers,
-  scores with one decimal, small quantities with two, p-values with three;
+  scores with one decimal, small quantities with two, p-values with three, and estimated
+  probabilities (``prob_best``) as whole percents that never claim certainty (">99%", "<1%");
 - a missing value shown as a word ("no evidence" / "无证据"), never ``None`` or ``nan``;
 - rep names beside rep ids (staff names; customers never get a name);
 - sorted by what matters and cut to the top rows, with "top N of M; full table in the
@@ -29,6 +30,7 @@ TOP_ROWS = 15
 _RATE = re.compile(r"(^|_)(rate|share|prob|pct|effect|ci_low|ci_high|loss|diff|relative)(_|$)|_rate_|^within_")
 _MONEY = re.compile(r"revenue|amount|order_value|(^|_)value$|spend")
 _P = re.compile(r"^p_(value|adj)$|^(mh_)?p_value$")
+_PROB = re.compile(r"^prob(_|$)|(^|_)probability$")
 _ID = re.compile(r"(^|_)id$")
 #: Columns whose values are shown as they are (a grade "A" is not the customer class "A").
 AS_IS = frozenset({"grade", "best_grade", "worst_grade", "period"})
@@ -75,7 +77,7 @@ def natural_sorted(values) -> list:
 
 
 def column_kind(name: str, values: pd.Series) -> str:
-    """How a column is shown: rate, money, p, count, score, small, bool, date or text."""
+    """How a column is shown: rate, prob, money, p, count, score, small, bool, date or text."""
     name = str(name)
     if pd.api.types.is_bool_dtype(values):
         return "bool"
@@ -88,6 +90,8 @@ def column_kind(name: str, values: pd.Series) -> str:
         return "text"
     if _P.search(name):
         return "p"
+    if _PROB.search(name):
+        return "prob"
     finite = pd.to_numeric(values, errors="coerce").astype(float)
     finite = finite[np.isfinite(finite)]
     if _MONEY.search(name):
@@ -114,6 +118,16 @@ def metric_kind(metric) -> str:
     return "score"
 
 
+def percent_estimate(p: float) -> str:
+    """An estimated probability as a whole percent that never claims certainty: ">99%", "<1%",
+    "87%"."""
+    if p >= 0.995:
+        return ">99%"
+    if p <= 0.005:
+        return "<1%"
+    return f"{p:.0%}"
+
+
 def _formatter(kind: str, lang: str, context: str | None, na: str):
     yes, no = t("table.yes", lang), t("table.no", lang)
 
@@ -128,6 +142,8 @@ def _formatter(kind: str, lang: str, context: str | None, na: str):
             return na
         if kind == "rate":
             return f"{v:.1%}"
+        if kind == "prob":
+            return percent_estimate(v)
         if kind == "money":
             return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
         if kind == "p":
@@ -220,7 +236,7 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
     sort, ascending, top, columns, reps
         See :func:`shown`.
     kinds : dict, optional
-        Column -> kind (``rate``, ``money``, ``p``, ``count``, ``score``, ``small``, ``bool``,
+        Column -> kind (``rate``, ``prob``, ``money``, ``p``, ``count``, ``score``, ``small``, ``bool``,
         ``date``, ``text``) where the name does not tell.
     caption : str, optional
         A line above the table.
@@ -233,25 +249,25 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
     """
     out, total = shown(frame, sort=sort, ascending=ascending, top=top, columns=columns, reps=reps)
     na = t("table.no_evidence", lang)
-    kinds = dict(kinds or {})
-    # an id left empty (no coach for a classroom module) is "not applicable", not a missing estimate
-    formats = {c: _formatter(kinds.get(c) or ("as_is" if c in AS_IS else column_kind(c, out[c])), lang, context,
-                             "–" if _ID.search(str(c)) else na)
-               for c in out.columns}
-    # formatted up front (to text), so a Styler renders the same in every pandas version
-    text = pd.DataFrame({c: [formats[c](v) for v in out[c].tolist()] for c in out.columns}, index=out.index)
-    if "metric" in out:  # a long table (metric, current, previous ...): each row in its metric's format
-        for c in out.columns:
-            if c in kinds or c == "relative_change" or not pd.api.types.is_numeric_dtype(out[c]):
-                continue
-            text[c] = [_formatter(metric_kind(m), lang, context, na)(v) for m, v in zip(out["metric"], out[c])]
+    explicit = dict(kinds or {})
+    kinds = {c: explicit.get(c) or ("as_is" if c in AS_IS else column_kind(c, out[c])) for c in out.columns}
+    long = "metric" in out  # a long table (metric, current, previous ...): each row in its metric's format
+    text = pd.DataFrame(index=out.index)
+    for c in out.columns:
+        # an id left empty (no coach for a classroom module) is "not applicable", not a missing estimate
+        missing = "–" if _ID.search(str(c)) else na
+        values = out[c].tolist()
+        if long and c != "relative_change" and c not in explicit and pd.api.types.is_numeric_dtype(out[c]):
+            text[c] = [_formatter(metric_kind(m), lang, context, missing)(v) for m, v in zip(out["metric"], values)]
+        else:  # formatted up front (to text), so a Styler renders the same in every pandas version
+            fmt = _formatter(kinds[c], lang, context, missing)
+            text[c] = [fmt(v) for v in values]
     text.columns = [t(str(c), lang, context) for c in out.columns]
     if text.columns.duplicated().any():
         text.columns = [f"{label} ({c})" if dup else label for label, c, dup in
                         zip(text.columns, out.columns, text.columns.duplicated(keep=False))]
     styler = text.style.format(escape="html").hide(axis="index")
-    numeric = [i for i, c in enumerate(out.columns)
-               if (kinds.get(c) or column_kind(c, out[c])) not in ("text", "bool", "date")]
+    numeric = [i for i, c in enumerate(out.columns) if kinds[c] not in ("text", "as_is", "bool", "date")]
     styler = styler.set_table_styles([{"selector": f"td.col{i}, th.col{i}", "props": "text-align: right;"}
                                       for i in numeric], overwrite=False)
     styler = styler.set_table_attributes('class="tl-table"')

@@ -1,6 +1,7 @@
 """Summary cards as data: the script card's fields on a planted ranking, funnel arrows, KPI lists."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from telesales_lab.present import summaries
@@ -55,3 +56,43 @@ def test_kpi_card_lists_and_changes():
     assert card["bottom"]["rep_id"].tolist() == ["e", "d"] and np.isnan(card["bottom"]["change"][0])
     assert card["movers"]["rep_id"].tolist() == ["a", "d"] and card["movers"]["change"].tolist() == [30, 20]
     assert card["grades"].set_index("grade")["reps"].to_dict() == {"A": 2, "B": 1, "C": 1, "D": 1}
+
+
+def _cells(rows):
+    return pd.DataFrame(rows, columns=["scenario", "rep_id", "script_id", "connected", "sales"])
+
+
+def test_disagreement_names_the_planted_reason():
+    # rep mix: A's reps (r1, r2) sell a lot with anything; every rep used both scripts
+    mix = _cells([("cc", "r1", "A", 90, 36), ("cc", "r1", "B", 10, 5), ("cc", "r2", "A", 90, 36),
+                  ("cc", "r2", "B", 10, 5), ("cc", "r3", "A", 10, 1), ("cc", "r3", "B", 90, 18)])
+    why = summaries.disagreement(mix, "A", "B")
+    assert why["reason"] == "rep_mix" and why["unshared_share"] == 0 and why["shared_reps"] == 3
+    assert why["mix_raw"] == pytest.approx((90 * 0.41 * 2 + 10 * 0.19) / 190)
+    # unshared: most of A's calls come from a rep who never used B
+    unshared = _cells([("cc", "r1", "A", 300, 60), ("cc", "r2", "A", 50, 5), ("cc", "r2", "B", 50, 8),
+                       ("cc", "r3", "B", 100, 15)])
+    why = summaries.disagreement(unshared, "A", "B")
+    assert why["reason"] == "unshared" and why["unshared_share"] == pytest.approx(300 / 350)
+    # shared: same reps, similar mix; the reps who used both sold more with B
+    shared = _cells([("cc", "r1", "A", 100, 21), ("cc", "r1", "B", 100, 23), ("cc", "r2", "A", 100, 20),
+                     ("cc", "r2", "B", 60, 12)])
+    why = summaries.disagreement(shared, "A", "B")
+    assert why["reason"] == "shared" and why["shared_rate_best"] == pytest.approx(35 / 160)
+    assert why["shared_rate_raw"] == pytest.approx(41 / 200)
+    assert summaries.disagreement(shared, "A", "Z") == {"reason": None}
+
+
+def test_card_says_why_and_teaches_only_on_a_verdict():
+    ranking = pd.DataFrame({"scenario": ["cc", "cc"], "script_id": ["B", "A"], "sale_rate": [0.20, 0.36],
+                            "rank": [1, 2], "prob_best": [0.999, 0.001], "verdict": ["best", "inconclusive"]})
+    cells = _cells([("cc", "r1", "A", 90, 36), ("cc", "r1", "B", 10, 5), ("cc", "r2", "A", 90, 36),
+                    ("cc", "r2", "B", 10, 5), ("cc", "r3", "A", 10, 1), ("cc", "r3", "B", 90, 18)])
+    html = summaries.ranking_top(ranking, "en", cells=cells).data
+    assert "Teach: B" in html and "(P(best) &gt;99%)" in html
+    assert "Why: the reps who used A sell more with any script" in html
+    zh = summaries.ranking_top(ranking, "zh", cells=cells).data
+    assert "原因：使用 A 的坐席" in zh
+    close = ranking.assign(prob_best=[0.55, 0.45], verdict=["inconclusive", "inconclusive"])
+    html = summaries.ranking_top(close, "en").data
+    assert "Teach:" not in html and "No verdict yet: B leads" in html
