@@ -145,7 +145,7 @@ def _formatter(kind: str, lang: str, context: str | None, na: str):
         if kind == "prob":
             return percent_estimate(v)
         if kind == "money":
-            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+            return f"{v:,.0f}" if abs(v) >= 100 or v == 0 else f"{v:,.2f}"
         if kind == "p":
             return "<0.001" if v < 0.001 else f"{v:.3f}"
         if kind == "count":
@@ -222,7 +222,7 @@ def shown(frame: pd.DataFrame, *, sort=None, ascending=False, top: int | None = 
 
 def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, sort=None,
           ascending=False, top: int | None = TOP_ROWS, columns=None, reps=None, kinds: dict | None = None,
-          caption: str | None = None):
+          caption: str | None = None, not_applicable=()):
     """``frame`` as a Styler for a page: see the module docstring for what it does.
 
     Parameters
@@ -240,6 +240,9 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
         ``date``, ``text``) where the name does not tell.
     caption : str, optional
         A line above the table.
+    not_applicable : list of str, optional
+        Columns where a missing value means "does not apply" (shown as "–", like an empty id)
+        rather than "no evidence".
 
     Returns
     -------
@@ -255,7 +258,7 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
     text = pd.DataFrame(index=out.index)
     for c in out.columns:
         # an id left empty (no coach for a classroom module) is "not applicable", not a missing estimate
-        missing = "–" if _ID.search(str(c)) else na
+        missing = "–" if _ID.search(str(c)) or c in not_applicable else na
         values = out[c].tolist()
         if long and c != "relative_change" and c not in explicit and pd.api.types.is_numeric_dtype(out[c]):
             text[c] = [_formatter(metric_kind(m), lang, context, missing)(v) for m, v in zip(out["metric"], values)]

@@ -2,7 +2,8 @@
 
 The analyses (:mod:`telesales_lab.analysis.targets`, :mod:`~telesales_lab.analysis.bonus`,
 :mod:`~telesales_lab.analysis.payments`) return raw numbers; here they become a sentence and
-pandas Stylers (percentages, thousands separators, translated statuses and headers, no index).
+tables through :func:`telesales_lab.present.tables.style` (percentages, thousands separators,
+translated statuses and headers, no index).
 The same frames go to the workbook unformatted.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 import pandas as pd
 
 from telesales_lab import labels
+from telesales_lab.present import tables
 
 _PERCENT = ("attainment", "next_tier_attainment")
 _MONEY = ("target", "actual", "forecast", "forecast_low", "forecast_high", "base", "bonus", "amount",
           "gap_to_next_tier", "gap_money", "average_order", "next_tier_bonus", "uncapped_bonus")
-_WORDS = ("status", "metric")
+#: In a long table (one row per metric) these follow the row's metric: money or a count.
+_PER_METRIC = ("target", "actual", "forecast", "forecast_low", "forecast_high")
 
 
 def answer(frame: pd.DataFrame, metric: str, lang: str = "en") -> str:
@@ -39,23 +42,21 @@ def answer(frame: pd.DataFrame, metric: str, lang: str = "en") -> str:
         teams=("、" if lang == "zh" else ", ").join(risky) if risky else labels.t("targets.no_team", lang))
 
 
-def styled(frame: pd.DataFrame, lang: str = "en"):
-    """A targets, bonus or collections frame for display: formatted numbers, translated words and headers."""
+def styled(frame: pd.DataFrame, lang: str = "en", reps: pd.DataFrame | None = None):
+    """A targets, bonus or collections frame for display (through :func:`tables.style`):
+    percentages, money with thousands separators, targets of the ``sales`` metric as counts,
+    statuses, metrics and gates in the page's language, rep names beside ids; a value that does
+    not apply (no next tier) shows as "–", a forecast without evidence says so."""
     labels.check_lang(lang)
-    f = frame.copy()
-    for c in _WORDS:
-        if c in f:
-            f[c] = f[c].map(lambda v: labels.t(v, lang, "targets") if isinstance(v, str) else v)
+    f = frame
     if "gates_failed" in f:
         from telesales_lab.analysis.bonus import translate_gates
 
-        f["gates_failed"] = translate_gates(f["gates_failed"], lang)
-    formats = {c: "{:.1%}" for c in _PERCENT if c in f}
-    formats.update({c: "{:,.0f}" for c in _MONEY if c in f})
+        f = f.assign(gates_failed=translate_gates(f["gates_failed"], lang))
+    per_metric = set(_PER_METRIC) if "metric" in f else set()  # revenue as money, sales as counts
+    kinds = {c: "rate" for c in _PERCENT if c in f}
+    kinds.update({c: "money" for c in _MONEY if c in f and c not in per_metric})
     if "multiplier" in f:
-        formats["multiplier"] = "{:.2f}"
-    shown = labels.translate_columns(f, lang, "targets")
-    names = dict(zip(f.columns, shown.columns))
-    return (shown.style.format({names[c]: v for c, v in formats.items()}, na_rep="")
-            .format(na_rep="", subset=[names[c] for c in f.columns if c not in formats])
-            .hide(axis="index"))
+        kinds["multiplier"] = "small"
+    return tables.style(f, lang, context="targets", top=None, reps=reps, kinds=kinds,
+                        not_applicable=[c for c in f.columns if not c.startswith("forecast")])
