@@ -156,6 +156,9 @@ def test_html_hides_code_and_embeds_images(built):
     assert base64.b64decode(pngs[0]).startswith(b"\x89PNG\r\n\x1a\n")
     assert "<Figure size" not in html
     assert not re.search(r'<script[^>]+src="https?://', html)  # opens offline
+    assert re.findall(r"<img[^>]*>", html) and all('alt="图表"' in tag for tag in re.findall(r"<img[^>]*>", html))
+    outputs = re.findall(r'<div class="[^"]*\bjp-OutputArea-output\b[^"]*"[^>]*>', html)
+    assert outputs and all('tabindex="0"' in tag for tag in outputs)  # focusable, as nbconvert makes them
 
 
 @pytest.mark.slow
