@@ -115,6 +115,11 @@ def script_policy(cells: pd.DataFrame, alpha: float = 0.05, padjust: str = "holm
     keys = ["scenario", "rep_id", "script_id"]
     sums = [c for c in ("calls", "connected", "sales", "revenue", "revenue_sq", "calls_month") if c in cells]
     overall = ScriptRanker(**opts).fit(cells.groupby(keys, observed=True, as_index=False)[sums].sum())
+    return _policy(by_class, overall, alpha, padjust, n_draws)
+
+
+def _policy(by_class, overall, alpha, padjust, n_draws) -> pd.DataFrame:
+    """:func:`script_policy` from the fitted rankings by scenario x class and by scenario."""
     rows, tests = [], []
     for (scen,), fit_all in overall.groups_.items():
         if fit_all.J == 0:
@@ -177,8 +182,22 @@ def script_policy(cells: pd.DataFrame, alpha: float = 0.05, padjust: str = "holm
     return out
 
 
-def script_policy_by_class(data, month: str, window_months: int = 3, **options) -> pd.DataFrame:
-    """:func:`script_policy` on the ``window_months`` months of calls ending with ``month``."""
-    from telesales_lab.analysis.ranking import script_cells
+def script_policy_by_class(data, month: str, window_months: int = 3, *, alpha: float = 0.05, padjust: str = "holm",
+                           min_connected: int = 100, min_reps: int = 3, n_draws: int = 4000,
+                           random_state: int = 0) -> pd.DataFrame:
+    """:func:`script_policy` on the ``window_months`` months of calls ending with ``month``.
 
-    return script_policy(script_cells(data, month, by="customer_class", window_months=window_months), **options)
+    The two rankings it compares (by scenario x class and by scenario) are the data set's
+    (:func:`telesales_lab.analysis.ranking.analyse_scripts`, kept in ``data.cache``): a page
+    that ranked the same window with the same thresholds has fitted them already. The
+    scenario ranking fitted on the calls equals the one :func:`script_policy` fits on the
+    class cells summed over the classes (the same counts per rep and script).
+    """
+    from telesales_lab.analysis.ranking.ranker import ScriptRanker, _fitted
+
+    check_padjust(padjust)
+    opts = dict(alpha=alpha, padjust=padjust, min_connected=min_connected, min_reps=min_reps, n_draws=n_draws,
+                random_state=random_state)
+    by_class = _fitted(data, month, "customer_class", window_months, ScriptRanker(**opts))
+    overall = _fitted(data, month, None, window_months, ScriptRanker(**opts))
+    return _policy(by_class, overall, alpha, padjust, n_draws)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from telesales_lab.data.schema import is_connected, is_kept_order
 from telesales_lab.exceptions import ParameterError
+from telesales_lab.data.cache import cached
 from telesales_lab.data.periods import in_month, in_window, parse_month, require_data
 
 
@@ -73,20 +74,38 @@ def _positions(keys: pd.Series, index_values) -> np.ndarray:
     return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+#: Tables the window's calls are read from (the key of every result built on them).
+_WINDOW_TABLES = ("calls", "orders", "scripts")
+
+
 def _window_calls(data, month, window_months: int, columns=(), scenario: bool = True) -> pd.DataFrame:
     """The window's calls: rep, script, [scenario,] connected, sale, revenue and in_month flags.
 
     Revenue is the amount of the non-cancelled orders linked to the call by ``orders.call_id``,
     counted on connected calls only (revenue per *connected* call). Id columns keep the
     loaded (Arrow) string dtype: converting a million ids to Python objects is the slow part.
+    ``columns`` adds columns of the calls table (``customer_id``, ``transcript``).
+
+    The frame is built once per data set, month and window (kept in ``data.cache``): the
+    ranking, the classes' ranking, the sample-ratio check and the phrases read the same calls.
     """
     p = parse_month(month) if not isinstance(month, pd.Period) else month
+    full = cached(data, "window_calls", _WINDOW_TABLES, lambda: _read_window(data, p, window_months),
+                  month=p, params=(window_months,))
+    keep = ["rep_id", "script_id", "connected", "sale", "revenue", "in_month"] + (["scenario"] if scenario else [])
+    return full[keep + [c for c in columns if c not in keep]]
+
+
+#: Columns of the calls table the window's frame carries besides its own.
+_WINDOW_EXTRA = ("customer_id", "transcript")
+
+
+def _read_window(data, p, window_months: int) -> pd.DataFrame:
     calls = data.calls
     require_data(calls["started_at"], p, "calls")
     mask = in_window(calls["started_at"], p, window_months).to_numpy(bool)
-    need = ["rep_id", "script_id", "call_id", "outcome", "started_at"] + [c for c in columns if c not in
-                                                                           ("rep_id", "script_id")]
-    sub = calls.loc[mask, need]
+    extra = [c for c in _WINDOW_EXTRA if c in calls.columns]
+    sub = calls.loc[mask, ["rep_id", "script_id", "call_id", "outcome", "started_at"] + extra]
     outcome = sub["outcome"]
     connected = is_connected(outcome)
     out = pd.DataFrame({
@@ -104,11 +123,10 @@ def _window_calls(data, month, window_months: int, columns=(), scenario: bool = 
         rev = np.where(pos >= 0, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
     out["revenue"] = np.where(connected, rev, 0.0)
     out["in_month"] = in_month(sub["started_at"], p).to_numpy(bool)
-    if scenario:
-        scen = data.scripts.set_index("script_id")["scenario"]
-        pos = _positions(out["script_id"], scen.index)
-        out["scenario"] = pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string")
-    for c in columns:
+    scen = data.scripts.set_index("script_id")["scenario"]
+    pos = _positions(out["script_id"], scen.index)
+    out["scenario"] = pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string")
+    for c in extra:
         out[c] = sub[c].reset_index(drop=True)
     return out
 
@@ -156,6 +174,18 @@ def script_cells(data, month: str, by: str | None = None, window_months: int = 1
     by = _check_by(by)
     window_months = _check_window(window_months)
     p = parse_month(month)
+    if by is None:
+        return cached(data, "script_cells", _WINDOW_TABLES, lambda: _script_cells(data, p, by, window_months),
+                      month=p, params=(by, window_months))
+    # the classes come from the customers, orders and calls, under the policy's [customers] section
+    from telesales_lab.data.policy import resolve_policy
+
+    return cached(data, "script_cells", _WINDOW_TABLES + ("customers",),
+                  lambda: _script_cells(data, p, by, window_months), month=p, policy=resolve_policy(None),
+                  sections=("customers",), params=(by, window_months))
+
+
+def _script_cells(data, p, by, window_months):
     calls = _window_calls(data, p, window_months, columns=("customer_id",) if by else (), scenario=False)
     keys = ([by] if by else []) + ["rep_id", "script_id"]
     if by:

@@ -502,6 +502,28 @@ class ScriptRanker:
         self.settings_ = st
         return self
 
+    # ---- what a fit leaves behind, to keep in a data set's cache
+    def _state(self) -> dict:
+        """Everything the fit computed, as frames, arrays and plain values (the posterior
+        draws and pairwise tests of every group included), for :meth:`_restore`."""
+        groups = {}
+        for key, fit in self.groups_.items():
+            fit.draws() if fit.J else None
+            groups[key] = dict(vars(fit))
+        return {"settings": self.settings_, "by": self.by_, "keys": self.keys_, "ranking": self.ranking_,
+                "pairwise": self.pairwise_, "groups": groups}
+
+    def _restore(self, state: dict):
+        """Take the fitted attributes from a :meth:`_state` (the copies a cache hands out); returns ``self``."""
+        self.settings_, self.by_, self.keys_ = state["settings"], state["by"], state["keys"]
+        self.ranking_, self.pairwise_ = state["ranking"], state["pairwise"]
+        self.groups_ = {}
+        for key, attrs in state["groups"].items():
+            fit = _GroupFit.__new__(_GroupFit)
+            vars(fit).update(attrs)
+            self.groups_[key] = fit
+        return self
+
     # ---- next month
     def allocation(self) -> pd.DataFrame:
         """Thompson-sampling shares per variant with a floor (see :func:`thompson_allocation`)."""
@@ -621,8 +643,27 @@ def analyse_scripts(data, month: str, by: str | None = None, window_months: int 
     ``ranking_``, ``pairwise_``, ``allocation()`` and ``calls_needed()``.
     """
     ranker = _ranker(**options)
-    ranker._settings()  # refuse bad options before touching the data
-    return ranker.fit(script_cells(data, month, by=by, window_months=window_months))
+    return _fitted(data, month, by, window_months, ranker)
+
+
+def _fitted(data, month, by, window_months, ranker: ScriptRanker) -> ScriptRanker:
+    """``ranker`` fitted to ``script_cells(data, month, by, window_months)``; the fit is kept in
+    ``data.cache`` under the settings it used, so every page asking for the same ranking (the
+    plan, the allocation, the script policy by class) reuses it."""
+    from telesales_lab.analysis.ranking.cells import _WINDOW_TABLES, _check_by, _check_window
+    from telesales_lab.data.cache import cached
+    from telesales_lab.data.periods import parse_month
+
+    st = ranker._settings()  # refuse bad options before touching the data
+    by, window_months, p = _check_by(by), _check_window(window_months), parse_month(month)
+    tables, policy = _WINDOW_TABLES, None
+    if by is not None:  # the classes read the customers under the [customers] policy
+        tables, policy = _WINDOW_TABLES + ("customers",), resolve_policy(None)
+    state = cached(data, "script_ranking_fit", tables,
+                   lambda: ranker.fit(script_cells(data, month, by=by, window_months=window_months))._state(),
+                   month=p, policy=policy, sections=("customers",) if by else (),
+                   params=(by, window_months, tuple(sorted(st.items()))))
+    return ranker._restore(state)
 
 
 def rank_cells(cells: pd.DataFrame, **options) -> pd.DataFrame:
@@ -784,7 +825,8 @@ def assignment_plan(data, month: str, window_months: int = 1, *, floor: float | 
     """
     ranker = analyse_scripts(data, month, by=None, window_months=window_months, floor=floor,
                              random_state=random_state, **options)
-    cells = script_cells(data, month, window_months=1)
+    # the ranking's own cells: their calls_month are the dials of ``month`` whatever the window
+    cells = script_cells(data, month, window_months=window_months)
     return _plan(ranker.allocation(), cells, calls_per_rep)
 
 

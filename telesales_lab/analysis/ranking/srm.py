@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from telesales_lab.exceptions import ParameterError
-from telesales_lab.data.periods import parse_month
-from telesales_lab.analysis.ranking.cells import _check_open01, _check_window, _window_calls
+from telesales_lab.analysis.ranking.cells import _check_open01, _check_window, script_cells
 from telesales_lab.analysis.ranking.ranker import _types
 
 
@@ -87,8 +86,8 @@ def srm_check(data, month: str, intended_split="equal", window_months: int = 1, 
     """
     window_months = _check_window(window_months)
     threshold = _check_open01("threshold", threshold)
-    calls = _window_calls(data, parse_month(month), window_months)
-    dials = calls.groupby(["scenario", "script_id"], observed=True).size().rename("calls").reset_index()
+    cells = script_cells(data, month, window_months=window_months)  # the ranking's, kept in data.cache
+    dials = cells.groupby(["scenario", "script_id"], observed=True)["calls"].sum().reset_index()
     split = _read_split(intended_split, dials[["scenario", "script_id"]])
     out = split.merge(dials, on=["scenario", "script_id"], how="left")
     out["calls"] = out["calls"].fillna(0).astype("int64")
