@@ -7,9 +7,10 @@ import logging
 import re
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.data.periods import parse_month
-from telesales_lab.analysis.ranking.cells import _check_int, _check_window, _window_calls
+from telesales_lab.analysis.ranking.cells import _check_int, _check_window, _positions, _window_calls
 
 
 # ----------------------------------------------------------------------------- phrases
@@ -60,9 +61,6 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
         sale_rate_without, log_odds_ratio, z``, sorted by scenario and ``z`` (descending).
         Empty when the data have no text.
     """
-    import scipy.sparse as sp
-    from sklearn.feature_extraction.text import CountVectorizer
-
     if source not in ("transcript", "script"):
         raise ParameterError(f"source == {source!r}, must be transcript|script")
     window_months = _check_window(window_months)
@@ -77,40 +75,58 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
     p = parse_month(month)
     calls = _window_calls(data, p, window_months, columns=("transcript",) if source == "transcript" else ())
     calls = calls[calls["connected"].to_numpy(bool)]
+    # each call's text as a code into the distinct texts (a script's, a transcript template's):
+    # everything below works on the distinct texts and on counts per rep and text
     if source == "script":
-        text_map = data.scripts.set_index("script_id")["text"]
-        calls = calls.assign(text=calls["script_id"].map(text_map).astype("string"))
+        scripts = data.scripts
+        pos = _positions(calls["script_id"], scripts["script_id"])
+        texts = scripts["text"].astype("string").reset_index(drop=True)
+        code = pos
     else:
-        calls = calls.assign(text=calls["transcript"].astype("string"))
-    calls = calls[calls["text"].notna().to_numpy(bool) & (calls["text"].str.len() > 0).fillna(False).to_numpy(bool)]
+        code, uniq = pd.factorize(calls["transcript"].astype("string"))
+        texts = pd.Series(uniq, dtype="string")
+    usable = (texts.notna() & (texts.str.len() > 0)).fillna(False).to_numpy(bool)
+    ok = code >= 0
+    ok[ok] = usable[code[ok]]
+    code = code[ok]
+    rep = pd.factorize(calls["rep_id"], sort=True)[0][ok]  # codes in the order of the ids
+    sale = calls["sale"].to_numpy(bool)[ok]
+    scode, scenarios = pd.factorize(calls["scenario"].to_numpy(object)[ok], sort=True)
     out = []
     rng = np.random.default_rng(random_state)
-    for sc, g in calls.groupby("scenario", sort=True, observed=True):
-        if len(g) > max_calls:
-            g = g.iloc[np.sort(rng.choice(len(g), max_calls, replace=False))]
-        texts = g["text"]
+    for k, sc in enumerate(scenarios):
+        idx = np.flatnonzero(scode == k)
+        if len(idx) > max_calls:
+            idx = idx[np.sort(rng.choice(len(idx), max_calls, replace=False))]
+        # the distinct texts in the order their first call comes (as pd.factorize would number them)
+        raw, first = np.unique(code[idx], return_index=True)
+        raw = raw[np.argsort(first, kind="stable")]
+        raw_docs = texts.iloc[raw].reset_index(drop=True)
         if source == "transcript" and agent_only:
-            texts = _agent_text(texts)
-        docs = texts.fillna("").to_numpy(object)
-        codes, uniq = pd.factorize(docs)  # vectorise each distinct text once (a script's, a template's)
-        vec = CountVectorizer(analyzer=_word_ngrams(lo_n, hi_n), binary=True, lowercase=False)
-        try:
-            Xu = vec.fit_transform(np.asarray(uniq, dtype=object))
-        except ValueError:  # no text at all
+            raw_docs = _agent_text(raw_docs)
+        doc_of_raw, uniq = pd.factorize(raw_docs.fillna("").to_numpy(object))
+        where = np.full(len(texts), -1, np.int64)
+        where[raw] = doc_of_raw
+        doc = where[code[idx]]  # each call's document
+        vocab = _binary_terms(np.asarray(uniq, dtype=object), _word_ngrams(lo_n, hi_n))
+        if vocab is None:  # no text at all
             continue
-        names = vec.get_feature_names_out()
-        ok = np.array([_is_phrase(x) for x in names], bool)  # over the vocabulary, not calls
-        Xu, names = Xu[:, np.flatnonzero(ok)], names[ok]
-        expand = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), len(uniq)))
-        X = (expand @ Xu).tocsc().astype(float)
-        res, cols_kept = _phrase_mh(X, g["rep_id"].to_numpy(str), g["sale"].to_numpy(bool), names, min_calls)
+        Xu, names = vocab
+        keep_gram = np.array([_is_phrase(x) for x in names], bool)  # over the vocabulary, not calls
+        Xu, names = Xu[:, np.flatnonzero(keep_gram)], names[keep_gram]
+        reps, ri = np.unique(rep[idx], return_inverse=True)
+        calls_rd = np.zeros((len(reps), len(uniq)))
+        np.add.at(calls_rd, (ri, doc), 1.0)
+        sales_rd = np.zeros((len(reps), len(uniq)))
+        np.add.at(sales_rd, (ri, doc), sale[idx].astype(float))
+        res, cols_kept = _phrase_mh(Xu, calls_rd, sales_rd, names, min_calls)
         if res is None or not len(res):
             continue
-        res = _merge_phrases(res, X[:, cols_kept], docs, rng)
+        res = _merge_phrases(res, Xu[:, cols_kept], np.asarray(uniq, dtype=object), len(idx), rng)
         res = res.sort_values(["z", "phrase"], ascending=[False, True], kind="stable")
-        pos = res[res["z"] > 0].head(top)
+        pos_ = res[res["z"] > 0].head(top)
         neg = res[res["z"] < 0].tail(top)
-        res = pd.concat([pos, neg])
+        res = pd.concat([pos_, neg])
         res.insert(0, "source", source)
         res.insert(0, "scenario", sc)
         out.append(res)
@@ -122,24 +138,41 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
     return res.reset_index(drop=True)
 
 
-def _phrase_mh(X, rep, sale, names, min_calls):
-    """Mantel-Haenszel log odds ratio per phrase (column of X), stratified by rep; RBG variance."""
-    import scipy.sparse as sp
+def _binary_terms(docs, analyse):
+    """Which terms each document has: a binary (documents x terms) CSR matrix and the terms,
+    sorted (what ``CountVectorizer(analyzer=analyse, binary=True)`` gives, without loading
+    scikit-learn for it); None when the documents have no term at all."""
+    grams = [set(analyse(str(d))) for d in docs]
+    vocab = sorted(set().union(*grams))
+    if not vocab:
+        return None
+    index = {g: i for i, g in enumerate(vocab)}
+    rows = np.repeat(np.arange(len(docs)), [len(g) for g in grams])
+    cols = np.fromiter((index[g] for gs in grams for g in gs), np.int64, count=len(rows))
+    X = sp.csr_matrix((np.ones(len(rows), np.int64), (rows, cols)), shape=(len(docs), len(vocab)))
+    X.sort_indices()
+    return X, np.asarray(vocab, dtype=object)
 
-    n_calls = X.shape[0]
-    with_n = np.asarray(X.sum(0)).ravel()
+
+def _phrase_mh(X, calls_rd, sales_rd, names, min_calls):
+    """Mantel-Haenszel log odds ratio per phrase (column of X), stratified by rep; RBG variance.
+
+    ``X`` is the binary (documents x phrases) matrix; ``calls_rd`` and ``sales_rd`` the
+    connected calls and sales per rep (rows) and document (columns): a rep's calls with a
+    phrase are ``calls_rd @ X``.
+    """
+    n_calls = calls_rd.sum()
+    with_n = np.asarray(X.T @ calls_rd.sum(0)).ravel()
     keep = (with_n >= min_calls) & (n_calls - with_n >= min_calls)
     if not keep.any():
         return None, None
     X = X[:, np.flatnonzero(keep)]
     names = np.asarray(names)[keep]
-    reps, ri = np.unique(rep, return_inverse=True)
-    Rm = sp.csr_matrix((np.ones(n_calls), (ri, np.arange(n_calls))), shape=(len(reps), n_calls))
-    Rs = sp.csr_matrix((sale.astype(float), (ri, np.arange(n_calls))), shape=(len(reps), n_calls))
-    n1 = np.asarray((Rm @ X).todense())  # calls with the phrase, per rep
-    a = np.asarray((Rs @ X).todense())  # sales with the phrase
-    n_r = np.bincount(ri, minlength=len(reps)).astype(float)[:, None]
-    y_r = np.bincount(ri, weights=sale.astype(float), minlength=len(reps))[:, None]
+    # (reps x phrases), row-major as the sums over reps below expect
+    n1 = np.ascontiguousarray(np.asarray(X.T @ calls_rd.T).T)  # calls with the phrase, per rep
+    a = np.ascontiguousarray(np.asarray(X.T @ sales_rd.T).T)  # sales with the phrase
+    n_r = calls_rd.sum(1)[:, None]
+    y_r = sales_rd.sum(1)[:, None]
     b = n1 - a  # with, no sale
     c = y_r - a  # without, sale
     d = (n_r - n1) - c  # without, no sale
@@ -222,19 +255,28 @@ def _covered_text(doc: str, covered: np.ndarray) -> str:
     return out.strip("，,、；; ")
 
 
-def _merge_phrases(res, X, docs, rng):
+def _merge_phrases(res, X, docs, n_calls, rng):
     """One row per distinct set of calls: the word n-grams found in exactly the same calls are
     shown as the whole stretches of a call's text they cover (e.g. the lines a script adds).
+
+    ``X`` is the binary (documents x phrases) matrix of ``res``'s phrases over the distinct
+    ``docs``, numbered in the order of their first call: two phrases are in the same calls
+    exactly when they are in the same documents, and the first call with a phrase has its
+    first document.
     """
-    proj = X.T @ rng.standard_normal((X.shape[0], 2))  # equal columns <=> equal signatures
-    sig = pd.Series(list(map(tuple, np.round(proj, 9))))
+    # the draws the per-call signatures took before the documents were deduplicated: the
+    # next scenario's sample of calls stays the same
+    rng.standard_normal((n_calls, 2))
+    X = sp.csc_matrix(X)
+    X.sort_indices()
+    sig = pd.Series([X.indices[X.indptr[j]:X.indptr[j + 1]].tobytes() for j in range(X.shape[1])], dtype=object)
     res = res.assign(_g=pd.factorize(sig)[0], _len=res["phrase"].str.len().to_numpy())
     rows = []
     for g_id, grp in res.groupby("_g", sort=False):  # distinct phrase sets, not calls
         grams = grp["phrase"].tolist()
         longest = max(grams, key=lambda x: (len(x), x))
         col = int(grp.index[grp["phrase"] == longest][0])
-        doc = str(docs[X[:, col].indices[0]]) if X[:, col].nnz else longest
+        doc = str(docs[X.indices[X.indptr[col]]]) if X.indptr[col + 1] > X.indptr[col] else longest
         covered = np.zeros(len(doc) + 1, bool)
         for gram in grams:
             start = doc.find(gram)
