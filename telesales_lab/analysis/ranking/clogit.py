@@ -55,59 +55,86 @@ def _profile_alpha(n, y, beta):
     return a
 
 
-def _binom_pmf(k, n, q):
-    """Binomial pmf, rows = (n, q) pairs, columns = k (0 where k > n)."""
+def _log_binom_coef(k, n):
+    """``log C(n, k)``, rows = n, columns = k (meaningless where k > n: see :func:`_binom_pmf`)."""
     n_ = n[:, None]
+    return gammaln(n_ + 1) - gammaln(k + 1) - gammaln(np.maximum(n_ - k, 0) + 1)
+
+
+def _binom_pmf(k, n, q, log_coef=None):
+    """Binomial pmf, rows = (n, q) pairs, columns = k (0 where k > n).
+
+    ``log_coef`` is :func:`_log_binom_coef` of the same ``k`` and ``n`` (it depends on the
+    counts only, so a fit computes it once for all its iterations).
+    """
+    n_ = n[:, None]
+    if log_coef is None:
+        log_coef = _log_binom_coef(k, n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        logp = (gammaln(n_ + 1) - gammaln(k + 1) - gammaln(np.maximum(n_ - k, 0) + 1)
-                + k * np.log(q)[:, None] + (n_ - k) * np.log1p(-q)[:, None])
+        logp = log_coef + k * np.log(q)[:, None] + (n_ - k) * np.log1p(-q)[:, None]
     out = np.exp(logp)
     out[~(k <= n_)] = 0.0
     return np.nan_to_num(out, nan=0.0)
 
 
-def _cond_terms(n, y, beta, need_cov=True):
+def _cond_plan(n, y):
+    """What :func:`_cond_terms` needs that depends on the counts only, not on the effects:
+    each block of reps' log binomial coefficients and the inverse-transform weights at their
+    totals. A fit computes it once and evaluates its iterations with it."""
+    R, J = n.shape
+    S = y.sum(1).astype(np.int64)
+    nmax = n.max(0).astype(np.int64)
+    M = _fft.next_fast_len(int(n.sum(1).max()) + 1, real=True)
+    ks = [np.arange(nmax[j] + 1) for j in range(J)]
+    K = M // 2 + 1
+    w = np.full(K, 2.0)
+    w[0] = 1.0
+    if M % 2 == 0:
+        w[-1] = 1.0
+    chunk = max(1, int(4_000_000 // (M * max(J, 1) * 3)))
+    blocks = []
+    for start in range(0, R, chunk):
+        sl = slice(start, min(R, start + chunk))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coef = [_log_binom_coef(ks[j], n[sl][:, j]) for j in range(J)]
+        # the inverse transform evaluated at each rep's own total S only
+        phase = np.exp(2j * np.pi * np.outer(S[sl], np.arange(K)) / M) * (w / M)
+        blocks.append((sl, coef, np.ascontiguousarray(phase.real), np.ascontiguousarray(phase.imag)))
+    return {"S": S, "M": M, "ks": ks, "blocks": blocks}
+
+
+def _cond_terms(n, y, beta, need_cov=True, plan=None):
     """Conditional log-likelihood, per-rep scores and summed information of informative reps.
 
     A rep's conditional likelihood of its sales split (y_1..y_J) given its total S is the
     profile binomial likelihood at the rep's fitted intercept minus ``log P(sum_j K_j = S)``
     with independent ``K_j ~ Binomial(n_j, expit(a + b_j))`` (an identity valid for any
     intercept; the fitted one puts S at the mean, so the FFT convolutions are accurate).
-    The score is ``y - E[K | S]`` and the information ``Cov(K | S)``.
+    The score is ``y - E[K | S]`` and the information ``Cov(K | S)``. ``plan`` is
+    :func:`_cond_plan` of ``n`` and ``y`` (computed here when not given).
     """
     R, J = n.shape
+    if plan is None:
+        plan = _cond_plan(n, y)
     a = _profile_alpha(n, y, beta)
     eta = a[:, None] + beta
     q = expit(eta)
-    S = y.sum(1).astype(np.int64)
     ll_prof = (y * eta - n * np.logaddexp(0.0, eta)).sum()
-    nmax = n.max(0).astype(np.int64)
-    M = _fft.next_fast_len(int(n.sum(1).max()) + 1, real=True)
+    M, ks = plan["M"], plan["ks"]
     scores = np.zeros((R, J))
     info = np.zeros((J, J))
     logps = 0.0
-    chunk = max(1, int(4_000_000 // (M * max(J, 1) * 3)))
-    for start in range(0, R, chunk):
-        sl = slice(start, min(R, start + chunk))
+    for sl, coef, pr, pi in plan["blocks"]:
         r = np.arange(sl.stop - sl.start)
-        nr, qr, Sr = n[sl], q[sl], S[sl]
+        nr, qr = n[sl], q[sl]
         F, G, Q = [], [], []
         for j in range(J):
-            k = np.arange(nmax[j] + 1)
-            pmf = _binom_pmf(k, nr[:, j], qr[:, j])
+            k = ks[j]
+            pmf = _binom_pmf(k, nr[:, j], qr[:, j], coef[j])
             F.append(_fft.rfft(pmf, M, axis=1))
             G.append(_fft.rfft(pmf * k, M, axis=1))
             if need_cov:
                 Q.append(_fft.rfft(pmf * (k * k), M, axis=1))
-
-        # the inverse transform evaluated at each rep's own total S only
-        K = M // 2 + 1
-        w = np.full(K, 2.0)
-        w[0] = 1.0
-        if M % 2 == 0:
-            w[-1] = 1.0
-        phase = np.exp(2j * np.pi * np.outer(Sr, np.arange(K)) / M) * (w / M)
-        pr, pi = np.ascontiguousarray(phase.real), np.ascontiguousarray(phase.imag)
 
         def at_s(spec):
             return np.einsum("rk,rk->r", spec.real, pr) - np.einsum("rk,rk->r", spec.imag, pi)
@@ -157,9 +184,10 @@ def _fit_conditional(n, y, ridge: float = 0.0, max_iter: int = 100, tol: float =
     J = n.shape[1]
     beta = np.zeros(J)
     centre = np.eye(J) - 1.0 / J
+    plan = _cond_plan(n, y)  # what the iterations share
 
     def evaluate(b, need_cov=True):
-        ll, sc, info, _ = _cond_terms(n, y, b, need_cov)
+        ll, sc, info, _ = _cond_terms(n, y, b, need_cov, plan)
         if ridge:
             ll = ll - 0.5 * ridge * ((b - b.mean()) ** 2).sum()
         return ll, sc, info

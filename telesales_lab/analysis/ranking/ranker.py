@@ -74,6 +74,10 @@ from telesales_lab.analysis.ranking.cells import PAIRWISE_COLUMNS, RANK_COLUMNS,
 from telesales_lab.analysis.ranking.clogit import _RIDGE_SD, _fit_conditional, _floored_cov, _profile_alpha
 
 
+#: Values of the (draws x reps x scripts) rate array computed at a time in :meth:`_GroupFit.draws`.
+_DRAW_BLOCK = 200_000
+
+
 # ----------------------------------------------------------------------------- one group
 def _group_rows(cells_g, settings):
     """Per-script totals of one group with eligibility (sorted by script id)."""
@@ -264,12 +268,16 @@ class _GroupFit:
         sd[inner] = 1 / np.sqrt(self.I_r[inner])
         out = np.empty((S, J))
         W = self.w.sum()
-        step = max(1, int(2_000_000 // max(len(self.w) * J, 1)))
+        # blocks of draws small enough to stay in the processor's cache, computed in one buffer
+        step = max(1, int(_DRAW_BLOCK // max(len(self.w) * J, 1)))
+        buf = np.empty((min(step, S), len(self.w), J))
         for s0 in range(0, S, step):
             sl = slice(s0, min(S, s0 + step))
             a = self.alpha_r[None, :] + db[sl] @ self.A.T + e[sl] * sd
             a = np.where(inner[None, :], a, self.alpha_r[None, :])
-            p = expit(a[:, :, None] + (self.beta + db[sl])[:, None, :])
+            p = buf[: sl.stop - sl.start]
+            np.add(a[:, :, None], (self.beta + db[sl])[:, None, :], out=p)
+            expit(p, out=p)
             out[sl] = np.einsum("r,srj->sj", self.w, p) / W
         self._draws = out
         return out
