@@ -116,6 +116,50 @@ def _as_of(data, as_of) -> _dt.date:
         raise ParameterError(f"as_of == {as_of!r}, must be a date YYYY-MM-DD") from None
 
 
+def _day_cells(data) -> dict:
+    """Dials, connected calls and sales per day, rep and script with a call (kept in
+    ``data.cache``): every experiment's daily sums and plan are sums of these cells.
+
+    Returns
+    -------
+    dict
+        ``first_day`` (date of day 0), ``reps`` and ``scripts`` (ids, sorted; the cells hold
+        codes into them) and arrays over the cells: ``day``, ``rep``, ``script``, ``calls``,
+        ``connected``, ``sales``.
+    """
+    def compute():
+        calls = data.calls
+        started = calls["started_at"].to_numpy("datetime64[ns]")
+        rep, reps = pd.factorize(calls["rep_id"], sort=True)
+        script, scripts = pd.factorize(calls["script_id"].astype("string"), sort=True)
+        ok = ~np.isnat(started) & (rep >= 0) & (script >= 0)
+        days = started.astype("datetime64[D]")
+        first = days[ok].min() if ok.any() else np.datetime64("1970-01-01", "D")
+        day = (days - first).astype(np.int64)
+        R, S = max(len(reps), 1), max(len(scripts), 1)
+        flat = ((day * R + rep) * S + script)[ok]
+        cells, which = np.unique(flat, return_inverse=True)
+        outcome = calls["outcome"]
+
+        def total(flags):
+            return np.bincount(which, weights=flags[ok], minlength=len(cells)).astype(np.int64)
+
+        return {"first_day": pd.Timestamp(first).date(), "reps": np.asarray(reps, dtype=str),
+                "scripts": np.asarray(scripts, dtype=str), "day": cells // (R * S),
+                "rep": (cells // S) % R, "script": cells % S,
+                "calls": np.bincount(which, minlength=len(cells)).astype(np.int64),
+                "connected": total(is_connected(outcome)), "sales": total((outcome == "sale").to_numpy(bool))}
+
+    return cached(data, "experiment_day_cells", ("calls",), compute)
+
+
+def _day_window(cells: dict, first: _dt.date, n_days: int, scripts) -> np.ndarray:
+    """Which cells fall on the ``n_days`` days from ``first`` and on one of ``scripts``."""
+    lo = (first - cells["first_day"]).days
+    codes = np.flatnonzero(np.isin(cells["scripts"], np.asarray(list(scripts), dtype=str)))
+    return (cells["day"] >= lo) & (cells["day"] < lo + n_days) & np.isin(cells["script"], codes)
+
+
 def daily_sums(data, x: Experiment, as_of: _dt.date) -> dict:
     """Sums per day, rep and variant of the experiment's calls from its start to
     ``min(as_of, planned_end)``.
@@ -130,6 +174,8 @@ def daily_sums(data, x: Experiment, as_of: _dt.date) -> dict:
     end = min(as_of, x.planned_end)
     order = (x.control,) + x.treatments
     n_days = max((end - x.start).days + 1, 0)
+    if x.customer_classes is None and x.metric != "revenue_per_call":
+        return _daily_sums_from_cells(data, x, order, n_days)
     calls = data.calls
     t0 = pd.Timestamp(x.start)
     t1 = pd.Timestamp(end) + pd.Timedelta(days=1)
@@ -172,6 +218,27 @@ def daily_sums(data, x: Experiment, as_of: _dt.date) -> dict:
         rev = np.where((pos >= 0) & connected, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
     out["revenue"] = np.bincount(flat, weights=rev, minlength=size).reshape(shape)
     out["revenue_sq"] = np.bincount(flat, weights=rev ** 2, minlength=size).reshape(shape)
+    return out
+
+
+def _daily_sums_from_cells(data, x: Experiment, order: tuple, n_days: int) -> dict:
+    """:func:`daily_sums` of an experiment on all customers and on the sale rate, from the
+    data set's per-day cells (:func:`_day_cells`): the same sums, without reading the calls."""
+    cells = _day_cells(data)
+    m = _day_window(cells, x.start, n_days, order)
+    lo = (x.start - cells["first_day"]).days
+    rep_codes, ri = np.unique(cells["rep"][m], return_inverse=True)
+    R, K = len(rep_codes), len(order)
+    shape = (n_days, R, K)
+    var_of = pd.Index(list(order)).get_indexer(cells["scripts"])  # script code -> variant
+    flat = ((cells["day"][m] - lo) * R + ri) * K + var_of[cells["script"][m]]
+    size = n_days * R * K
+    out = {"days": [x.start + _dt.timedelta(days=d) for d in range(n_days)], "reps": cells["reps"][rep_codes],
+           "variants": order}
+    for k in ("calls", "connected", "sales"):
+        out[k] = np.bincount(flat, weights=cells[k][m].astype(float), minlength=size).reshape(shape)
+    out["revenue"] = np.zeros(shape)  # a sale-rate experiment sums no revenue
+    out["revenue_sq"] = np.zeros(shape)
     return out
 
 
@@ -492,23 +559,22 @@ def plan_experiment(data, registry, as_of=None) -> pd.DataFrame:
     day = _as_of(data, as_of)
     calls = data.calls
     scen = data.scripts.set_index(data.scripts["script_id"].astype(str))["scenario"].astype(str)
+    cells = _day_cells(data)
     rows = []
     for x in experiments:
         ref_end = max(day, x.start - _dt.timedelta(days=1)) if day < x.start else day
         ref_start = ref_end - _dt.timedelta(days=27)
-        t0, t1 = pd.Timestamp(ref_start), pd.Timestamp(ref_end) + pd.Timedelta(days=1)
-        m = ((calls["started_at"] >= t0) & (calls["started_at"] < t1)).to_numpy(bool)
-        sub = calls.loc[m, ["script_id", "outcome", "call_id"]]
-        in_scen = sub["script_id"].astype(str).map(scen).eq(x.scenario).to_numpy(bool)
-        conn = is_connected(sub["outcome"])
-        per_day = (in_scen & conn).sum() / 28.0
-        ctl = (sub["script_id"].astype(str) == x.control).to_numpy(bool) & conn
-        if not ctl.any():
-            ctl = in_scen & conn  # a new control: the scenario's rate
+        # the 4 weeks' connected calls and sales of the scenario and of the control, from the day cells
+        in_scen = _day_window(cells, ref_start, 28, scen.index[scen == x.scenario])
+        ctl = _day_window(cells, ref_start, 28, [x.control])
+        per_day = cells["connected"][in_scen].sum() / 28.0
+        if not cells["connected"][ctl].any():
+            ctl = in_scen  # a new control: the scenario's rate
         k = len(x.variants)
         a = x.alpha / max(k - 1, 1)
         if x.metric == "sale_rate":
-            base = float((sub["outcome"].to_numpy()[ctl] == "sale").mean()) if ctl.any() else math.nan
+            n_ctl = cells["connected"][ctl].sum()
+            base = float(cells["sales"][ctl].sum() / n_ctl) if n_ctl else math.nan
             var_call = base * (1 - base)
             if np.isfinite(base) and 0 < base < 1:
                 target = min(max(base + x.mde, 1e-6), 1 - 1e-6)
@@ -517,6 +583,13 @@ def plan_experiment(data, registry, as_of=None) -> pd.DataFrame:
             else:
                 fixed = math.nan
         else:
+            t0, t1 = pd.Timestamp(ref_start), pd.Timestamp(ref_end) + pd.Timedelta(days=1)
+            m = ((calls["started_at"] >= t0) & (calls["started_at"] < t1)).to_numpy(bool)
+            sub = calls.loc[m, ["script_id", "outcome", "call_id"]]
+            conn = is_connected(sub["outcome"])
+            ctl = (sub["script_id"].astype(str) == x.control).to_numpy(bool) & conn
+            if not ctl.any():
+                ctl = sub["script_id"].astype(str).map(scen).eq(x.scenario).to_numpy(bool) & conn
             rev = _revenue_per_call(data).reindex(sub["call_id"].astype(str).to_numpy()[ctl]).fillna(0.0).to_numpy()
             base = float(rev.mean()) if len(rev) else math.nan
             var_call = float(rev.var(ddof=1)) if len(rev) > 1 else math.nan
@@ -665,16 +738,17 @@ def rep_assignments(data, month: str, registry=None, lang: str = "en") -> pd.Dat
     if registry is None:
         return pd.DataFrame(columns=cols).astype("string")
     p = parse_month(month)
-    calls = data.calls
-    in_month = ((calls["started_at"] >= p.start_time) & (calls["started_at"] < (p + 1).start_time)).to_numpy(bool)
+    cells = _day_cells(data)  # the month's reps and scripts from the per-day cells, not the calls
+    start = p.start_time.date()
+    in_month = _day_window(cells, start, p.days_in_month, cells["scripts"])
     if not in_month.any():
         return pd.DataFrame(columns=cols).astype("string")
-    as_of = calls.loc[in_month, "started_at"].max().date()
+    as_of = cells["first_day"] + _dt.timedelta(days=int(cells["day"][in_month].max()))  # the last day with calls
     results = monitor_experiments(data, registry, as_of=as_of)
     scen = data.scripts.set_index(data.scripts["script_id"].astype(str))["scenario"].astype(str)
-    sub = calls.loc[in_month, ["rep_id", "script_id"]]
-    rep_scen = pd.DataFrame({"rep_id": sub["rep_id"].astype(str).to_numpy(),
-                             "scenario": sub["script_id"].astype(str).map(scen).to_numpy()}).drop_duplicates()
+    rep_scen = pd.DataFrame({"rep_id": cells["reps"][cells["rep"][in_month]],
+                             "scenario": pd.Series(cells["scripts"][cells["script"][in_month]]).map(scen).to_numpy()
+                             }).drop_duplicates()
     rows = []
     for res in results:
         x = res.experiment
