@@ -74,24 +74,23 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
             "log_odds_ratio", "z"]
     p = parse_month(month)
     calls = _window_calls(data, p, window_months, columns=("transcript",) if source == "transcript" else ())
-    calls = calls[calls["connected"].to_numpy(bool)]
-    # each call's text as a code into the distinct texts (a script's, a transcript template's):
-    # everything below works on the distinct texts and on counts per rep and text
+    # each connected call's text as a code into the distinct texts (a script's, a transcript
+    # template's): everything below works on the distinct texts and on counts per rep and text
     if source == "script":
         scripts = data.scripts
-        pos = _positions(calls["script_id"], scripts["script_id"])
+        code = _positions(calls["script_id"], scripts["script_id"])
         texts = scripts["text"].astype("string").reset_index(drop=True)
-        code = pos
     else:
         code, uniq = pd.factorize(calls["transcript"].astype("string"))
         texts = pd.Series(uniq, dtype="string")
     usable = (texts.notna() & (texts.str.len() > 0)).fillna(False).to_numpy(bool)
-    ok = code >= 0
+    ok = (code >= 0) & calls["connected"].to_numpy(bool)
     ok[ok] = usable[code[ok]]
     code = code[ok]
     rep = pd.factorize(calls["rep_id"], sort=True)[0][ok]  # codes in the order of the ids
     sale = calls["sale"].to_numpy(bool)[ok]
-    scode, scenarios = pd.factorize(calls["scenario"].to_numpy(object)[ok], sort=True)
+    scode, scenarios = pd.factorize(calls["scenario"], sort=True)
+    scode = scode[ok]
     out = []
     rng = np.random.default_rng(random_state)
     for k, sc in enumerate(scenarios):
@@ -270,12 +269,16 @@ def _merge_phrases(res, X, docs, n_calls, rng):
     X = sp.csc_matrix(X)
     X.sort_indices()
     sig = pd.Series([X.indices[X.indptr[j]:X.indptr[j + 1]].tobytes() for j in range(X.shape[1])], dtype=object)
-    res = res.assign(_g=pd.factorize(sig)[0], _len=res["phrase"].str.len().to_numpy())
-    rows = []
-    for g_id, grp in res.groupby("_g", sort=False):  # distinct phrase sets, not calls
-        grams = grp["phrase"].tolist()
+    group = pd.factorize(sig)[0]  # numbered in the order of their first phrase
+    members = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.diff(np.r_[-1, group[members], len(group)]))
+    phrases = res["phrase"].tolist()
+    first, merged = [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):  # distinct phrase sets, not calls
+        rows = members[lo:hi]
+        grams = [phrases[i] for i in rows]
         longest = max(grams, key=lambda x: (len(x), x))
-        col = int(grp.index[grp["phrase"] == longest][0])
+        col = int(rows[grams.index(longest)])
         doc = str(docs[X.indices[X.indptr[col]]]) if X.indptr[col + 1] > X.indptr[col] else longest
         covered = np.zeros(len(doc) + 1, bool)
         for gram in grams:
@@ -283,10 +286,9 @@ def _merge_phrases(res, X, docs, n_calls, rng):
             while start >= 0:
                 covered[start:start + len(gram)] = True
                 start = doc.find(gram, start + 1)
-        phrase = _covered_text(doc, covered) or longest
-        row = grp.iloc[0].copy()
-        row["phrase"] = phrase
-        rows.append(row)
-    out = pd.DataFrame(rows).drop(columns=["_g", "_len"])
+        first.append(rows[0])
+        merged.append(_covered_text(doc, covered) or longest)
+    out = res.iloc[first].copy()  # each set's first row, shown with the text its phrases cover
+    out["phrase"] = np.asarray(merged, dtype=object)
     out = out[out["phrase"].str.strip().str.len() > 0]
     return out.drop_duplicates("phrase").reset_index(drop=True)
