@@ -4,6 +4,7 @@ references, the demo's planted experiments, sample-ratio mismatch, plans and the
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import math
 from contextlib import redirect_stderr, redirect_stdout
@@ -16,6 +17,7 @@ from telesales_lab.analysis import experiments as ex
 from telesales_lab.analysis import sequential as sq
 from telesales_lab.cli import main
 from telesales_lab.data.load import Dataset, load_dataset
+from telesales_lab.data.schema import CONNECTED_OUTCOMES
 from telesales_lab.exceptions import ParameterError, RegistryError
 
 GOOD = """\
@@ -381,3 +383,29 @@ def test_planned_end_passed_without_a_decision(demo, tmp_path):
     june = calls[(calls["script_id"] == "FU-C") & (calls["started_at"] < "2026-07-01")
                  & (calls["started_at"] >= "2026-05-01")]
     assert table.loc["FU-C", "calls"] == len(june)  # nothing after the planned end counts
+
+
+def test_daily_sums_from_the_day_cells_equal_the_sums_over_calls(demo):
+    """Sale-rate experiments on all customers read the data set's per-day cells; an experiment
+    limited to every class (A, B and C: all customers) sums its own calls, and gets the same."""
+    folder, data, _ = demo
+    for x in ex.load_registry(folder / "experiments.toml"):
+        for as_of in (dt.date(2026, 9, 20), dt.date(2026, 10, 31)):
+            fast = ex.daily_sums(data, x, as_of)
+            slow = ex.daily_sums(data, dataclasses.replace(x, customer_classes=("A", "B", "C")), as_of)
+            assert fast["days"] == slow["days"] and list(fast["reps"]) == list(slow["reps"])
+            for k in ("calls", "connected", "sales", "revenue", "revenue_sq"):
+                np.testing.assert_array_equal(fast[k], slow[k])
+
+
+def test_plan_baseline_is_the_controls_rate_in_the_four_weeks(demo):
+    folder, data, _ = demo
+    plan = ex.plan_experiment(data, folder / "experiments.toml", as_of="2026-10-15").set_index("experiment_id")
+    calls = data.calls
+    four_weeks = ((calls["started_at"] >= "2026-09-18") & (calls["started_at"] < "2026-10-16")).to_numpy(bool)
+    for x in ex.load_registry(folder / "experiments.toml"):
+        if x.start > dt.date(2026, 10, 15):
+            continue
+        sub = calls[four_weeks & (calls["script_id"] == x.control).to_numpy(bool)]
+        sub = sub[sub["outcome"].isin(CONNECTED_OUTCOMES).to_numpy(bool)]
+        assert plan.loc[x.id, "baseline"] == (sub["outcome"] == "sale").mean()

@@ -37,3 +37,21 @@ def test_demo_phrases_start_and_end_on_words(demo_folder):
     assert len(ph)
     assert not ph["phrase"].str.match(r"^[，。、；：？！,.;:?!]").any()
     assert not ph["phrase"].str.contains(r"[，。、；：？！,.;:?!]$").any()
+
+
+def test_binary_terms_equal_scikit_learns_count_vectorizer():
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from telesales_lab.analysis.ranking.phrases import _binary_terms
+
+    docs = np.array(["您好，我是星辰科技的客户顾问，冒昧打扰您一分钟。", "Hello, I am calling about your account",
+                     "您好，我是星辰科技的客户顾问。", "", "续约可以享受老客户专享的续费价格"], dtype=object)
+    analyse = _word_ngrams(1, 3)
+    X, names = _binary_terms(docs, analyse)
+    vec = CountVectorizer(analyzer=analyse, binary=True, lowercase=False)
+    want = vec.fit_transform(docs)
+    assert list(names) == list(vec.get_feature_names_out())
+    assert (X != want).nnz == 0
+    assert _binary_terms(np.array(["", "，。"], dtype=object), analyse) is None  # no term at all
+

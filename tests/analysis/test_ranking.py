@@ -15,6 +15,7 @@ from scipy.special import comb, expit
 
 from telesales_lab.analysis import ranking as sr
 from telesales_lab.analysis.ranking.cells import _window_calls
+from telesales_lab.analysis.ranking.ranker import _plan
 from telesales_lab.analysis.ranking.revenue import _revenue_from_cells
 from telesales_lab.cli import main
 from telesales_lab.data.load import Dataset, load_dataset
@@ -532,3 +533,38 @@ def test_chinese_headers(demo):
     _, data, _ = demo
     zh = translate_columns(sr.rank_scripts(data, MONTH), "zh")
     assert {"场景", "话术", "调整后成交率", "最优概率", "结论"} <= set(zh.columns)
+
+
+def test_a_ranking_is_fitted_once_per_data_set_and_pages_reuse_it(demo_folder):
+    # a fresh data set: its cache starts empty
+    folder, _ = demo_folder(seed=7, n_calls=20_000)
+    data = load_dataset(folder, cache=False)
+
+    def fits():
+        n = data.cache.summary().set_index("name")["n_results"]
+        return int(n.get("script_ranking_fit", 0))
+
+    ranker = sr.analyse_scripts(data, MONTH, window_months=3, padjust="holm")
+    assert fits() == 1
+    plan = sr.assignment_plan(data, MONTH, window_months=3, padjust="holm")
+    sr.rank_scripts(data, MONTH, window_months=3)  # the policy's thresholds: the same fit
+    assert fits() == 1
+    # the plan splits the month's dials whatever the window: the same as on the month's own cells
+    pd.testing.assert_frame_equal(plan, _plan(ranker.allocation(), sr.script_cells(data, MONTH, window_months=1)))
+    # a refit from the cells gives the same tables as the kept one
+    fresh = sr.ScriptRanker(padjust="holm").fit(sr.script_cells(data, MONTH, window_months=3))
+    pd.testing.assert_frame_equal(ranker.ranking_, fresh.ranking_, check_exact=True)
+    pd.testing.assert_frame_equal(ranker.pairwise_, fresh.pairwise_, check_exact=True)
+    pd.testing.assert_frame_equal(ranker.allocation(), fresh.allocation(), check_exact=True)
+    # other thresholds are another fit
+    sr.rank_scripts(data, MONTH, window_months=3, min_reps=4)
+    assert fits() == 2
+
+
+def test_srm_counts_the_window_dials(demo):
+    _, data, _ = demo
+    srm = sr.srm_check(data, MONTH, window_months=3)
+    calls = _window_calls(data, parse_month(MONTH), 3)
+    dials = calls.groupby(["scenario", "script_id"]).size()
+    got = srm.set_index(["scenario", "script_id"])["calls"]
+    pd.testing.assert_series_equal(got.sort_index(), dials.sort_index(), check_names=False, check_dtype=False)

@@ -63,3 +63,19 @@ def test_no_credible_interaction_means_one_script_and_no_gain(demo_folder):
     assert res["gain"].isna().all()
     best = res.groupby("scenario")["single_script"].first()
     assert best["renewal"] == truth["best_script"]["renewal"]
+
+
+def test_the_data_set_path_reuses_the_rankings_and_equals_the_cells_path(demo_folder):
+    from telesales_lab.analysis.ranking import analyse_scripts, script_cells
+
+    folder, truth = demo_folder()
+    data = load_dataset(folder, cache=False)
+    month = truth["window"]["end_month"]
+    analyse_scripts(data, month, window_months=3, n_draws=500)
+    analyse_scripts(data, month, by="customer_class", window_months=3, n_draws=500)
+    kept = len(data.cache)
+    got = script_policy_by_class(data, month, window_months=3, n_draws=500)
+    assert len(data.cache) == kept  # nothing fitted again
+    # the scenario ranking on the calls equals the one on the class cells summed over classes
+    want = script_policy(script_cells(data, month, by="customer_class", window_months=3), n_draws=500)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
