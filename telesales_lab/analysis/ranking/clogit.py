@@ -139,20 +139,25 @@ def _cond_terms(n, y, beta, need_cov=True, plan=None):
         def at_s(spec):
             return np.einsum("rk,rk->r", spec.real, pr) - np.einsum("rk,rk->r", spec.imag, pi)
 
-        total = np.ones_like(F[0])
+        # products of the spectra always taken in script order, from 1: prefix[j] = F_0 ... F_{j-1}
+        prefix = [np.ones_like(F[0])]
         for f in F:
-            total = total * f
-        ps = np.maximum(at_s(total), 1e-300)
+            prefix.append(prefix[-1] * f)
+
+        def product_without(*skip):
+            """The product of the spectra but ``skip`` (ascending), in script order."""
+            rest = prefix[skip[0]]
+            for m_ in range(skip[0] + 1, J):
+                if m_ not in skip:
+                    rest = rest * F[m_]
+            return rest
+
+        ps = np.maximum(at_s(prefix[J]), 1e-300)
         logps += np.log(ps).sum()
         m1 = np.empty((len(r), J))
         m2 = np.empty((len(r), J))
-        loo = []
         for j in range(J):
-            rest = np.ones_like(F[0])
-            for l_ in range(J):
-                if l_ != j:
-                    rest = rest * F[l_]
-            loo.append(rest)
+            rest = product_without(j)
             m1[:, j] = at_s(G[j] * rest) / ps
             if need_cov:
                 m2[:, j] = at_s(Q[j] * rest) / ps
@@ -163,10 +168,7 @@ def _cond_terms(n, y, beta, need_cov=True, plan=None):
             cov[:, idx, idx] = m2 - m1 ** 2
             for j in range(J):
                 for l_ in range(j + 1, J):
-                    rest = np.ones_like(F[0])
-                    for m_ in range(J):
-                        if m_ not in (j, l_):
-                            rest = rest * F[m_]
+                    rest = product_without(j, l_)
                     c = at_s(G[j] * G[l_] * rest) / ps - m1[:, j] * m1[:, l_]
                     cov[:, j, l_] = c
                     cov[:, l_, j] = c
