@@ -210,7 +210,7 @@ def _tokens(clause: str) -> list[str]:
 
 
 def _word_ngrams(low: int, high: int):
-    """A CountVectorizer analyzer: word n-grams within clauses, joined as they read
+    """An analyzer (as CountVectorizer takes): word n-grams within clauses, joined as they read
     (no space between Chinese words, one space between other words)."""
     def analyse(text: str) -> list[str]:
         grams = []
