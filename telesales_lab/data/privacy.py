@@ -156,9 +156,21 @@ def _public_text(data) -> str:
             if not (pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
                     or isinstance(s.dtype, pd.CategoricalDtype)):
                 continue
-            values = pd.Series(pd.unique(s.dropna().astype(str)), dtype="string")
+            # the distinct values first: a million rows hold a few thousand texts
+            values = pd.Series(pd.unique(pd.Series(pd.unique(s.dropna())).astype(str)), dtype="string")
             pieces.extend(values[values.str.contains(r"[^\x00-\x7f]", regex=True)].tolist())
     return "\n".join(pieces)
+
+
+def _single_spaced(names):
+    """``names.str.replace(r"\\s+", " ", regex=True)``, the regular expression replacing
+    only in the names that hold white space other than single spaces."""
+    odd = names.str.contains(r"\s\s|[^\S ]", regex=True).fillna(False).to_numpy(dtype=bool)
+    if not odd.any():
+        return names
+    out = names.copy()
+    out[odd] = names[odd].str.replace(r"\s+", " ", regex=True)
+    return out
 
 
 def _label_text() -> str:
@@ -172,6 +184,110 @@ def _label_text() -> str:
     return "\n".join(texts)
 
 
+#: Characters no search of :meth:`_Targets.search` reaches across (phone numbers, names and
+#: their spellings hold none of them; a customer's name that does keeps it searched).
+_STOPS = '\n<>"='
+#: Characters (after NFKC) whose lower case holds an ASCII letter: ``"İ".lower() == "i̇"``.
+_LOWER_TO_ASCII = "\u0130"
+_NOT_DIGITS = bytes(b for b in range(256) if not 0x30 <= b <= 0x39)
+_DIGIT_BYTES = __import__("numpy").arange(0x30, 0x3A, dtype="uint8")
+_BLANK_BYTES = __import__("numpy").array([0x20, 0x09], dtype="uint8")
+_FOLD = bytes.maketrans(bytes(range(0x41, 0x5B)), bytes(range(0x61, 0x7B)))
+
+
+_ASCII_BUT_NEWLINE = bytes(b for b in range(0x80) if b != 0x0A)
+#: Characters of output text read at once by :meth:`_Targets.find`.
+CHUNK_CHARS = 1_000_000
+
+
+def _chunks(text: str, cuts: list[str]):
+    """``text`` in pieces of about :data:`CHUNK_CHARS` characters, each cut just before one
+    of ``cuts`` that an ASCII character follows (NFKC changes neither, nor joins them to the
+    piece before)."""
+    import re
+
+    if len(text) <= CHUNK_CHARS or not cuts:
+        yield text
+        return
+    cut = re.compile("[" + re.escape("".join(cuts)) + "](?=[\x00-\x7f])")
+    at = 0
+    while at < len(text):
+        m = cut.search(text, at + CHUNK_CHARS) if at + CHUNK_CHARS < len(text) else None
+        end = m.start() if m else len(text)
+        yield text[at:end]
+        at = end
+
+
+def _fold(data: bytes) -> bytes:
+    """UTF-8 text without spaces and tabs, ASCII letters lower-cased (other bytes as they are)."""
+    return data.translate(_FOLD, b" \t")
+
+
+def _occurring(text: str, names) -> set[str]:
+    """The ``names`` that are substrings of ``text``."""
+    import ahocorasick_rs as ac
+
+    if not names or not text:
+        return set()
+    return set(ac.AhoCorasick(list(names)).find_matches_as_strings(text, overlapping=True))
+
+
+def _piece(data: bytes, a: int, b: int, stops) -> tuple[int, int]:
+    """The piece of ``data`` around ``data[a:b]`` that holds no stop character but those
+    inside ``[a, b)``: from after the last stop before ``a`` to the first at or after ``b``."""
+    n, width = len(data), 4096
+    start = -1
+    while True:
+        lo = max(a - width, 0)
+        start = max(data.rfind(c, lo, a) for c in stops)
+        if start >= 0 or lo == 0:
+            break
+        width *= 8
+    end, width = -1, 4096
+    while True:
+        hi = min(b + width, n)
+        found = [e for e in (data.find(c, b, hi) for c in stops) if e >= 0]
+        if found or hi == n:
+            end = min(found, default=n)
+            break
+        width *= 8
+    return start + 1, end
+
+
+def _nfkc_utf8(text: str) -> bytes:
+    """``unicodedata.normalize("NFKC", text)`` as UTF-8, without normalising all of a long text.
+
+    An ASCII character never changes under NFKC nor combines with a character before it
+    (no canonical composition has one as its second part), so the text can be normalised
+    piece by piece, each piece an ASCII character and the non-ASCII run after it; only the
+    pieces that are not normalised already are. Whether any is not is asked once, of the
+    pieces taken together (they still begin with ASCII characters).
+    """
+    import unicodedata
+
+    import numpy as np
+
+    data = text.encode("utf-8")
+    if len(data) == len(text):  # ASCII
+        return data
+    code = np.frombuffer(data, dtype=np.uint8)
+    high = code >= 0x80
+    lead = high.copy()
+    lead[:-1] |= high[1:]  # each run with the ASCII character before it
+    if unicodedata.is_normalized("NFKC", code[lead].tobytes().decode("utf-8")):
+        return data
+    edges = np.flatnonzero(np.diff(high.view(np.int8), prepend=0, append=0))
+    out, done = [], 0
+    for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist()):
+        a = max(a - 1, 0)  # the ASCII character before the run
+        piece = data[a:b].decode("utf-8")
+        if not unicodedata.is_normalized("NFKC", piece):
+            out += [data[done:a], unicodedata.normalize("NFKC", piece).encode("utf-8")]
+            done = b
+    out.append(data[done:])
+    return b"".join(out)
+
+
 class _Targets:
     """The customers' phones and names, as sets keyed to customer ids."""
 
@@ -182,24 +298,31 @@ class _Targets:
         ids = customers["customer_id"].astype("string")
         phones = customers["phone"].astype("string").str.replace(r"\D", "", regex=True) \
             if "phone" in customers else pd.Series(dtype="string")
-        self.phones: dict[str, str] = {}
-        for digits, cid in zip(phones.dropna(), ids[phones.notna()]):
-            digits = _normalise_phone(digits)
-            if len(digits) >= MIN_PHONE_DIGITS:
-                self.phones.setdefault(digits, cid)
-        names = customers["name"].astype("string").str.normalize("NFKC").str.strip().str.replace(r"\s+", " ", regex=True) \
+        # _normalise_phone on the whole column: a country code 0086 or 86 before 11 digits goes
+        phones = phones.reset_index(drop=True).dropna()  # positions, as ids below
+        n = phones.str.len()
+        phones = phones.where(~((n == 15) & phones.str.startswith("0086")), phones.str.slice(4)) \
+            .where(~((n == 13) & phones.str.startswith("86")), phones.str.slice(2))
+        phones = phones[phones.str.len() >= MIN_PHONE_DIGITS]
+        first = ~phones.duplicated(keep="first")  # a number shared by customers: the first one's
+        self.phones: dict[str, str] = dict(zip(phones[first].tolist(), ids.iloc[phones.index[first]].tolist()))
+        names = _single_spaced(customers["name"].astype("string").str.normalize("NFKC").str.strip()) \
             if "name" in customers else pd.Series(dtype="string")
         # a name that is the customer's own id, or the importer's placeholder, is no one's name
         real = names.notna() & (names != ids).fillna(True) & (names != NAME_PLACEHOLDER).fillna(True)
-        by_name = dict(zip(names[real], ids[real]))
-        self.cjk = {n: c for n, c in by_name.items() if _CJK_NAME.match(n)}
-        self.latin = {n: c for n, c in by_name.items() if len(n) >= 3 and _LATIN_NAME.match(n)}
-        self.other = {n: c for n, c in by_name.items()
-                      if len(n) >= 3 and n not in self.cjk and n not in self.latin}
+        by_name = dict(zip(names[real].tolist(), ids[real].tolist()))
+        self.cjk, self.latin, self.other = {}, {}, {}
+        cjk, latin = _CJK_NAME.match, _LATIN_NAME.match
+        for n, c in by_name.items():  # the patterns exclude each other
+            if cjk(n):
+                self.cjk[n] = c
+            elif len(n) >= 3:
+                (self.latin if latin(n) else self.other)[n] = c
         self.skipped: set[str] = set()
         known = template_text + "\n" + _label_text()
         if hasattr(data, "tables"):
             known += "\n" + _public_text(data)
+        self._build_filter()
         self._skip(known)
         self.cjk_lengths = {len(n) for n in self.cjk}
         self.latin_lengths = {n.count(" ") + 1 for n in self.latin}
@@ -212,7 +335,13 @@ class _Targets:
 
     def _skip(self, known: str) -> None:
         """Drop names that also occur in text allowed to show; they cannot be told apart."""
-        common = set(_cjk_substrings(known, {len(n) for n in self.cjk}, self.cjk))
+        # a Chinese name is made of Chinese characters only, so each of its occurrences lies
+        # in a run of them: its 2-4 character substrings are the names occurring anywhere
+        if self._name_ac is not None:
+            hits = self._name_ac.find_matches_as_indexes(known.encode("utf-8"), overlapping=True)
+            common = {n for n in (self._names[i] for i in {h[0] for h in hits}) if n in self.cjk}
+        else:
+            common = _occurring(known, self.cjk)
         common |= set(_latin_windows(known, {n.count(" ") + 1 for n in self.latin}, self.latin))
         common |= {n for n in self.other if n in known}
         for name in common:
@@ -220,6 +349,109 @@ class _Targets:
             self.latin.pop(name, None)
             self.other.pop(name, None)
         self.skipped = common
+        if common:
+            self._live &= [n not in common for n in self._names]
+
+    # ------------------------------------------------------------------ the fast path
+    def _build_filter(self) -> None:
+        """Two automata that find every place where :meth:`search` could find anything.
+
+        ``search`` finds a phone number only where its digits are a run of the text's ASCII
+        digits taken alone (separators, spaces, anything in between left out), and a name
+        only where it is a substring of the text with spaces and tabs taken out and ASCII
+        letters lower-cased (case-sensitive, any-case and letter-by-letter spellings alike).
+        The phone automaton reads the first projection, the name automaton the second; the
+        places they find are then searched with :meth:`search` itself. The name automaton
+        holds every name, those no longer searched too (their matches are dropped), so it
+        is built once and also finds the names that occur in the text allowed to show.
+        """
+        import re
+
+        import ahocorasick_rs as ac
+        import numpy as np
+
+        kind = ac.Implementation.ContiguousNFA
+        joined = "".join(self.phones)
+        names = [*self.cjk, *self.latin, *self.other]
+        folded = [_fold(n.encode("utf-8")) for n in names]
+        # a number with non-ASCII digits, or a name of spaces only: search everything
+        self.exact = (joined.isascii() and (joined.isdigit() or not joined)) and all(folded)
+        self._phone_ac = ac.BytesAhoCorasick([p.encode("ascii") for p in self.phones], implementation=kind) \
+            if self.phones and self.exact else None
+        self._names = names
+        self._name_ac = ac.BytesAhoCorasick(folded, implementation=kind) if names and self.exact else None
+        self._live = np.ones(len(names), dtype=bool)
+        # names with an ASCII character (Latin names, names with spaces) need the folded text
+        self._ascii_names = re.search(r"[\x00-\x7f]", "".join(names)) is not None
+        # the characters that end every search's reach (none of them is in a name searched)
+        in_names = set("".join(self.other))
+        self._stops = [c.encode() for c in _STOPS if c not in in_names]
+
+    def find(self, text: str | list[str]) -> list[tuple[str, str, str, int]]:
+        """What :meth:`search` finds in ``text``, searching only where it could find anything.
+
+        ``text`` may be a list of texts: they are searched as if joined by new lines.
+
+        The text is cut at characters no search reaches across (:data:`_STOPS`: new lines,
+        ``<``, ``>``, ``"``, ``=``); the pieces where an automaton of :meth:`_build_filter`
+        finds a phone number's digits or a name are joined and given to :meth:`search`.
+        A long text is read in chunks of about :data:`CHUNK_CHARS` characters, each cut
+        before a new line or ``<``.
+        """
+        texts = [text] if isinstance(text, str) else text
+        if not self.exact:
+            return self.search("\n".join(texts))
+        pieces = []
+        cuts = [c for c in "\n<" if c.encode() in self._stops]
+        for chunk in (c for t in texts for c in _chunks(t, cuts)):
+            pieces += self._pieces(_nfkc_utf8(chunk))
+        return self._search_normalised("\n".join(pieces)) if pieces else []
+
+    def _live_hits(self, hits):
+        """The matches of names still searched."""
+        return [h for h in hits if self._live[h[0]]] if hits and not self._live.all() else hits
+
+    def _pieces(self, data: bytes) -> list[str]:
+        """The pieces of normalised UTF-8 text ``data`` where a customer could be found."""
+        import numpy as np
+
+        spans = []
+        if self._phone_ac is not None:
+            hits = self._phone_ac.find_matches_as_indexes(data.translate(None, _NOT_DIGITS), overlapping=True)
+            if hits:
+                at = np.flatnonzero(np.isin(np.frombuffer(data, dtype=np.uint8), _DIGIT_BYTES))
+                spans += [(int(at[a]), int(at[b - 1]) + 1) for _, a, b in hits]
+        if self._name_ac is not None and self._ascii_names:
+            hits = self._live_hits(self._name_ac.find_matches_as_indexes(_fold(data), overlapping=True))
+            if hits:
+                at = np.flatnonzero(~np.isin(np.frombuffer(data, dtype=np.uint8), _BLANK_BYTES))
+                spans += [(int(at[a]), int(at[b - 1]) + 1) for _, a, b in hits]
+        elif self._name_ac is not None and not data.isascii():
+            # every name is non-ASCII and holds no ASCII character: the text's non-ASCII
+            # characters alone (new lines kept) hold each of its occurrences, spaced or not
+            hits = self._live_hits(self._name_ac.find_matches_as_indexes(data.translate(None, _ASCII_BUT_NEWLINE),
+                                                                         overlapping=True))
+            if hits:
+                code = np.frombuffer(data, dtype=np.uint8)
+                at = np.flatnonzero((code >= 0x80) | (code == 0x0A))
+                spans += [(int(at[a]), int(at[b - 1]) + 1) for _, a, b in hits]
+        if self.latin_lower and not data.isascii():  # İ lower-cases to i and a dot
+            for ch in _LOWER_TO_ASCII:
+                code = ch.encode("utf-8")
+                at = data.find(code)
+                while at >= 0:
+                    spans.append((at, at + len(code)))
+                    at = data.find(code, at + 1)
+        pieces: list[tuple[int, int]] = []
+        for a, b in sorted(spans):
+            if pieces and b <= pieces[-1][1]:  # within the piece already taken
+                continue
+            start, end = _piece(data, a, b, self._stops)
+            if pieces and start <= pieces[-1][1]:
+                pieces[-1] = (pieces[-1][0], end)
+            else:
+                pieces.append((start, end))
+        return [data[a:b].decode("utf-8") for a, b in pieces]
 
     def search(self, text: str) -> list[tuple[str, str, str, int]]:
         """``(kind, customer_id, shown, count)`` for each customer found in ``text``.
@@ -232,7 +464,9 @@ class _Targets:
         """
         import unicodedata
 
-        text = unicodedata.normalize("NFKC", text)
+        return self._search_normalised(unicodedata.normalize("NFKC", text))
+
+    def _search_normalised(self, text: str) -> list[tuple[str, str, str, int]]:
         found = []
         runs = Counter(_normalise_phone(r) for r in _DIGITS.findall(text) if len(r) >= MIN_PHONE_DIGITS)
         for run in _DIGITS_SEPARATED.findall(text):
@@ -302,7 +536,10 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="ignore")
 
 
-def _parquet_text(path: Path) -> str:
+def _parquet_texts(path: Path) -> list[str]:
+    """The schema, metadata and each column's distinct values (as ``str`` gives them, one a
+    line) of a Parquet file."""
+    import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -312,32 +549,57 @@ def _parquet_text(path: Path) -> str:
     frame = table.to_pandas()
     for col in frame.columns:
         values = pd.unique(frame[col].dropna())
-        pieces.append("\n".join(map(str, values)))
-    return "\n".join(pieces)
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            texts = values.astype(str).tolist()  # numpy formats as str() of each value does
+        else:
+            texts = np.asarray(values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else values,
+                               dtype=object).tolist()
+            texts = [v if type(v) is str else str(v) for v in texts]
+        pieces.append("\n".join(texts))
+    return pieces
 
 
-def _xlsx_text(path: Path) -> str:
+def _xlsx_texts(path: Path) -> list[str]:
+    """The XML parts of a workbook, entities decoded."""
     with zipfile.ZipFile(path) as book:
-        return "\n".join(html.unescape(book.read(name).decode("utf-8", "ignore"))
-                         for name in book.namelist() if name.endswith((".xml", ".rels")))
+        return [html.unescape(book.read(name).decode("utf-8", "ignore"))
+                for name in book.namelist() if name.endswith((".xml", ".rels"))]
+
+
+def _output_texts(path: Path) -> list[str]:
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _xlsx_texts(path)
+    if suffix == ".parquet":
+        return _parquet_texts(path)
+    text = _decode(path.read_bytes())
+    if suffix in (".ipynb", ".json"):
+        try:
+            return [json.dumps(_strip_notebook(json.loads(text)), ensure_ascii=False)]
+        except ValueError:
+            return [text]
+    if suffix in (".html", ".htm", ".svg", ".xml"):
+        return [html.unescape(_SVG_GEOMETRY.sub(" ", _DATA_URI.sub(" ", text)))]
+    return [text]
 
 
 def output_text(path: Path) -> str:
     """The searchable text of one output file (embedded images left out)."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        return _xlsx_text(path)
-    if suffix == ".parquet":
-        return _parquet_text(path)
-    text = _decode(path.read_bytes())
-    if suffix in (".ipynb", ".json"):
-        try:
-            return json.dumps(_strip_notebook(json.loads(text)), ensure_ascii=False)
-        except ValueError:
-            return text
-    if suffix in (".html", ".htm", ".svg", ".xml"):
-        return html.unescape(_SVG_GEOMETRY.sub(" ", _DATA_URI.sub(" ", text)))
-    return text
+    return "\n".join(_output_texts(path))
+
+
+def _targets(data, template_text: str) -> _Targets:
+    """The customers to look for, built once per data set and template text (kept in
+    ``data.cache``: they read every table of it)."""
+    import hashlib
+
+    from telesales_lab.data.cache import cached
+
+    if not hasattr(data, "tables"):
+        return _Targets(data, template_text)
+    digest = hashlib.sha256(template_text.encode("utf-8", "surrogatepass")).hexdigest()
+    return cached(data, "privacy_targets", tuple(data.tables), lambda: _Targets(data, template_text),
+                  params=(digest,))
 
 
 def scan_outputs(folder, data, *, template_text: str = "") -> list[Finding]:
@@ -362,17 +624,17 @@ def scan_outputs(folder, data, *, template_text: str = "") -> list[Finding]:
         ``shown`` (masked value) and ``count``; empty when the outputs are clean.
     """
     folder = Path(folder)
-    targets = _Targets(data, template_text)
+    targets = _targets(data, template_text)
     findings = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if path.suffix.lower() in IMAGE_SUFFIXES:
             continue
         try:
-            text = output_text(path)
+            texts = _output_texts(path)
         except Exception as exc:  # an unreadable output is itself a finding to look at
             findings.append(Finding(str(path.relative_to(folder)), "unreadable", "-", type(exc).__name__, 1))
             continue
-        for kind, cid, shown, count in targets.search(text):
+        for kind, cid, shown, count in targets.find(texts):
             findings.append(Finding(str(path.relative_to(folder)), kind, str(cid), shown, count))
     return findings
 
