@@ -492,3 +492,62 @@ def test_chinese_report_shows_no_english_vocabulary(built):
         cells = {str(v) for row in sheet.iter_rows(values_only=True) for v in row if isinstance(v, (str, bool))}
         found += [f"sheet {sheet.title}: {m}" for m in sorted({m for c in cells for m in pattern.findall(c)})]
     assert not found, "\n".join(found[:60])
+
+
+@pytest.mark.slow
+def test_a_customer_planted_in_each_kind_of_report_file_is_found(built, tmp_path):
+    """A phone or name written into an HTML page's text, a notebook's output, a workbook
+    cell, a Parquet cell and a coaching page is found in that file and nowhere else."""
+    import json
+
+    import openpyxl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from telesales_lab.data.load import load_dataset
+    from telesales_lab.data.privacy import scan_outputs
+
+    data = load_dataset(built["data"])
+    customers = data.customers.set_index("customer_id")
+    ids = [c for c in customers.index if len(str(customers.loc[c, "name"])) >= 2][10:15]
+    phone = lambda i: str(customers.loc[ids[i], "phone"])  # noqa: E731
+    name = lambda i: str(customers.loc[ids[i], "name"])  # noqa: E731
+    planted = tmp_path / "planted"
+    shutil.copytree(built["folder"], planted)
+
+    page = next(p for p in sorted(planted.glob("*.html")) if p.name != "index.html")
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace("</body>", f"<p>回电 {phone(0)[:3]} {phone(0)[3:7]} {phone(0)[7:]}</p></body>", 1),
+                    encoding="utf-8")
+
+    notebook = next(p for p in sorted(planted.glob("*.ipynb")))
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    cell.setdefault("outputs", []).append({"output_type": "stream", "name": "stdout", "text": [f"客户{name(1)}\n"]})
+    notebook.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+
+    book_path = next(planted.glob("*.xlsx"))
+    book = openpyxl.load_workbook(book_path)
+    book.worksheets[-1].cell(row=3, column=2, value=f"tel {phone(2)}")
+    book.save(book_path)
+
+    table_path = sorted((planted / "tables").glob("*.parquet"))[0]
+    table = pq.read_table(table_path)
+    col = next(i for i, f in enumerate(table.schema) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    values = table.column(col).to_pylist()
+    values[-1] = name(3)
+    pq.write_table(table.set_column(col, table.schema.field(col), pa.array(values, table.schema.field(col).type)),
+                   table_path)
+
+    pack = sorted((planted / "coaching").glob("*.html"))[0]
+    text = pack.read_text(encoding="utf-8")
+    pack.write_text(text.replace("</body>", f"<td>{phone(4)}</td></body>", 1), encoding="utf-8")
+
+    found = {(f.file, f.kind, f.customer_id) for f in scan_outputs(planted, data)}
+    assert found == {
+        (page.name, "phone", ids[0]),
+        (notebook.name, "name", ids[1]),
+        (book_path.name, "phone", ids[2]),
+        (f"tables/{table_path.name}", "name", ids[3]),
+        (f"coaching/{pack.name}", "phone", ids[4]),
+    }

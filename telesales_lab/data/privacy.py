@@ -200,16 +200,17 @@ _ASCII_BUT_NEWLINE = bytes(b for b in range(0x80) if b != 0x0A)
 CHUNK_CHARS = 1_000_000
 
 
-def _chunks(text: str, cuts: list[str]):
-    """``text`` in pieces of about :data:`CHUNK_CHARS` characters, each cut just before one
-    of ``cuts`` that an ASCII character follows (NFKC changes neither, nor joins them to the
-    piece before)."""
+def _chunks(text: str | bytes, cuts: list[str]):
+    """``text`` in pieces of about :data:`CHUNK_CHARS` characters (bytes of UTF-8 text), each
+    cut just before one of ``cuts`` that an ASCII character follows (NFKC changes neither,
+    nor joins them to the piece before)."""
     import re
 
     if len(text) <= CHUNK_CHARS or not cuts:
         yield text
         return
-    cut = re.compile("[" + re.escape("".join(cuts)) + "](?=[\x00-\x7f])")
+    pattern = "[" + re.escape("".join(cuts)) + "](?=[\x00-\x7f])"
+    cut = re.compile(pattern.encode() if isinstance(text, bytes) else pattern)
     at = 0
     while at < len(text):
         m = cut.search(text, at + CHUNK_CHARS) if at + CHUNK_CHARS < len(text) else None
@@ -254,7 +255,7 @@ def _piece(data: bytes, a: int, b: int, stops) -> tuple[int, int]:
     return start + 1, end
 
 
-def _nfkc_utf8(text: str) -> bytes:
+def _nfkc_utf8(text: str | bytes) -> bytes:
     """``unicodedata.normalize("NFKC", text)`` as UTF-8, without normalising all of a long text.
 
     An ASCII character never changes under NFKC nor combines with a character before it
@@ -267,8 +268,8 @@ def _nfkc_utf8(text: str) -> bytes:
 
     import numpy as np
 
-    data = text.encode("utf-8")
-    if len(data) == len(text):  # ASCII
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    if data.isascii():
         return data
     code = np.frombuffer(data, dtype=np.uint8)
     high = code >= 0x80
@@ -390,7 +391,8 @@ class _Targets:
     def find(self, text: str | list[str]) -> list[tuple[str, str, str, int]]:
         """What :meth:`search` finds in ``text``, searching only where it could find anything.
 
-        ``text`` may be a list of texts: they are searched as if joined by new lines.
+        ``text`` may be a list of texts (``str``, or ``bytes`` of valid UTF-8): they are
+        searched as if joined by new lines.
 
         The text is cut at characters no search reaches across (:data:`_STOPS`: new lines,
         ``<``, ``>``, ``"``, ``=``); the pieces where an automaton of :meth:`_build_filter`
@@ -398,9 +400,9 @@ class _Targets:
         A long text is read in chunks of about :data:`CHUNK_CHARS` characters, each cut
         before a new line or ``<``.
         """
-        texts = [text] if isinstance(text, str) else text
+        texts = [text] if isinstance(text, (str, bytes)) else text
         if not self.exact:
-            return self.search("\n".join(texts))
+            return self.search("\n".join(t.decode("utf-8") if isinstance(t, bytes) else t for t in texts))
         pieces = []
         cuts = [c for c in "\n<" if c.encode() in self._stops]
         for chunk in (c for t in texts for c in _chunks(t, cuts)):
@@ -543,30 +545,42 @@ def _parquet_texts(path: Path) -> list[str]:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    table = pq.read_table(path, use_threads=False)
     pieces = [str(table.schema)]
     pieces += [v.decode("utf-8", "ignore") for v in (table.schema.metadata or {}).values()]
-    frame = table.to_pandas()
+    frame = table.to_pandas(use_threads=False)
     for col in frame.columns:
         values = pd.unique(frame[col].dropna())
-        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        if isinstance(values, np.ndarray) and values.dtype == np.float64:
+            texts = list(map(repr, values.tolist()))  # numpy's str of a float64 is Python's repr
+        elif isinstance(values, np.ndarray) and values.dtype.kind in "fiubM":
             texts = values.astype(str).tolist()  # numpy formats as str() of each value does
+        elif isinstance(values.dtype, pd.StringDtype):
+            texts = values.to_numpy(dtype=object).tolist()
         else:
-            texts = np.asarray(values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else values,
-                               dtype=object).tolist()
-            texts = [v if type(v) is str else str(v) for v in texts]
+            texts = [str(v) for v in values]
         pieces.append("\n".join(texts))
     return pieces
 
 
-def _xlsx_texts(path: Path) -> list[str]:
-    """The XML parts of a workbook, entities decoded."""
+def _xlsx_texts(path: Path) -> list[str | bytes]:
+    """The XML parts of a workbook, entities decoded (a part without entities stays the
+    UTF-8 bytes it is, once known to be valid)."""
+    out = []
     with zipfile.ZipFile(path) as book:
-        return [html.unescape(book.read(name).decode("utf-8", "ignore"))
-                for name in book.namelist() if name.endswith((".xml", ".rels"))]
+        for name in book.namelist():
+            if name.endswith((".xml", ".rels")):
+                raw = book.read(name)
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    out.append(html.unescape(raw.decode("utf-8", "ignore")))
+                    continue
+                out.append(raw if b"&" not in raw else html.unescape(text))
+    return out
 
 
-def _output_texts(path: Path) -> list[str]:
+def _output_texts(path: Path) -> list[str | bytes]:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         return _xlsx_texts(path)
@@ -585,7 +599,7 @@ def _output_texts(path: Path) -> list[str]:
 
 def output_text(path: Path) -> str:
     """The searchable text of one output file (embedded images left out)."""
-    return "\n".join(_output_texts(path))
+    return "\n".join(t.decode("utf-8") if isinstance(t, bytes) else t for t in _output_texts(path))
 
 
 def _targets(data, template_text: str) -> _Targets:

@@ -109,3 +109,25 @@ def test_numbers_are_written_as_str_writes_them():
     values = np.concatenate([rng.standard_normal(20_000) * 10.0 ** rng.integers(-25, 25, 20_000),
                              [0.0, -0.0, 1e16, 1e-5, 123456789.0, np.inf, -np.inf, 13812345678.0]])
     assert values.astype(str).tolist() == [str(v) for v in values]
+    assert list(map(repr, values.tolist())) == [str(v) for v in values]
+    stamps = pd.Series(pd.to_datetime(["2026-10-01", "2026-10-01 09:30:01.5", "1999-12-31 23:59:59.000000001"], format="ISO8601"))
+    for column in (stamps, stamps.dt.tz_localize("Asia/Shanghai"),
+                   pd.Series([1, None, 13812345678], dtype="Int64"), pd.Series([True, False])):
+        values = pd.unique(column.dropna())
+        if isinstance(values, np.ndarray):
+            assert values.astype(str).tolist() == [str(v) for v in values]
+    assert list(map(repr, values.tolist())) == [str(v) for v in values]
+
+
+def test_parquet_text_is_what_str_gives_for_each_distinct_value(tmp_path):
+    frame = pd.DataFrame({"s": ["a", "b", "a", None], "c": pd.Categorical(["x", "y", "x", "x"]),
+                          "f": [0.1, 1e16, 13812345678.0, np.nan], "i": [1, 2, 3, 13812345678],
+                          "t": pd.to_datetime(["2026-10-01", "2026-10-02 09:00:01", None, "2026-10-01"], format="ISO8601"),
+                          "b": [True, False, True, True], "d": pd.to_timedelta([1, 2, 3, 4], unit="s"),
+                          "n": pd.array([1, None, 3, 4], dtype="Int64"),
+                          "z": pd.to_datetime(["2026-10-01"] * 4).tz_localize("Asia/Shanghai"),
+                          "o": pd.Categorical([1.5, 2.0, 1.5, 3.0])})
+    frame.to_parquet(tmp_path / "t.parquet")
+    pieces = privacy._parquet_texts(tmp_path / "t.parquet")
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert pieces[-len(back.columns):] == ["\n".join(map(str, pd.unique(back[c].dropna()))) for c in back.columns]
