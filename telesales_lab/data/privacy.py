@@ -204,8 +204,6 @@ def _chunks(text: str | bytes, cuts: list[str]):
     """``text`` in pieces of about :data:`CHUNK_CHARS` characters (bytes of UTF-8 text), each
     cut just before one of ``cuts`` that an ASCII character follows (NFKC changes neither,
     nor joins them to the piece before)."""
-    import re
-
     if len(text) <= CHUNK_CHARS or not cuts:
         yield text
         return
@@ -366,8 +364,6 @@ class _Targets:
         holds every name, those no longer searched too (their matches are dropped), so it
         is built once and also finds the names that occur in the text allowed to show.
         """
-        import re
-
         import ahocorasick_rs as ac
         import numpy as np
 
