@@ -911,6 +911,11 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
         with ThreadPoolExecutor(1) as pool:
             packs_done = pool.submit(_build_packs, data, month, tmp / "coaching", lang, say, policy) \
                 if coaching else None
+            template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
+            if privacy_check:  # what the scan looks for, built while the kernels work
+                from telesales_lab.data.privacy import prepare_scan
+
+                pool.submit(prepare_scan, data, template_text=template)
             try:
                 results = _Runner(sources, params, tmp, final, jobs, say, env).run()
             except BaseException:
@@ -942,7 +947,6 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
             from telesales_lab.data.privacy import scan_outputs
 
             step = time.perf_counter()
-            template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
             findings = scan_outputs(tmp, data, template_text=template)
             if findings:
                 shown = "; ".join(str(f) for f in findings[:5])

@@ -612,6 +612,12 @@ def _targets(data, template_text: str) -> _Targets:
                   params=(digest,))
 
 
+def prepare_scan(data, *, template_text: str = "") -> None:
+    """Build what :func:`scan_outputs` looks for in ``data`` ahead of the scan (kept on the data
+    set), so a report can do it while its notebooks run."""
+    _targets(data, template_text)
+
+
 def scan_outputs(folder, data, *, template_text: str = "") -> list[Finding]:
     """Every customer phone number or name found in the files under ``folder``.
 
