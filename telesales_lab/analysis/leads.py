@@ -51,6 +51,7 @@ from telesales_lab import labels
 from telesales_lab.data.cache import cached
 from telesales_lab.data.monthly import _flags
 from telesales_lab.data.periods import parse_month
+from telesales_lab.data.policy import resolve_policy
 from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES, is_kept_order
 from telesales_lab.exceptions import ParameterError
 
@@ -59,6 +60,9 @@ _NONE = np.iinfo("int64").min
 #: columns of the customers table never used as features (personal data, the id, and the dates
 #: that become tenure_days / age_years)
 _NOT_FEATURES = ("customer_id", "name", "phone", "acquired_on", "birthday")
+#: tables the features read (the class at the start of a month reads calls, customers, orders)
+_TABLES = ("customers", "calls", "orders", "scripts")
+_SECTIONS = ("customers",)
 _MAX_LEVELS = 250  # native categorical support takes at most 255 levels
 _RECENT_MONTHS = 3
 _HOUR_BANDS = ((0, 9, "0-9"), (9, 12, "9-12"), (12, 14, "12-14"), (14, 17, "14-17"), (17, 24, "17-24"))
@@ -282,7 +286,8 @@ def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) 
         cust = cust.set_index("customer_id", drop=False).loc[pd.Index(customer_ids, dtype="string")]
     cust = cust.reset_index(drop=True)
     out = pd.DataFrame({"customer_id": cust["customer_id"].astype("string")})
-    for col, kind in _customer_columns(data.customers).items():
+    kinds = cached(data, "leads_customer_columns", ("customers",), lambda: _customer_columns(data.customers))
+    for col, kind in kinds.items():
         s = cust[col]
         if kind == "number":
             out[col] = pd.to_numeric(s, errors="coerce").astype("float64")
@@ -375,6 +380,20 @@ def _training_months(data, p: pd.Period, max_months: int | None) -> list[pd.Peri
     return [pd.Period(year=x // 12, month=x % 12 + 1, freq="M") for x in months]
 
 
+def _month_rows(data, q: pd.Period, policy) -> pd.DataFrame:
+    """The customers with connected calls in month ``q``: their :func:`lead_features` at the
+    month's start plus ``connected, sales`` (kept in ``data.cache``: the training frames of
+    later months and the evaluation of ``q`` share it)."""
+    pol = resolve_policy(policy)
+
+    def compute():
+        y = _outcome_rows(data, q)
+        x = lead_features(data, q, y["customer_id"], pol)
+        return x.assign(connected=y["connected"].to_numpy(), sales=y["sales"].to_numpy())
+
+    return cached(data, "leads_month_rows", _TABLES, compute, month=q, policy=pol, sections=_SECTIONS)
+
+
 def training_frame(data, month: str | pd.Period, max_months: int | None = None, policy=None) -> pd.DataFrame:
     """Customer-months before ``month`` with connected calls: features at each month's start
     plus ``train_month, connected, sales``.
@@ -386,18 +405,21 @@ def training_frame(data, month: str | pd.Period, max_months: int | None = None, 
         ``connected``, ``sales``.
     """
     p = month if isinstance(month, pd.Period) else parse_month(month)
-    parts = []
-    for q in _training_months(data, p, max_months):  # one vectorised pass per month
-        y = _outcome_rows(data, q)
-        x = lead_features(data, q, y["customer_id"], policy)
-        parts.append(x.assign(connected=y["connected"].to_numpy(), sales=y["sales"].to_numpy(), train_month=q))
-    if not parts:
-        return pd.DataFrame()
-    frame = pd.concat(parts, ignore_index=True)
-    for col in parts[0].columns:  # keep the category dtype with the same levels
-        if isinstance(parts[0][col].dtype, pd.CategoricalDtype):
-            frame[col] = pd.Categorical(frame[col].astype("string"), categories=parts[0][col].cat.categories)
-    return frame
+    pol = resolve_policy(policy)
+
+    def compute():
+        parts = [_month_rows(data, q, pol).assign(train_month=q)  # one vectorised pass per month
+                 for q in _training_months(data, p, max_months)]
+        if not parts:
+            return pd.DataFrame()
+        frame = pd.concat(parts, ignore_index=True)
+        for col in parts[0].columns:  # keep the category dtype with the same levels
+            if isinstance(parts[0][col].dtype, pd.CategoricalDtype) and frame[col].dtype != parts[0][col].dtype:
+                frame[col] = pd.Categorical(frame[col].astype("string"), categories=parts[0][col].cat.categories)
+        return frame
+
+    return cached(data, "leads_training_frame", _TABLES, compute, month=p, policy=pol, sections=_SECTIONS,
+                  params=(max_months,))
 
 
 def _binary(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -411,6 +433,26 @@ def _binary(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- the models
+def _one_thread():
+    """Fit and predict the boosting model in one thread: its data are small, so spreading a
+    fit or a prediction over threads buys little time and costs processor time waiting for them
+    (more so while other work shares the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
+def _category_ranks(values: pd.Series, levels: list) -> np.ndarray:
+    """Each value's rank among ``levels`` sorted (NaN where missing or not a level)."""
+    cat = pd.Categorical(values, categories=levels) if not (
+        isinstance(values.dtype, pd.CategoricalDtype) and list(values.cat.categories) == list(levels)) \
+        else values.array
+    rank = np.empty(len(levels), dtype="float64")
+    rank[sorted(range(len(levels)), key=lambda i: str(levels[i]))] = np.arange(len(levels), dtype="float64")
+    codes = np.asarray(cat.codes)
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], np.nan)
+
+
 class LeadModel:
     """The calibrated boosting model, or the segment rate fallback, fitted on earlier months.
 
@@ -475,15 +517,19 @@ class LeadModel:
         base = train[~is_last] if len(self.train_months_) >= 2 else train
         # a feature with no value in the fitted months says nothing (and cannot be binned)
         self.features_ = [f for f in self.features_ if base[f].notna().any()]
+        self.categories_ = {f: list(base[f].cat.categories) for f in self.features_
+                            if isinstance(base[f].dtype, pd.CategoricalDtype)}
         x, y, w = _binary(base[self.features_ + ["connected", "sales"]])
         self.model_ = HistGradientBoostingClassifier(
             learning_rate=0.1, max_iter=150, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
-            categorical_features="from_dtype", early_stopping=False, random_state=self.random_state)
-        self.model_.fit(x[self.features_], y, sample_weight=w)
+            categorical_features=[f in self.categories_ for f in self.features_], early_stopping=False,
+            random_state=self.random_state)
+        with _one_thread():
+            self.model_.fit(self.matrix(x), y, sample_weight=w)
         self.calibration_ = "none"
         if len(self.train_months_) >= 2:
             xc, yc, wc = _binary(cal[self.features_ + ["connected", "sales"]])
-            z = self._logit(xc[self.features_])
+            z = self._logit(xc)
             n_pos, n_neg = wc[yc == 1].sum(), wc[yc == 0].sum()
             if min(n_pos, n_neg) >= 1000:
                 from sklearn.isotonic import IsotonicRegression
@@ -497,8 +543,28 @@ class LeadModel:
                 self.calibrator_ = LogisticRegression(C=1e6).fit(z.reshape(-1, 1), yc, sample_weight=wc)
                 self.calibration_ = "sigmoid"
 
-    def _logit(self, x: pd.DataFrame) -> np.ndarray:
-        return self.model_.decision_function(x[self.features_])
+    def matrix(self, x: pd.DataFrame) -> np.ndarray:
+        """The model's input: the features as float columns, each category as its rank among
+        the category's levels in sorted order (the codes scikit-learn's own encoding of the
+        category values gives, so the model is the same), missing as NaN."""
+        out = np.empty((len(x), len(self.features_)), dtype="float64")
+        for j, f in enumerate(self.features_):
+            if f in self.categories_:
+                out[:, j] = _category_ranks(x[f], self.categories_[f])
+            else:
+                out[:, j] = x[f].to_numpy("float64", na_value=np.nan)
+        return out
+
+    def _logit(self, x: pd.DataFrame | np.ndarray) -> np.ndarray:
+        m = x if isinstance(x, np.ndarray) else self.matrix(x)
+        with _one_thread():
+            return self.model_.decision_function(m)
+
+    def _reference_row(self) -> np.ndarray:
+        """The reference values in the model's input form (NaN where there is none)."""
+        ref = pd.DataFrame({f: (pd.Categorical([self.reference_[f]], categories=self.categories_[f])
+                                if f in self.categories_ else [self.reference_[f]]) for f in self.features_})
+        return self.matrix(ref)[0]
 
     def _calibrate(self, z: np.ndarray) -> np.ndarray:
         if self.calibration_ == "isotonic":
@@ -521,12 +587,14 @@ class LeadModel:
         features of largest mean absolute contribution among ``2 * top`` checked by the
         model's split gain. Returns a frame rows x features (log-odds points)."""
         feats = self._candidate_features(2 * top)
-        base = self._logit(features)
+        m = self.matrix(features)
+        base = self._logit(m)
+        ref = self._reference_row()
         cols = {}
         for f in feats:  # a handful of features: one vectorised prediction each
-            x = features.copy()
-            x[f] = self.reference_[f] if not isinstance(x[f].dtype, pd.CategoricalDtype) else \
-                pd.Categorical([self.reference_[f]] * len(x), categories=x[f].cat.categories)
+            j = self.features_.index(f)
+            x = m.copy()
+            x[:, j] = ref[j]
             cols[f] = base - self._logit(x)
         out = pd.DataFrame(cols, index=features.index)
         keep = out.abs().mean().sort_values(ascending=False).index[:top]
@@ -591,13 +659,13 @@ def fit_lead_model(data, month: str, policy=None, **options) -> LeadModel:
         model.reference_ = ref
         # features by how much the model uses them: permutation-free proxy, the spread of the
         # log-odds change when each feature is set to its reference on a sample of training rows
-        sample = train.sample(min(len(train), 2000), random_state=model.random_state)
+        sample = model.matrix(train.sample(min(len(train), 2000), random_state=model.random_state))
         base = model._logit(sample)
+        at_ref = model._reference_row()
         spread = {}
-        for f in model.features_:
+        for j, f in enumerate(model.features_):
             x = sample.copy()
-            x[f] = ref[f] if not isinstance(x[f].dtype, pd.CategoricalDtype) else \
-                pd.Categorical([ref[f]] * len(x), categories=x[f].cat.categories)
+            x[:, j] = at_ref[j]
             spread[f] = float(np.abs(base - model._logit(x)).mean())
         model.order_ = sorted(spread, key=lambda f: -spread[f])
         model.usage_ = pd.Series(spread).sort_values(ascending=False)

@@ -34,11 +34,12 @@ import numpy as np
 import pandas as pd
 
 from telesales_lab.analysis.leads import (
+    _month_rows,
+    _one_thread,
     _outcome_rows,
     _segment_predict,
     _training_months,
     fit_lead_model,
-    lead_features,
 )
 from telesales_lab.data.periods import parse_month
 from telesales_lab.exceptions import ParameterError
@@ -138,12 +139,12 @@ def month_scores(data, month: str, policy=None, model=None, **options) -> pd.Dat
         score is empty if the model had no evidence). ``attrs["model"]`` holds the model.
     """
     p = parse_month(month)
-    y = _outcome_rows(data, p)
-    if y.empty:
+    if _outcome_rows(data, p).empty:
         raise ParameterError(f"no connected calls in month {month}: nothing to evaluate")
     if model is None:
         model = fit_lead_model(data, str(p), policy, **options)
-    x = lead_features(data, p, y["customer_id"], policy)
+    y = _month_rows(data, p, policy)  # the month's customers with their features at its start
+    x = y.drop(columns=["connected", "sales"])
     out = pd.DataFrame({"month": str(p), "customer_id": y["customer_id"].to_numpy(),
                         "connected": y["connected"].to_numpy(), "sales": y["sales"].to_numpy()})
     out["lead_score"] = model.predict(x)
@@ -271,8 +272,9 @@ def permutation_importance_table(scores: pd.DataFrame, n_repeats: int = 5, rando
     xb, y, w = _binary(x[model.features_ + ["connected", "sales"]])
     if len(np.unique(y)) < 2:
         return pd.DataFrame(columns=cols)
-    r = permutation_importance(model.model_, xb[model.features_], y, scoring="roc_auc", n_repeats=n_repeats,
-                               random_state=random_state, sample_weight=w)
+    with _one_thread():
+        r = permutation_importance(model.model_, model.matrix(xb), y, scoring="roc_auc", n_repeats=n_repeats,
+                                   random_state=random_state, sample_weight=w)
     out = pd.DataFrame({"feature": model.features_, "importance_mean": r.importances_mean,
                         "importance_sd": r.importances_std})
     return out.sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)
