@@ -560,6 +560,54 @@ class LeadModel:
         with _one_thread():
             return self.model_.decision_function(m)
 
+    def _logits_at_reference(self, m: np.ndarray, columns: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The log-odds of the rows of ``m``, and of the same rows with each of ``columns`` set
+        to its reference value.
+
+        Setting a column changes only the trees that split on it, so each tree is evaluated
+        once on ``m`` and again only for the columns it splits on; the sums run tree by tree in
+        the model's own order, so every number equals ``decision_function`` of the changed rows
+        exactly. Falls back to one ``decision_function`` per column where the fitted model does
+        not expose its trees in the expected form."""
+        ref = self._reference_row()
+        est = self.model_
+        try:
+            trees = [t for (t,) in est._predictors]
+            kb, fmap = est._bin_mapper.make_known_categories_bitsets()
+            baseline = est._baseline_prediction
+            cat = np.asarray(est.is_categorical_, dtype=bool)
+            split_on = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in trees]
+        except (AttributeError, ValueError, TypeError, KeyError, IndexError):
+            trees = None
+        if trees is None or baseline.shape != (1, 1):
+            base = self._logit(m)
+            out = []
+            for j in columns:
+                x = m.copy()
+                x[:, j] = ref[j]
+                out.append(self._logit(x))
+            return base, out
+        with _one_thread():
+            x = est._preprocess_X(m, reset=False)  # categories first, then the numbers
+            x_ref = est._preprocess_X(ref.reshape(1, -1), reset=False)[0]
+        where = np.argsort(np.r_[np.flatnonzero(cat), np.flatnonzero(~cat)], kind="stable")  # column -> its place in x
+        n = len(m)
+        total = np.zeros(n) + baseline[0, 0]
+        totals = [np.zeros(n) + baseline[0, 0] for _ in columns]
+        for tree, used in zip(trees, split_on):
+            here = tree.predict(x, kb, fmap, 1)
+            total += here
+            for k, j in enumerate(columns):
+                c = where[j]
+                if c in used:
+                    keep = x[:, c].copy()
+                    x[:, c] = x_ref[c]
+                    totals[k] += tree.predict(x, kb, fmap, 1)
+                    x[:, c] = keep
+                else:
+                    totals[k] += here
+        return total, totals
+
     def _reference_row(self) -> np.ndarray:
         """The reference values in the model's input form (NaN where there is none)."""
         ref = pd.DataFrame({f: (pd.Categorical([self.reference_[f]], categories=self.categories_[f])
@@ -587,16 +635,8 @@ class LeadModel:
         features of largest mean absolute contribution among ``2 * top`` checked by the
         model's split gain. Returns a frame rows x features (log-odds points)."""
         feats = self._candidate_features(2 * top)
-        m = self.matrix(features)
-        base = self._logit(m)
-        ref = self._reference_row()
-        cols = {}
-        for f in feats:  # a handful of features: one vectorised prediction each
-            j = self.features_.index(f)
-            x = m.copy()
-            x[:, j] = ref[j]
-            cols[f] = base - self._logit(x)
-        out = pd.DataFrame(cols, index=features.index)
+        base, at_ref = self._logits_at_reference(self.matrix(features), [self.features_.index(f) for f in feats])
+        out = pd.DataFrame({f: base - z for f, z in zip(feats, at_ref)}, index=features.index)
         keep = out.abs().mean().sort_values(ascending=False).index[:top]
         return out[keep]
 
@@ -660,13 +700,8 @@ def fit_lead_model(data, month: str, policy=None, **options) -> LeadModel:
         # features by how much the model uses them: permutation-free proxy, the spread of the
         # log-odds change when each feature is set to its reference on a sample of training rows
         sample = model.matrix(train.sample(min(len(train), 2000), random_state=model.random_state))
-        base = model._logit(sample)
-        at_ref = model._reference_row()
-        spread = {}
-        for j, f in enumerate(model.features_):
-            x = sample.copy()
-            x[:, j] = at_ref[j]
-            spread[f] = float(np.abs(base - model._logit(x)).mean())
+        base, at_ref = model._logits_at_reference(sample, list(range(len(model.features_))))
+        spread = {f: float(np.abs(base - z).mean()) for f, z in zip(model.features_, at_ref)}
         model.order_ = sorted(spread, key=lambda f: -spread[f])
         model.usage_ = pd.Series(spread).sort_values(ascending=False)
     return model
