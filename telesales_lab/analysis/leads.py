@@ -63,6 +63,7 @@ _NOT_FEATURES = ("customer_id", "name", "phone", "acquired_on", "birthday")
 #: tables the features read (the class at the start of a month reads calls, customers, orders)
 _TABLES = ("customers", "calls", "orders", "scripts")
 _SECTIONS = ("customers",)
+_CHUNK_ROWS = 16_384  # rows per block when evaluating the trees one by one
 _MAX_LEVELS = 250  # native categorical support takes at most 255 levels
 _RECENT_MONTHS = 3
 _HOUR_BANDS = ((0, 9, "0-9"), (9, 12, "9-12"), (12, 14, "12-14"), (14, 17, "14-17"), (17, 24, "17-24"))
@@ -592,20 +593,23 @@ class LeadModel:
             x_ref = est._preprocess_X(ref.reshape(1, -1), reset=False)[0]
         where = np.argsort(np.r_[np.flatnonzero(cat), np.flatnonzero(~cat)], kind="stable")  # column -> its place in x
         n = len(m)
-        total = np.zeros(n) + baseline[0, 0]
-        totals = [np.zeros(n) + baseline[0, 0] for _ in columns]
-        for tree, used in zip(trees, split_on):
-            here = tree.predict(x, kb, fmap, 1)
-            total += here
+        total = np.empty(n)
+        totals = [np.empty(n) for _ in columns]
+        for lo in range(0, n, _CHUNK_ROWS):  # a block of rows at a time: every tree's values of it fit in memory
+            xs = x[lo:lo + _CHUNK_ROWS]
+            here = [tree.predict(xs, kb, fmap, 1) for tree in trees]
+            acc = np.zeros(len(xs)) + baseline[0, 0]
+            for h in here:
+                acc += h
+            total[lo:lo + len(xs)] = acc
             for k, j in enumerate(columns):
                 c = where[j]
-                if c in used:
-                    keep = x[:, c].copy()
-                    x[:, c] = x_ref[c]
-                    totals[k] += tree.predict(x, kb, fmap, 1)
-                    x[:, c] = keep
-                else:
-                    totals[k] += here
+                xf = xs.copy()
+                xf[:, c] = x_ref[c]
+                acc = np.zeros(len(xs)) + baseline[0, 0]
+                for tree, used, h in zip(trees, split_on, here):
+                    acc += tree.predict(xf, kb, fmap, 1) if c in used else h
+                totals[k][lo:lo + len(xs)] = acc
         return total, totals
 
     def _reference_row(self) -> np.ndarray:
