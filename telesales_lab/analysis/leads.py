@@ -129,9 +129,13 @@ def _panel(data) -> dict:
     objection, scenario and the rep of the last connected call.
     """
     def compute():
+        from telesales_lab.analysis.customers import _calls_by_customer
+
         cust_ids = pd.Index(data.customers["customer_id"].astype("string"))
         calls = data.calls
-        code = cust_ids.get_indexer(calls["customer_id"].astype("string"))
+        by_customer = _calls_by_customer(data)  # each call's customer as a code (shared with the classes)
+        seen = cust_ids.get_indexer(pd.Index(by_customer["ids"]).astype("string"))
+        code = np.where(by_customer["code"] >= 0, seen[np.maximum(by_customer["code"], 0)], -1)
         month = _month_index(calls["started_at"])
         t = _ns(calls["started_at"])
         connected = _flags(calls["outcome"], CONNECTED_OUTCOMES)

@@ -142,3 +142,29 @@ def test_extra_customer_columns_become_features(tmp_path):
     assert k1["last_outcome"] == "rejected" and k1["last_objection"] == "trust"
     g = lead_features(data, "2026-10").set_index("customer_id")
     assert g.loc["K1", "hist_dials"] == 0 and np.isnan(g.loc["K1", "days_since_call"])
+
+
+def test_contributions_equal_the_model_evaluated_at_the_reference(demo):
+    """The tree-by-tree evaluation gives exactly what decision_function gives on the rows with
+    one feature set to its reference, and the model's input keeps the category levels."""
+    data, _, model = demo
+    feats = lead_features(data, MONTH).head(700)
+    m = model.matrix(feats)
+    ref = model._reference_row()
+    cols = list(range(len(model.features_)))
+    base, at_ref = model._logits_at_reference(m, cols)
+    np.testing.assert_array_equal(base, model.model_.decision_function(m))
+    for j, z in zip(cols, at_ref):
+        x = m.copy()
+        x[:, j] = ref[j]
+        np.testing.assert_array_equal(z, model.model_.decision_function(x))
+    contrib = model.contributions(feats)
+    for f in contrib.columns:
+        x = m.copy()
+        x[:, model.features_.index(f)] = ref[model.features_.index(f)]
+        np.testing.assert_array_equal(contrib[f].to_numpy(), base - model.model_.decision_function(x))
+    # a category's input value is its rank among the sorted levels; unknown or missing: NaN
+    j = model.features_.index("customer_class")
+    cls = feats["customer_class"].astype("string")
+    assert set(m[cls.eq("A").fillna(False).to_numpy(), j]) <= {0.0}
+    assert np.isnan(m[cls.isna().to_numpy(), j]).all()
