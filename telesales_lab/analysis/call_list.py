@@ -122,7 +122,7 @@ def _candidates(data, day: pd.Timestamp, leads: pd.DataFrame, policy, birthday_d
         parts.append(pd.DataFrame({"customer_id": cust.loc[soon, "customer_id"].astype("string").to_numpy(),
                                    "care_item": "birthday"}))
 
-    never = ~leads["customer_id"].isin(past["customer_id"].astype("string"))
+    never = ~leads["customer_id"].isin(pd.unique(past["customer_id"].astype("string")))  # each id once: fast
     parts.append(pd.DataFrame({"customer_id": leads.loc[never, "customer_id"].to_numpy(), "care_item": "new_lead"}))
     return pd.concat(parts, ignore_index=True)
 
@@ -183,7 +183,8 @@ def call_list(data, date: str, capacity: int | None = None, policy=None, lang: s
     cand["priority"] = cand["care_item"].map({c: i for i, c in enumerate(CARE_ITEMS)})
     cand = cand.sort_values("priority", kind="stable").drop_duplicates("customer_id", keep="first")
 
-    recent = past.loc[past["started_at"] >= day - pd.Timedelta(days=recency_days), "customer_id"].astype("string")
+    recent = pd.unique(past.loc[past["started_at"] >= day - pd.Timedelta(days=recency_days), "customer_id"]
+                       .astype("string"))
     cand = cand[~cand["customer_id"].isin(recent) | (cand["care_item"] == "callback")]
 
     info = leads.set_index("customer_id")

@@ -440,8 +440,8 @@ def _binary(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------- the models
 def _one_thread():
     """Fit and predict the boosting model in one thread: its data are small, so spreading a
-    fit or a prediction over threads buys little time and costs processor time waiting for them
-    (more so while other work shares the cores)."""
+    fit or a prediction over threads buys little time and costs processor time in threads
+    waiting for each other. The results do not depend on the number of threads."""
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="openmp")
