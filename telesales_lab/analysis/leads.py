@@ -427,14 +427,21 @@ def training_frame(data, month: str | pd.Period, max_months: int | None = None, 
                   params=(max_months,))
 
 
-def _binary(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Each customer-month as up to two weighted rows: sales (label 1) and the rest (label 0)."""
+def _binary_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer-month as up to two weighted rows: sales (label 1) and the rest (label 0).
+    Returns the row of ``frame`` behind each, the labels and the weights."""
     pos = frame["sales"].to_numpy(float)
     neg = frame["connected"].to_numpy(float) - pos
-    x = pd.concat([frame[pos > 0], frame[neg > 0]], ignore_index=True)
+    rows = np.r_[np.flatnonzero(pos > 0), np.flatnonzero(neg > 0)]
     y = np.r_[np.ones(int((pos > 0).sum())), np.zeros(int((neg > 0).sum()))]
     w = np.r_[pos[pos > 0], neg[neg > 0]]
-    return x, y, w
+    return rows, y, w
+
+
+def _binary(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`_binary_rows` as a frame of the rows, the labels and the weights."""
+    rows, y, w = _binary_rows(frame)
+    return frame.iloc[rows].reset_index(drop=True), y, w
 
 
 # ----------------------------------------------------------------------------- the models
@@ -524,17 +531,17 @@ class LeadModel:
         self.features_ = [f for f in self.features_ if base[f].notna().any()]
         self.categories_ = {f: list(base[f].cat.categories) for f in self.features_
                             if isinstance(base[f].dtype, pd.CategoricalDtype)}
-        x, y, w = _binary(base[self.features_ + ["connected", "sales"]])
+        rows, y, w = _binary_rows(base)
         self.model_ = HistGradientBoostingClassifier(
             learning_rate=0.1, max_iter=150, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
             categorical_features=[f in self.categories_ for f in self.features_], early_stopping=False,
             random_state=self.random_state)
         with _one_thread():
-            self.model_.fit(self.matrix(x), y, sample_weight=w)
+            self.model_.fit(self.matrix(base)[rows], y, sample_weight=w)
         self.calibration_ = "none"
         if len(self.train_months_) >= 2:
-            xc, yc, wc = _binary(cal[self.features_ + ["connected", "sales"]])
-            z = self._logit(xc)
+            rows, yc, wc = _binary_rows(cal)
+            z = self._logit(cal)[rows]  # one prediction per customer-month
             n_pos, n_neg = wc[yc == 1].sum(), wc[yc == 0].sum()
             if min(n_pos, n_neg) >= 1000:
                 from sklearn.isotonic import IsotonicRegression
@@ -567,15 +574,22 @@ class LeadModel:
 
     def _logits_at_reference(self, m: np.ndarray, columns: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
         """The log-odds of the rows of ``m``, and of the same rows with each of ``columns`` set
-        to its reference value.
+        to its reference value (:meth:`_logits_changed`)."""
+        return self._logits_changed(m, [(j, None) for j in columns])
 
-        Setting a column changes only the trees that split on it, so each tree is evaluated
-        once on ``m`` and again only for the columns it splits on; the sums run tree by tree in
-        the model's own order, so every number equals ``decision_function`` of the changed rows
-        exactly. Falls back to one ``decision_function`` per column where the fitted model does
-        not expose its trees in the expected form."""
-        ref = self._reference_row()
+    def _logits_changed(self, m: np.ndarray, changes: list[tuple[int, np.ndarray | None]]
+                        ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The log-odds of the rows of ``m``, and of the same rows with one column changed, for
+        each ``(column, rows)`` of ``changes``: the column set to its reference value (``rows``
+        None) or to its own values taken from ``rows`` (a permutation of the rows).
+
+        Changing a column changes only the trees that split on it, so each tree is evaluated
+        once on ``m`` and again only for the changes of columns it splits on; the sums run tree
+        by tree in the model's own order, so every number equals ``decision_function`` of the
+        changed rows exactly. Falls back to one ``decision_function`` per change where the
+        fitted model does not expose its trees in the expected form."""
         est = self.model_
+        ref = self._reference_row() if any(rows is None for _, rows in changes) else np.full(m.shape[1], np.nan)
         try:
             trees = [t for (t,) in est._predictors]
             kb, fmap = est._bin_mapper.make_known_categories_bitsets()
@@ -587,9 +601,9 @@ class LeadModel:
         if trees is None or baseline.shape != (1, 1):
             base = self._logit(m)
             out = []
-            for j in columns:
+            for j, rows in changes:
                 x = m.copy()
-                x[:, j] = ref[j]
+                x[:, j] = ref[j] if rows is None else m[rows, j]
                 out.append(self._logit(x))
             return base, out
         with _one_thread():
@@ -598,7 +612,7 @@ class LeadModel:
         where = np.argsort(np.r_[np.flatnonzero(cat), np.flatnonzero(~cat)], kind="stable")  # column -> its place in x
         n = len(m)
         total = np.empty(n)
-        totals = [np.empty(n) for _ in columns]
+        totals = [np.empty(n) for _ in changes]
         for lo in range(0, n, _CHUNK_ROWS):  # a block of rows at a time: every tree's values of it fit in memory
             xs = x[lo:lo + _CHUNK_ROWS]
             here = [tree.predict(xs, kb, fmap, 1) for tree in trees]
@@ -606,10 +620,10 @@ class LeadModel:
             for h in here:
                 acc += h
             total[lo:lo + len(xs)] = acc
-            for k, j in enumerate(columns):
+            for k, (j, rows) in enumerate(changes):
                 c = where[j]
                 xf = xs.copy()
-                xf[:, c] = x_ref[c]
+                xf[:, c] = x_ref[c] if rows is None else x[rows[lo:lo + len(xs)], c]
                 acc = np.zeros(len(xs)) + baseline[0, 0]
                 for tree, used, h in zip(trees, split_on, here):
                     acc += tree.predict(xf, kb, fmap, 1) if c in used else h

@@ -35,7 +35,6 @@ import pandas as pd
 
 from telesales_lab.analysis.leads import (
     _month_rows,
-    _one_thread,
     _outcome_rows,
     _segment_predict,
     _training_months,
@@ -260,24 +259,43 @@ def permutation_importance_table(scores: pd.DataFrame, n_repeats: int = 5, rando
         ``feature, importance_mean, importance_sd``, largest first; empty where the month was
         not scored by the boosting model.
     """
-    from sklearn.inspection import permutation_importance
-
-    from telesales_lab.analysis.leads import MODEL_BOOSTING, _binary
+    from telesales_lab.analysis.leads import MODEL_BOOSTING, _binary_rows
 
     model = scores.attrs["model"]
     cols = ["feature", "importance_mean", "importance_sd"]
     if model.kind_ != MODEL_BOOSTING:
         return pd.DataFrame(columns=cols)
     x = scores.attrs["features"].assign(connected=scores["connected"].to_numpy(), sales=scores["sales"].to_numpy())
-    xb, y, w = _binary(x[model.features_ + ["connected", "sales"]])
+    rows, y, w = _binary_rows(x)
     if len(np.unique(y)) < 2:
         return pd.DataFrame(columns=cols)
-    with _one_thread():
-        r = permutation_importance(model.model_, model.matrix(xb), y, scoring="roc_auc", n_repeats=n_repeats,
-                                   random_state=random_state, sample_weight=w)
-    out = pd.DataFrame({"feature": model.features_, "importance_mean": r.importances_mean,
-                        "importance_sd": r.importances_std})
+    imp = _permutation_importances(model, model.matrix(x)[rows], y, w, n_repeats, random_state)
+    out = pd.DataFrame({"feature": model.features_, "importance_mean": np.mean(imp, axis=1),
+                        "importance_sd": np.std(imp, axis=1)})
     return out.sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _permutation_importances(model, x: np.ndarray, y: np.ndarray, w: np.ndarray, n_repeats: int,
+                             random_state: int) -> np.ndarray:
+    """Drop in weighted AUC per feature (rows) and repeat (columns) when the feature's values are
+    shuffled: what :func:`sklearn.inspection.permutation_importance` with ``scoring="roc_auc"``
+    gives (the same shuffles from the same seed, the same log-odds), with each shuffled feature
+    re-evaluated only in the trees that split on it."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.utils import check_random_state
+
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max + 1)
+    rng = check_random_state(seed)  # every feature is shuffled with the same permutations
+    shuffle, rows, perms = np.arange(len(x)), np.arange(len(x)), []
+    for _ in range(n_repeats):  # each repeat shuffles the already shuffled column again
+        rng.shuffle(shuffle)
+        rows = rows[shuffle]
+        perms.append(rows)
+    changes = [(j, p) for j in range(x.shape[1]) for p in perms]
+    base, changed = model._logits_changed(x, changes)
+    baseline = roc_auc_score(y, base, sample_weight=w)
+    scores = np.array([roc_auc_score(y, z, sample_weight=w) for z in changed]).reshape(x.shape[1], n_repeats)
+    return baseline - scores
 
 
 def top_n_card(leads: pd.DataFrame, current: pd.Series) -> dict:

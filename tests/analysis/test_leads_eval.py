@@ -111,3 +111,21 @@ def test_default_classes_rank_next_quarter_revenue_at_least_as_well_as_rfm(demo_
     table = class_value(data, ["2026-06", "2026-07", "2026-08"], lead_score=False)
     tau = table.groupby("ranking")["kendall_tau"].mean()
     assert tau["composite"] >= tau["rfm"] - 0.005, tau
+
+
+def test_permutation_importance_equals_scikit_learns(demo):
+    from sklearn.inspection import permutation_importance
+
+    from telesales_lab.analysis.leads import _binary_rows
+    from telesales_lab.analysis.leads_eval import month_scores, permutation_importance_table
+
+    scores = month_scores(demo, "2026-10")
+    model = scores.attrs["model"]
+    assert model.kind_ == "gradient_boosting"
+    table = permutation_importance_table(scores, n_repeats=3, random_state=4).set_index("feature")
+    x = scores.attrs["features"].assign(connected=scores["connected"].to_numpy(), sales=scores["sales"].to_numpy())
+    rows, y, w = _binary_rows(x)
+    r = permutation_importance(model.model_, model.matrix(x)[rows], y, scoring="roc_auc", n_repeats=3,
+                               random_state=4, sample_weight=w)
+    np.testing.assert_array_equal(table.loc[model.features_, "importance_mean"].to_numpy(), r.importances_mean)
+    np.testing.assert_array_equal(table.loc[model.features_, "importance_sd"].to_numpy(), r.importances_std)
