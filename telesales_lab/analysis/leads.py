@@ -142,16 +142,27 @@ def _panel(data) -> dict:
         positive = _flags(calls["outcome"], POSITIVE_OUTCOMES)
         sale = _flags(calls["outcome"], ("sale",))
         scen = data.scripts.set_index("script_id")["scenario"].astype("string")
+        # the text columns as codes into their distinct values (NaN: missing), decoded at the end
+        texts = {}
+
+        def coded(values: pd.Series, name: str) -> np.ndarray:
+            c, levels = pd.factorize(values)
+            texts[name] = np.asarray(pd.Index(levels).astype("string").to_numpy(object))
+            return np.where(c >= 0, c, np.nan)
+
+        script_code, scripts = pd.factorize(calls["script_id"])
+        scenario = pd.Index(scripts).astype("string").map(scen).to_numpy(object)[script_code]
+        scenario[script_code < 0] = pd.NA
         frame = pd.DataFrame({
             "code": code, "month": month, "t": t,
             "dials": 1, "connected": connected.astype("int64"), "positive": positive.astype("int64"),
             "sales": sale.astype("int64"), "objections": calls["objection"].notna().to_numpy().astype("int64"),
             "t_conn": np.where(connected, t, _NONE), "t_pos": np.where(positive, t, _NONE),
             "t_sale": np.where(sale, t, _NONE),
-            "outcome": calls["outcome"].astype("string").to_numpy(),
-            "objection": calls["objection"].astype("string").to_numpy(),
-            "scenario": calls["script_id"].astype("string").map(scen).to_numpy(),
-            "rep_conn": calls["rep_id"].astype("string").where(connected).to_numpy(),
+            "outcome": coded(calls["outcome"], "outcome"),
+            "objection": coded(calls["objection"], "objection"),
+            "scenario": coded(pd.Series(scenario, dtype="string"), "scenario"),
+            "rep_conn": coded(calls["rep_id"].where(connected), "rep_conn"),
         })
         frame = frame[(code >= 0) & (month >= 0)]
         frame = frame.sort_values(["code", "month", "t"], kind="stable")
@@ -196,6 +207,13 @@ def _panel(data) -> dict:
             rows["last_" + c] = pd.Series(rows[c].to_numpy(object), index=here).reindex(there).to_numpy(object)
         for c in ("scenario", "rep_conn"):
             rows["last_" + c] = rows.groupby("code", sort=False)[c].ffill()
+        for c, levels in texts.items():  # back to text
+            for col in (c, "last_" + c):
+                v = rows[col].to_numpy(float)
+                ok = ~np.isnan(v)
+                out = np.full(len(v), pd.NA, dtype=object)
+                out[ok] = levels[v[ok].astype("int64")]
+                rows[col] = out
         cmonth = rows.groupby("month")[["connected", "sales"]].sum()
         return {"ids": cust_ids, "rows": rows, "key": rows["code"].to_numpy() * 100_000 + rows["month"].to_numpy(),
                 "centre": cmonth}
