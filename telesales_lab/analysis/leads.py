@@ -673,12 +673,15 @@ class LeadModel:
         """Each feature's contribution to each row's log-odds: the change when the feature is
         set to its reference (the training median, or the most common level), for the ``top``
         features of largest mean absolute contribution among ``2 * top`` checked by the
-        model's split gain. Returns a frame rows x features (log-odds points)."""
+        model's split gain. Returns a frame rows x features (log-odds points); its
+        ``attrs["logit"]`` holds the rows' own log-odds."""
         feats = self._candidate_features(2 * top)
         base, at_ref = self._logits_at_reference(self.matrix(features), [self.features_.index(f) for f in feats])
         out = pd.DataFrame({f: base - z for f, z in zip(feats, at_ref)}, index=features.index)
         keep = out.abs().mean().sort_values(ascending=False).index[:top]
-        return out[keep]
+        out = out[keep]
+        out.attrs["logit"] = base  # the rows' own log-odds (decision_function)
+        return out
 
     def _candidate_features(self, k: int) -> list[str]:
         if not hasattr(self, "reference_"):
@@ -794,14 +797,19 @@ def score_leads(data, month: str, policy=None, lang: str = "en", model: LeadMode
     if model is None:
         model = fit_lead_model(data, str(p), policy, **options)
     feats = lead_features(data, p, policy=policy)
-    score = model.predict(feats)
+    contrib = None
+    if model.kind_ == MODEL_BOOSTING:  # the contributions evaluate the model on the rows anyway
+        contrib = model.contributions(feats)
+        score = model._calibrate(contrib.attrs["logit"])
+    else:
+        score = model.predict(feats)
     out = pd.DataFrame({"customer_id": feats["customer_id"], "score": score})
     out["decile"] = _deciles(out["score"])
     out["expected_value"] = out["score"] * _expected_order_value(data, p, feats)
     out["best_window"] = _best_window(data, p, feats, lang)
     out["scenario"] = _scenario(data, p, feats)
     out["suggested_script"] = _suggested_script(data, p, feats, out["scenario"], policy)
-    out["reason"] = _reasons(model, feats, lang)
+    out["reason"] = _reasons(model, feats, lang, contrib)
     out["model"] = model.kind_
     out = out.sort_values("score", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
     out.attrs["model"] = model.kind_
@@ -938,7 +946,7 @@ def _shown(values: pd.Series, lang: str) -> np.ndarray:
     return np.where(np.isnan(v), labels.t("none", lang, "leads"), text).astype(object)
 
 
-def _reasons(model: LeadModel, feats: pd.DataFrame, lang: str) -> pd.Series:
+def _reasons(model: LeadModel, feats: pd.DataFrame, lang: str, contrib: pd.DataFrame | None = None) -> pd.Series:
     """The two largest contributions per customer, as words."""
     if model.kind_ == MODEL_NONE:
         return pd.Series(labels.t(MODEL_NONE, lang, "leads"), index=feats.index, dtype="string")
@@ -950,7 +958,8 @@ def _reasons(model: LeadModel, feats: pd.DataFrame, lang: str) -> pd.Series:
         sep = "：" if lang == "zh" else ": "
         head = labels.t(MODEL_RATE, lang, "leads")
         return pd.Series([f"{head}; {_label(col, lang)}{sep}{v}" for v in shown], index=feats.index, dtype="string")
-    contrib = model.contributions(feats)
+    if contrib is None:
+        contrib = model.contributions(feats)
     vals = contrib.to_numpy()
     order = np.argsort(-np.abs(vals), axis=1)[:, :2]
     names = contrib.columns.to_numpy()
