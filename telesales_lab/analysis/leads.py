@@ -612,11 +612,12 @@ class LeadModel:
             trees = [t for (t,) in est._predictors]
             kb, fmap = est._bin_mapper.make_known_categories_bitsets()
             baseline = est._baseline_prediction
-            cat = np.asarray(est.is_categorical_, dtype=bool)
+            cat = np.zeros(m.shape[1], dtype=bool) if est.is_categorical_ is None else \
+                np.asarray(est.is_categorical_, dtype=bool)  # None: no category feature
             split_on = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in trees]
         except (AttributeError, ValueError, TypeError, KeyError, IndexError):
             trees = None
-        if trees is None or baseline.shape != (1, 1):
+        if trees is None or baseline.shape != (1, 1) or cat.shape != (m.shape[1],):
             base = self._logit(m)
             out = []
             for j, rows in changes:

@@ -168,3 +168,27 @@ def test_contributions_equal_the_model_evaluated_at_the_reference(demo):
     cls = feats["customer_class"].astype("string")
     assert set(m[cls.eq("A").fillna(False).to_numpy(), j]) <= {0.0}
     assert np.isnan(m[cls.isna().to_numpy(), j]).all()
+
+
+def test_tree_by_tree_logits_without_category_features_and_in_blocks(monkeypatch):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from telesales_lab.analysis import leads
+    from telesales_lab.analysis.leads import LeadModel
+
+    monkeypatch.setattr(leads, "_CHUNK_ROWS", 128)  # several blocks of rows
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3))
+    x[::7, 2] = np.nan
+    y = (x[:, 0] + rng.normal(size=500) > 0).astype(float)
+    model = LeadModel()
+    model.features_, model.categories_ = ["a", "b", "c"], {}
+    model.reference_ = {"a": 0.0, "b": 1.0, "c": np.nan}
+    model.model_ = HistGradientBoostingClassifier(max_iter=20, categorical_features=[False] * 3,
+                                                  random_state=0).fit(x, y)
+    base, changed = model._logits_at_reference(x, [0, 1, 2])
+    np.testing.assert_array_equal(base, model.model_.decision_function(x))
+    for j, z, v in zip(range(3), changed, (0.0, 1.0, np.nan)):
+        xx = x.copy()
+        xx[:, j] = v
+        np.testing.assert_array_equal(z, model.model_.decision_function(xx))
