@@ -22,6 +22,10 @@ table.tl-table th,table.tl-table td{border-bottom:1px solid #e1e4e8;padding:.2em
 table.tl-table th{background:#f3f5f8}
 table.tl-table td,table.tl-table th{text-align:left}
 table.tl-table caption{font-size:.85em}
+.tl-heat{margin:.2em 0 .8em}
+table.tl-heat caption{text-align:left;font-weight:600;padding:.2em 0}
+table.tl-heat td{text-align:center;min-width:2.6em}
+.tl-heat-key span{display:inline-block;min-width:2.2em;text-align:center;padding:0 .2em}
 .jp-OutputArea-output table{max-width:100%}
 .jp-OutputArea-output th,.jp-OutputArea-output td{white-space:normal;overflow-wrap:anywhere}
 img,svg{max-width:100%;height:auto}

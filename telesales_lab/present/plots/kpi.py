@@ -68,16 +68,70 @@ def skill_heatmap(evidence: pd.DataFrame, lang: str = "en"):
     return fig
 
 
-def skill_heatmaps(evidence: pd.DataFrame, lang: str = "en", reps: pd.DataFrame | None = None) -> list:
-    """One reps x skills heatmap per team, readable at any head count (60+ reps: one chart per team).
+class HeatmapTable(str):
+    """An HTML heatmap: a string that notebooks display as HTML (``_repr_html_``)."""
 
-    Rows are labelled with the rep's name and id (``reps``: ``data.reps``), cells carry the score;
-    teams come in natural order (一组, 二组, 三组).
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+#: Score range of the skill colour scale (red at the low end, green at the top).
+SCORE_RANGE = (20.0, 100.0)
+#: Background of a cell without evidence.
+NO_EVIDENCE = "#e6e6e6"
+# colours print as on screen (browsers leave backgrounds out of print by default)
+_PRINT_COLOURS = "print-color-adjust:exact;-webkit-print-color-adjust:exact"
+
+
+def _score_cells(values: np.ndarray) -> np.ndarray:
+    """``<td>`` of each score: the value on its ``RdYlGn`` colour over :data:`SCORE_RANGE`
+    (white text on the dark ends); an empty grey cell where there is no score."""
+    from matplotlib import colormaps
+
+    lo, hi = SCORE_RANGE
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    rgba = colormaps["RdYlGn"](np.clip((np.where(ok, v, lo) - lo) / (hi - lo), 0.0, 1.0))
+    rgb = np.round(rgba[..., :3] * 255).astype(int)
+    dark = rgba[..., :3] @ np.array([0.299, 0.587, 0.114]) < 0.45
+    out = np.empty(v.shape, dtype=object)
+    for idx in np.ndindex(v.shape):  # a few hundred cells per team
+        if ok[idx]:
+            r, g, b = rgb[idx]
+            out[idx] = (f'<td style="background:#{r:02x}{g:02x}{b:02x}'
+                        f'{";color:#fff" if dark[idx] else ""}">{v[idx]:.0f}</td>')
+        else:
+            out[idx] = f'<td style="background:{NO_EVIDENCE}"></td>'
+    return out
+
+
+def _heat_key(lang: str) -> str:
+    """The colour key: swatches at 20, 40 ... 100 and the grey of "no evidence"."""
+    from html import escape
+
+    swatches = "".join(_score_cells(np.linspace(*SCORE_RANGE, 5))).replace("<td", "<span").replace("</td>", "</span>")
+    return (f'<p class="tl-heat-key">{escape(t("score", lang))}{"：" if lang == "zh" else ": "}{swatches} '
+            f'<span style="background:{NO_EVIDENCE}">&nbsp;&nbsp;&nbsp;</span> '
+            f'{escape(t("table.no_evidence", lang))}</p>')
+
+
+def skill_heatmaps(evidence: pd.DataFrame, lang: str = "en", reps: pd.DataFrame | None = None) -> list:
+    """One reps x skills heatmap per team, readable at any head count (60+ reps: one per team).
+
+    Each heatmap is an HTML table: a row per rep, labelled with the rep's name and id (``reps``:
+    ``data.reps``), a column per skill, the score in each cell on the ``RdYlGn`` colour of
+    :data:`SCORE_RANGE` (a skill without evidence is an empty grey cell); a colour key opens
+    the first. Teams come in natural order (一组, 二组, 三组). Being text, the heatmaps stay
+    sharp at any zoom, fit the page, break between rows across printed pages and need no
+    plotting (a few milliseconds for hundreds of reps).
 
     Returns
     -------
-    list of matplotlib.figure.Figure
+    list of HeatmapTable
+        HTML, one per team; a notebook shows each with ``display``.
     """
+    from html import escape
+
     from telesales_lab.present.tables import natural_sorted
 
     check_lang(lang)
@@ -85,21 +139,19 @@ def skill_heatmaps(evidence: pd.DataFrame, lang: str = "en", reps: pd.DataFrame 
     names = {} if reps is None else dict(zip(reps["rep_id"].astype(str), reps["name"].astype(str)))
     wide = evidence.pivot_table(index=["team", "rep_id"], columns="skill", values="score", observed=True)
     wide = wide.reindex(columns=list(SKILLS))
-    figures = []
-    for team in natural_sorted(wide.index.get_level_values("team").unique()):
+    head = f'<th>{escape(t("rep", lang))}</th>' + "".join(f"<th>{escape(t(s, lang))}</th>" for s in SKILLS)
+    title = escape(t("kpi.skill_profiles", lang))
+    out = []
+    for k, team in enumerate(natural_sorted(wide.index.get_level_values("team").unique())):
         part = wide.loc[team].sort_index()
-        fig, ax = figure(width=8.0, height=0.32 * len(part) + 1.8)
-        values = part.to_numpy(float)
-        im = ax.imshow(values, aspect="auto", cmap="RdYlGn", vmin=20, vmax=100)
-        for (i, j), v in np.ndenumerate(values):
-            if np.isfinite(v):
-                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8)
-        ax.set_xticks(range(len(SKILLS)), [t(s, lang) for s in SKILLS], rotation=30, ha="right")
-        ax.set_yticks(range(len(part)), [f"{names.get(str(r), '')} {r}".strip() for r in part.index], fontsize=9)
-        ax.set_title(f'{t("kpi.skill_profiles", lang)} · {team}')
-        fig.colorbar(im, ax=ax, label=t("score", lang))
-        figures.append(fig)
-    return figures
+        labels = [escape(f"{names.get(str(r), '')} {r}".strip()) for r in part.index]
+        rows = "".join(f"<tr><th>{label}</th>{''.join(cells)}</tr>"
+                       for label, cells in zip(labels, _score_cells(part.to_numpy(float)).tolist()))
+        out.append(HeatmapTable(
+            f'<div class="tl-heat" style="{_PRINT_COLOURS}">{_heat_key(lang) if k == 0 else ""}'
+            f'<table class="tl-table tl-heat"><caption>{title} · {escape(str(team))}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"))
+    return out
 
 
 def team_radar(profile: pd.DataFrame, lang: str = "en"):
