@@ -135,7 +135,8 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     calls = month_calls(data, month)
     reps = data.reps.astype({"rep_id": "string", "team": "string", "role": "string"})
     peers = reps[reps["role"].isin(st["planned_roles"]).to_numpy(bool) & is_person(data.reps)]  # no placeholders
-    active = pd.Index(sorted(set(calls["rep_id"].dropna()) & set(peers["rep_id"])), dtype="string")
+    callers = set(calls["rep_id"].dropna().unique().tolist())  # the month's few hundred reps, not its calls
+    active = pd.Index(sorted(callers & set(peers["rep_id"].tolist())), dtype="string")
     scores = score_skills(data, month, full)
     gaps = training._gaps(scores, data.reps, st)
     plan_all = training.plan(data, month, policy=policy, scores=scores, lang=lang)

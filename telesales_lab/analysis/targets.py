@@ -469,6 +469,13 @@ def targets_detail(data, month: str, as_of=None, policy=None) -> pd.DataFrame:
     policy = resolve_policy(policy)
     p = parse_month(month)
     as_of = _default_as_of(data, p) if as_of is None else parse_as_of(as_of, p)
+    # the targets page, the bonus statement and the coaching packs all ask for the month's detail
+    return cached(data, "targets_detail", ("targets", "reps", "orders", "calls"),
+                  lambda: _targets_detail(data, p, as_of, policy), month=p, policy=policy, sections=("targets",),
+                  params=(str(as_of),))
+
+
+def _targets_detail(data, p: pd.Period, as_of, policy: dict) -> pd.DataFrame:
     rt = rep_targets(data, str(p), policy)
     extra = ["level", "as_of", "source", "share", "rate", "weight_known", "weight_rest", "sd"]
     if rt.empty:

@@ -212,11 +212,13 @@ def test_rep_ids_must_be_active(demo, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_chart_labels_are_outlines_and_escaped():
+def test_chart_labels_are_escaped_text_in_the_page_fonts():
     chart = coaching_page._bar_chart(["<b>&", "技能"], [("a<", [1.0, 2.0], "#000")], title="t&t")
     assert chart.startswith("<svg") and chart.endswith("</svg>")
     assert "<b>" not in chart and "<title>t&amp;t</title>" in chart and "a&lt;" in chart
-    assert "技能" not in chart.split("</title>", 1)[1]  # drawn as paths, not text
+    assert ">&lt;b&gt;&amp;</text>" in chart and ">技能</text>" in chart  # labels are text, a few bytes each
+    assert "Noto Sans CJK SC" in chart  # the bundled CJK font first, as on the rest of the page
+    assert len(chart) < 3000
     assert coaching_page._nice_top(179.6) == (200.0, 50.0)  # raw step 35.9 -> 50
     assert coaching_page._nice_top(7.0) == (8.0, 2.0)  # raw step 1.4 -> 2
 
