@@ -43,20 +43,24 @@ def plot_team_gaps(team_frame: pd.DataFrame, lang: str = "en"):
     return fig
 
 
-def plot_coach_load(load: pd.DataFrame, lang: str = "en"):
-    """Bars of coachees per coach against the cap.
+def plot_coach_load(load: pd.DataFrame, lang: str = "en", top: int = 30):
+    """Bars of coachees per coach against the cap: the ``top`` busiest coaches, said in the title
+    when there are more (the table and the workbook list every coach).
 
     Parameters
     ----------
     load : DataFrame
         From :func:`coach_load`.
+    top : int, default 30
+        At most this many coaches (the most coachees first).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     labels.check_lang(lang)
-    shown = load[load["n_coachees"] > 0]
+    busy = load[load["n_coachees"] > 0]
+    shown = busy.sort_values("n_coachees", ascending=False, kind="stable").head(top)  # the ones near the cap
     fig, ax = figure(9, 0.9 + 0.3 * max(len(shown), 1))
     y = np.arange(len(shown))
     ax.barh(y, shown["n_coachees"].to_numpy(float), color="#4C72B0")
@@ -67,7 +71,10 @@ def plot_coach_load(load: pd.DataFrame, lang: str = "en"):
         ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel(labels.t("n_coachees", lang))
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(labels.t("training.coach_load", lang))
+    title = labels.t("training.coach_load", lang)
+    if len(shown) < len(busy):
+        title += " · " + labels.t("chart.top_coaches", lang).format(n=len(shown), total=len(busy))
+    ax.set_title(title)
     return fig
 
 
