@@ -84,6 +84,8 @@ def column_kind(name: str, values: pd.Series) -> str:
     if pd.api.types.is_datetime64_any_dtype(values):
         return "date"
     if not pd.api.types.is_numeric_dtype(values):
+        if isinstance(values.dtype, pd.StringDtype):  # strings only: no need to look at each value
+            return "text"
         present = values.dropna().tolist()  # an all-empty text column stays text
         if present and all(isinstance(v, (bool, np.bool_)) for v in present):
             return "bool"
@@ -299,18 +301,32 @@ def translate_values(frame: pd.DataFrame, lang: str = "en", context: str | None 
     """
     if lang == "en":
         return frame
+    from telesales_lab.labels import catalog
+
     out = frame.copy()
     yes, no = t("table.yes", lang), t("table.no", lang)
+    cat = catalog("en")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    key_set = pa.array(sorted(set(cat["labels"]) | set(cat["context"].get(context, {}))),  # what has() accepts
+                       type=pa.string())
     for c in out.columns:
         col = out[c]
         kind = column_kind(c, col)
+        if kind not in ("bool", "text") or (kind == "text" and c in AS_IS):
+            continue
+        present = col.notna().to_numpy(bool)  # missing values stay as they are
+        new = col.astype(object).to_numpy(copy=True)
         if kind == "bool":
-            out[c] = col.map(lambda v: v if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-                             else (yes if bool(v) else no)).astype(object)
-        elif kind == "text" and c not in AS_IS:
-            values = pd.unique(col.dropna().astype(str))
-            mapping = {v: t(v, lang, context) for v in values if has(v, context)}
-            if mapping:
-                out[c] = col.map(lambda v: mapping.get(str(v), v) if v is not None and v is not pd.NA
-                                 and not (isinstance(v, float) and np.isnan(v)) else v).astype(object)
+            new[present] = np.where(col[present].astype(bool).to_numpy(bool), yes, no)
+        else:
+            text = col.astype(str)
+            listed = pc.is_in(pa.array(text.array), value_set=key_set)  # ids and names are no catalog keys
+            hit = present & listed.to_numpy(zero_copy_only=False).astype(bool)
+            if not hit.any():
+                continue
+            mapping = {v: t(v, lang, context) for v in pd.unique(text[hit])}
+            new[hit] = text[hit].map(mapping).to_numpy(object)
+        out[c] = pd.Series(new, index=out.index, dtype=object)
     return out

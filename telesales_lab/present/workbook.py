@@ -111,8 +111,10 @@ def _widths(frame: pd.DataFrame, sample: int = 200) -> list[float]:
     return out
 
 
-def sheet_xml(frame: pd.DataFrame) -> str:
-    """The worksheet XML of one frame: a bold frozen header, then one row per record."""
+def _sheet_parts(frame: pd.DataFrame):
+    """The worksheet XML of one frame as byte strings to write one after the other: a bold
+    frozen header, then one row per record (the rows straight from Arrow's string buffer,
+    never as one Python string per row)."""
     n_rows, n_cols = frame.shape
     if n_rows > MAX_ROWS - 1:
         raise ValueError(f"frame has {n_rows:,} rows, more than a sheet's {MAX_ROWS - 1:,}")
@@ -134,7 +136,7 @@ def sheet_xml(frame: pd.DataFrame) -> str:
     last = f"{letters[-1]}{n_rows + 1}" if n_cols else "A1"
     cols = "".join(f'<col min="{j}" max="{j}" width="{w}" customWidth="1"/>'
                    for j, w in enumerate(_widths(frame), start=1))
-    return (
+    yield (
         f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">'
         f'<dimension ref="A1:{last}"/>'
         '<sheetViews><sheetView workbookViewId="0">'
@@ -142,9 +144,18 @@ def sheet_xml(frame: pd.DataFrame) -> str:
         '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/>'
         + (f"<cols>{cols}</cols>" if cols else "")
-        + f'<sheetData><row r="1">{header}</row>{"".join(rows.to_pylist())}</sheetData>'
-        "</worksheet>"
-    )
+        + f'<sheetData><row r="1">{header}</row>'
+    ).encode()
+    if len(rows):  # every row is set (no nulls): the data buffer between the first and last offset is the text
+        width = np.int64 if pa.types.is_large_string(rows.type) else np.int32
+        offsets = np.frombuffer(rows.buffers()[1], dtype=width)[rows.offset: rows.offset + len(rows) + 1]
+        yield memoryview(rows.buffers()[2])[int(offsets[0]): int(offsets[-1])]
+    yield b"</sheetData></worksheet>"
+
+
+def sheet_xml(frame: pd.DataFrame) -> str:
+    """The worksheet XML of one frame: a bold frozen header, then one row per record."""
+    return b"".join(bytes(part) for part in _sheet_parts(frame)).decode()
 
 
 def write_workbook(sheets: list[tuple[str, pd.DataFrame]], path) -> Path:
@@ -194,7 +205,11 @@ def write_workbook(sheets: list[tuple[str, pd.DataFrame]], path) -> Path:
             book.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
             book.writestr("xl/styles.xml", _STYLES)
             for i, (_, frame) in enumerate(sheets, start=1):
-                book.writestr(f"xl/worksheets/sheet{i}.xml", sheet_xml(frame))
+                parts = list(_sheet_parts(frame))
+                large = sum(len(p) for p in parts) > zipfile.ZIP64_LIMIT
+                with book.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=large) as sheet:
+                    for part in parts:
+                        sheet.write(part)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
