@@ -132,7 +132,7 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     check_lang(lang)
     p = parse_month(month)
     full, st = training.training_settings(policy)
-    calls = month_calls(data, month)
+    calls = month_calls(data, month, customer_class=False)  # the packs never group by customer class
     reps = data.reps.astype({"rep_id": "string", "team": "string", "role": "string"})
     peers = reps[reps["role"].isin(st["planned_roles"]).to_numpy(bool) & is_person(data.reps)]  # no placeholders
     callers = set(calls["rep_id"].dropna().unique().tolist())  # the month's few hundred reps, not its calls

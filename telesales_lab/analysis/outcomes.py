@@ -285,7 +285,7 @@ def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- public API
-def month_calls(data, month: str) -> pd.DataFrame:
+def month_calls(data, month: str, *, customer_class: bool = True) -> pd.DataFrame:
     """The month's calls with the columns every outcome table is derived from.
 
     Parameters
@@ -294,6 +294,9 @@ def month_calls(data, month: str) -> pd.DataFrame:
         From :func:`telesales_lab.data.load.load_dataset`.
     month : str
         ``YYYY-MM``.
+    customer_class : bool, default True
+        False leaves the ``customer_class`` column out (it needs every customer's class at
+        the start of the month, which callers that do not group by class need not pay for).
 
     Returns
     -------
@@ -321,8 +324,9 @@ def month_calls(data, month: str) -> pd.DataFrame:
         out[by] = pd.Series(pd.array(groups, dtype="string")).take(codes).reset_index(drop=True)
     out["hour"] = calls.key("hour")
     out["weekday"] = calls.key("weekday")
-    codes, groups = _groups(calls, "customer_class", data, month)
-    out["customer_class"] = pd.Series(pd.array(groups, dtype="string")).take(codes).reset_index(drop=True)
+    if customer_class:
+        codes, groups = _groups(calls, "customer_class", data, month)
+        out["customer_class"] = pd.Series(pd.array(groups, dtype="string")).take(codes).reset_index(drop=True)
     out["connected"] = calls.connected
     out["positive"] = calls.positive
     out["sale"] = calls.sale

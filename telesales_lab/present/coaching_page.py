@@ -364,9 +364,9 @@ def _all_tables(ctx: dict, lang: str) -> dict:
         disp = _display(frame, name, lang)
         cols = [c for c in disp.columns if c != "rep_id" or name == "plan"]
         head = _head_html(labels.translate_columns(disp[cols].iloc[:0], lang, "coaching").columns)
-        rows = _rows_html(disp[cols])
-        bodies = rows.groupby(frame["rep_id"].to_numpy(), sort=False).agg("".join)  # one join per rep
-        out[name] = {rep: head + body + "</tbody></table>" for rep, body in bodies.items()}
+        rows = _rows_html(disp[cols]).to_numpy(dtype=object)
+        groups = pd.Series(frame["rep_id"].to_numpy()).groupby(frame["rep_id"].to_numpy(), sort=False).indices
+        out[name] = {rep: head + "".join(rows[pos]) + "</tbody></table>" for rep, pos in groups.items()}  # one join per rep
     return out
 
 
