@@ -24,7 +24,11 @@ table.tl-table td,table.tl-table th{text-align:left}
 table.tl-table caption{font-size:.85em}
 .tl-heat{margin:.2em 0 .8em}
 table.tl-heat caption{text-align:left;font-weight:600;padding:.2em 0}
-table.tl-heat td{text-align:center;min-width:2.6em}
+div.tl-heat table.tl-heat td{text-align:center;vertical-align:middle;min-width:2.6em}
+div.tl-heat table.tl-heat{table-layout:auto}
+div.tl-heat table.tl-heat th{text-align:left;vertical-align:middle}
+div.tl-heat table.tl-heat td,div.tl-heat table.tl-heat th{padding:.25em .4em}
+div.tl-heat table.tl-heat tbody th{min-width:6em}
 .tl-heat-key span{display:inline-block;min-width:2.2em;text-align:center;padding:0 .2em}
 .jp-OutputArea-output table{max-width:100%}
 .jp-OutputArea-output th,.jp-OutputArea-output td{white-space:normal;overflow-wrap:anywhere}

@@ -37,7 +37,8 @@ def plot_team_gaps(team_frame: pd.DataFrame, lang: str = "en"):
     ax.set_yticks(range(len(grid)), list(grid.index))
     for (r, c), v in np.ndenumerate(grid.to_numpy(float)):
         if np.isfinite(v):
-            ax.text(c, r, f"{v:.0%}", ha="center", va="center", fontsize=8, color="white" if v > 0.5 else "black")
+            ax.text(c, r, f"{v:.0%}", ha="center", va="center", fontsize=8, color="white" if v > 0.5 else "black",
+                    in_layout=False)  # inside its cell: the layout need not measure it
     fig.colorbar(image, ax=ax, format=lambda v, _: f"{v:.0%}")
     ax.set_title(labels.t("training.team_gaps", lang))
     return fig
