@@ -355,15 +355,20 @@ def _pack(ctx: dict, rep_id: str) -> dict:
 
 
 def _experiments_of(ctx: dict, rep_id: str) -> list[str]:
-    exp = ctx.get("experiments")
-    return list(exp.loc[exp["rep_id"] == rep_id, "line"]) if exp is not None and len(exp) else []
+    if "_lines" not in ctx:  # every rep's lines, grouped once for all the pages
+        exp = ctx.get("experiments")
+        ctx["_lines"] = ({} if exp is None or not len(exp) else
+                         {rep: list(lines) for rep, lines in exp.groupby("rep_id", sort=False)["line"]})
+    return list(ctx["_lines"].get(rep_id, []))
 
 
 def pack_summary(ctx: dict, rep_id: str) -> str:
     """The pack's summary: the month in a few sentences, then the rep's running experiments."""
     lang = ctx["lang"]
     gap = "" if lang == "zh" else " "  # no space after a Chinese full stop
-    parts = [_summary(rep_id, ctx["heads"].loc[rep_id], ctx["month"], lang)] + _experiments_of(ctx, rep_id)
+    if "_heads" not in ctx:  # one record per rep, made once for all the pages
+        ctx["_heads"] = ctx["heads"].to_dict("index")
+    parts = [_summary(rep_id, ctx["_heads"][rep_id], ctx["month"], lang)] + _experiments_of(ctx, rep_id)
     return gap.join(parts)
 
 
@@ -371,7 +376,7 @@ def _pct(v) -> str:
     return "-" if pd.isna(v) else f"{v:.1%}"
 
 
-def _summary(rep_id: str, h: pd.Series, month: str, lang: str) -> str:
+def _summary(rep_id: str, h: dict, month: str, lang: str) -> str:
     parts = [t("summary.calls", lang).format(
         rep=rep_id, month=month, dials=np.nan_to_num(h["dials"]), contact=_pct(h["contact_rate"]),
         t_contact=_pct(h["team_contact_rate"]), conv=_pct(h["conversion_rate"]),

@@ -457,8 +457,9 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
     funnels = _all_arrays(ctx["sections"]["funnel"], _FUNNEL_CHART)
     no_skills = {c: np.array([]) for c in _SKILL_CHART}
     written = []
+    people = ctx["reps"].loc[list(rep_ids)].to_dict("index")  # one record per rep, not a Series each
     for i, rep_id in enumerate(rep_ids, 1):  # one page per rep from the shared, pre-rendered parts
-        rep = ctx["reps"].loc[rep_id]
+        rep = people[rep_id]
         head = {"rep_id": rep_id, "team": rep["team"], "month": ctx["month"],
                 "name": "" if pd.isna(rep.get("name")) else str(rep.get("name")), "status": status.get(rep_id, ""),
                 "summary": pack_summary(ctx, rep_id)}
