@@ -9,8 +9,9 @@
    ``jobs`` kernels side by side. Each kernel runs several notebooks one after another, its
    namespace cleared before each, so the package is imported and the data set loaded once per
    kernel, and notebooks that read the same analyses (:data:`KERNEL_GROUPS`) share them;
-3. meanwhile, in this process, write the coaching packs
-   (:func:`telesales_lab.present.coaching_page.build_packs`);
+3. write the coaching packs (:func:`telesales_lab.present.coaching_page.build_packs`) in the
+   kernel that has just run :data:`PACKS_AFTER`, from the results its notebooks computed (or,
+   when that notebook is not in the report, in this process while the kernels work);
 4. write each executed notebook as ``.ipynb`` and as HTML without the input code cells
    (images embedded, no script loaded from the network);
 5. gather the tables the notebooks handed over with :func:`save_table` into one workbook
@@ -80,6 +81,10 @@ KERNEL_GROUPS = (
     ("03_skills_kpis.ipynb", "04_training_plan.ipynb", "07_targets.ipynb"),
     ("01_call_outcomes.ipynb",),
 )
+#: The kernel that ran this notebook then writes the coaching packs, from the skills, evaluation,
+#: training plans and targets its notebooks already computed; without it in the report, the
+#: packs are written by the calling process.
+PACKS_AFTER = "07_targets.ipynb"
 
 
 
@@ -350,12 +355,41 @@ class _Runner:
     """
 
     def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path, jobs: int, say,
-                 env: dict | None = None):
+                 env: dict | None = None, packs: bool = False):
         self.sources, self.params, self.workdir, self.final = sources, params, workdir, final
         self.env = dict(env or {})
         self.jobs, self.say = jobs, say
         self.done = 0
         self.results: dict[str, dict] = {}
+        #: write the coaching packs in the kernel that runs PACKS_AFTER; their file names, once written
+        self.packs_wanted = packs and any(s.name == PACKS_AFTER for s in sources)
+        self.packs: list[str] | None = None
+
+    async def write_packs(self, kc) -> None:
+        """The coaching packs, in the kernel that has just run :data:`PACKS_AFTER`."""
+        started = time.perf_counter()
+        out, err = [], []
+
+        def hook(msg):
+            if msg["msg_type"] == "stream":
+                (out if msg["content"]["name"] == "stdout" else err).append(msg["content"]["text"])
+                if msg["content"]["name"] == "stderr":
+                    for line in msg["content"]["text"].splitlines():
+                        if line.strip():
+                            self.say(line.strip())
+
+        p = self.params
+        code = ("get_ipython().run_line_magic('reset', '-f')\n"
+                "from telesales_lab.report import _packs_in_kernel\n"
+                f"_packs_in_kernel({p['data_dir']!r}, {p['month']!r}, "
+                f"{str(self.workdir / 'coaching')!r}, {p.get('lang', 'en')!r})\n")
+        reply = await kc.execute_interactive(code, store_history=False, output_hook=hook, timeout=None)
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise ReportError(f"the coaching packs failed: {content.get('ename')}: {content.get('evalue')}")
+        lines = "".join(out).strip().splitlines()
+        self.packs = json.loads(lines[-1]) if lines else []
+        self.say(f"[coaching] {len(self.packs)} pack(s) in the kernel … {time.perf_counter() - started:.1f} s")
 
     def prepare(self, source: Path):
         from papermill.iorw import load_notebook_node
@@ -451,6 +485,8 @@ class _Runner:
                         self.write(nb, source)
                         self.done += 1
                         self.say(f"[{self.done}/{len(self.sources)}] {source.name} … {seconds:.1f} s")
+                        if self.packs_wanted and source.name == PACKS_AFTER:
+                            await self.write_packs(kc)
             finally:
                 if kc is not None:
                     kc.stop_channels()
@@ -802,6 +838,16 @@ def _build_packs(data, month: str, folder: Path, lang: str, say, policy=None) ->
     return sorted(Path(p).name for p in paths)
 
 
+def _packs_in_kernel(data_dir: str, month: str, folder: str, lang: str) -> None:
+    """Run in a report kernel (see :data:`PACKS_AFTER`): the packs from the data set the kernel
+    already loaded, progress on stderr, the file names as JSON on the last line of stdout."""
+    from telesales_lab.data.load import load_dataset
+
+    names = _build_packs(load_dataset(data_dir), month, Path(folder), lang,
+                         lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps(names))
+
+
 # ----------------------------------------------------------------------------- public API
 def run_report(data_dir, month: str, out=REPORTS_DIR, lang: str = "en", progress: bool = True, *,
                notebooks: list[str] | None = None, notebooks_dir=None, jobs: int | None = None,
@@ -907,23 +953,25 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
     try:
         _defer_rfc3987_import()
         params = dict(zip(PARAMETERS, (str(data_dir), month, lang, ".")))
-        # the coaching packs are written by this process while the kernels run the notebooks
+        runner = _Runner(sources, params, tmp, final, jobs, say, env, packs=coaching)
         with ThreadPoolExecutor(1) as pool:
+            # the coaching packs: in a kernel after the notebooks whose results they reuse, else
+            # written by this process while the kernels run the notebooks
             packs_done = pool.submit(_build_packs, data, month, tmp / "coaching", lang, say, policy) \
-                if coaching else None
+                if coaching and not runner.packs_wanted else None
             template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
             if privacy_check:  # what the scan looks for, built while the kernels work
                 from telesales_lab.data.privacy import prepare_scan
 
                 pool.submit(prepare_scan, data, template_text=template)
             try:
-                results = _Runner(sources, params, tmp, final, jobs, say, env).run()
+                results = runner.run()
             except BaseException:
                 if packs_done is not None:
                     packs_done.cancel()
                     wait([packs_done])
                 raise
-            packs = packs_done.result() if packs_done is not None else []
+            packs = packs_done.result() if packs_done is not None else (runner.packs or [])
         run = [results[s.name] for s in sources]
 
         step = time.perf_counter()
