@@ -44,7 +44,7 @@ import shutil
 import sys
 import time
 import types
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -368,15 +368,16 @@ class _Runner:
     async def write_packs(self, kc) -> None:
         """The coaching packs, in the kernel that has just run :data:`PACKS_AFTER`."""
         started = time.perf_counter()
-        out, err = [], []
+        out = []
 
-        def hook(msg):
-            if msg["msg_type"] == "stream":
-                (out if msg["content"]["name"] == "stdout" else err).append(msg["content"]["text"])
-                if msg["content"]["name"] == "stderr":
-                    for line in msg["content"]["text"].splitlines():
-                        if line.strip():
-                            self.say(line.strip())
+        def hook(msg):  # stdout: the file names; stderr: progress lines, passed on
+            if msg["msg_type"] != "stream":
+                return
+            if msg["content"]["name"] == "stdout":
+                out.append(msg["content"]["text"])
+            else:
+                for line in filter(None, map(str.strip, msg["content"]["text"].splitlines())):
+                    self.say(line)
 
         p = self.params
         code = ("get_ipython().run_line_magic('reset', '-f')\n"
@@ -968,8 +969,7 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
                 results = runner.run()
             except BaseException:
                 if packs_done is not None:
-                    packs_done.cancel()
-                    wait([packs_done])
+                    packs_done.cancel()  # leaving the pool waits for a pack run already started
                 raise
             packs = packs_done.result() if packs_done is not None else (runner.packs or [])
         run = [results[s.name] for s in sources]

@@ -69,16 +69,23 @@ def frame_html(frame) -> str:
                          float_format=lambda v: f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}")
 
 
+def kernel_shell():
+    """The IPython shell this code runs in when it can display rich output, else None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return shell if shell is not None and hasattr(shell, "display_formatter") else None
+
+
 def register(lang: str = "en") -> None:
     """In a Jupyter kernel, show every DataFrame through :func:`frame_html` in ``lang``."""
     check_lang(lang)
     _STATE["lang"] = lang
-    try:
-        import pandas as pd
-        from IPython import get_ipython
-    except ImportError:
+    shell = kernel_shell()
+    if shell is None:
         return
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "display_formatter"):
-        return
+    import pandas as pd
+
     shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)

@@ -58,8 +58,8 @@ def disagreement(cells: pd.DataFrame, raw_leader, best) -> dict:
         if c.empty:
             return {"reason": None}
         n = c["connected"].to_numpy(float)
-        per[script] = {"connected": c.groupby("rep_id", observed=True)["connected"].sum(),
-                       "sales": c.groupby("rep_id", observed=True)["sales"].sum(),
+        sums = c.groupby("rep_id", observed=True)[["connected", "sales"]].sum()
+        per[script] = {"connected": sums["connected"], "sales": sums["sales"],
                        "raw": c["sales"].sum() / n.sum(),
                        "mix": float((n * rep_rate.reindex(c["rep_id"]).to_numpy(float)).sum() / n.sum())}
     a, b = per[raw_leader], per[best]

@@ -74,14 +74,13 @@ def _show_figures_inline() -> None:
     The helpers build figures without pyplot (so nothing is drawn twice or kept open), and
     IPython only knows how to show such a Figure once a PNG formatter is registered.
     """
-    try:
-        from IPython import get_ipython
-        from IPython.core.pylabtools import select_figure_formats
-    except ImportError:
+    from telesales_lab.present.notes import kernel_shell
+
+    shell = kernel_shell()
+    if shell is None:
         return
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "display_formatter"):
-        return
+    from IPython.core.pylabtools import select_figure_formats
+
     select_figure_formats(shell, {"png"}, bbox_inches="tight", dpi=100)
 
 
