@@ -183,24 +183,6 @@ def save_table(frame, name: str, output_dir, context: str | None = None) -> None
         tmp.unlink(missing_ok=True)
 
 
-def _read_tables(folder: Path, order: list[str]) -> list[dict]:
-    """Every saved table: frame, labels and sheet order (notebook order, then save time)."""
-    import pyarrow.parquet as pq
-
-    if not folder.is_dir():
-        return []
-    rank = {name: i for i, name in enumerate(order)}
-    found = []
-    for path in folder.glob("*.parquet"):
-        table = pq.read_table(path)
-        raw = (table.schema.metadata or {}).get(_META_KEY)
-        meta = json.loads(raw) if raw else {}
-        meta.setdefault("name", path.stem)
-        found.append({"meta": meta, "frame": table.to_pandas(), "file": path.name,
-                      "sort": (rank.get(meta.get("notebook"), len(rank)), meta.get("saved_at", 0), path.stem)})
-    return sorted(found, key=lambda item: item["sort"])
-
-
 def _sheet_title(meta: dict, lang: str, taken: set[str]) -> str:
     name = meta["name"]
     title = (meta.get("title") or {}).get(lang) or t(name, lang)
@@ -216,33 +198,123 @@ def _sheet_title(meta: dict, lang: str, taken: set[str]) -> str:
     return title
 
 
-def _write_workbook(items: list[dict], path: Path, lang: str) -> list[dict]:
-    """One sheet per table, headers in ``lang``; returns what each sheet holds."""
+def _sheet_frame(meta: dict, frame, lang: str):
+    """A saved table as its sheet shows it: headers and values in ``lang``, at most a sheet's
+    rows; returns the frame and whether rows were cut."""
     from telesales_lab.present.tables import translate_values
-    from telesales_lab.present.workbook import MAX_ROWS, write_workbook
+    from telesales_lab.present.workbook import MAX_ROWS
 
-    taken: set[str] = set()
-    sheets, frames = [], []
-    for item in items:
-        meta, frame = item["meta"], item["frame"]
-        labels = meta.get("labels") or {}
-        context = meta.get("context")
-        # the running package's catalog first, then the labels the table was saved with
-        shown = translate_values(frame, lang, context).rename(
-            columns={c: t(c, lang, context) if has(c, context) else (labels.get(c) or {}).get(lang) or c
-                     for c in frame.columns})
-        if shown.columns.duplicated().any():  # two columns with one label: keep them apart
-            shown.columns = [f"{label} ({c})" if dup else label for label, c, dup in
-                             zip(shown.columns, frame.columns, shown.columns.duplicated(keep=False))]
-        truncated = len(shown) > MAX_ROWS - 1
-        if truncated:
-            shown = shown.iloc[: MAX_ROWS - 1]
-        title = _sheet_title(meta, lang, taken)
-        frames.append((title, shown))
-        sheets.append({"sheet": title, "table": meta["name"], "notebook": meta.get("notebook"),
-                       "rows": len(frame), "truncated": truncated})
-    write_workbook(frames, path)
-    return sheets
+    labels = meta.get("labels") or {}
+    context = meta.get("context")
+    # the running package's catalog first, then the labels the table was saved with
+    shown = translate_values(frame, lang, context).rename(
+        columns={c: t(c, lang, context) if has(c, context) else (labels.get(c) or {}).get(lang) or c
+                 for c in frame.columns})
+    if shown.columns.duplicated().any():  # two columns with one label: keep them apart
+        shown.columns = [f"{label} ({c})" if dup else label for label, c, dup in
+                         zip(shown.columns, frame.columns, shown.columns.duplicated(keep=False))]
+    truncated = len(shown) > MAX_ROWS - 1
+    return (shown.iloc[: MAX_ROWS - 1] if truncated else shown), truncated
+
+
+class _Publisher:
+    """What the calling process makes of each notebook's outputs as soon as the notebook is
+    written, while the kernels run the next ones: its tables become sheets of the workbook
+    (headers and values in the report's language, written into the file at once) and its
+    files are scanned for customers' personal data. :meth:`finish` then does what is left:
+    tables and files not seen yet or changed since, the workbook's order and sheet names, and
+    the scan of the last files. Every method runs in one worker thread, one call at a time.
+    """
+
+    def __init__(self, folder: Path, month: str, order: list[str], lang: str):
+        from telesales_lab.present.workbook import WorkbookWriter
+
+        self.folder, self.order, self.lang = folder, order, lang
+        self.book = WorkbookWriter(folder / f"{month}_tables.xlsx")
+        self.tables: dict[Path, dict] = {}  # table file -> what its sheet holds
+        self.scan = None
+        self.book_hits: list = []  # the scan's hits in the sheets' XML, as they are written
+
+    def start_scan(self, data, template_text: str) -> None:
+        """Build what the privacy scan looks for (reads the whole customers table)."""
+        from telesales_lab.data.privacy import OutputScan
+
+        self.scan = OutputScan(self.folder, data, template_text=template_text)
+
+    def notebook(self, source: Path) -> None:
+        """A notebook's page, notebook file and tables are written: take them."""
+        if self.scan is not None:
+            self.scan.scan([self.folder / source.name, self.folder / f"{source.stem}.html"])
+        self._take_tables(lambda meta: meta.get("notebook") == source.name)
+
+    def files(self, folder: Path) -> None:
+        """Scan the files under ``folder`` (the coaching packs, once written)."""
+        if self.scan is not None and folder.is_dir():
+            self.scan.scan(sorted(p for p in folder.rglob("*") if p.is_file()))
+
+    def _take_tables(self, wanted) -> bool:
+        """Add a sheet for each saved table ``wanted(meta)`` accepts and not yet taken; False
+        when a table taken before has changed since (the workbook must start again)."""
+        import pyarrow.parquet as pq
+
+        from telesales_lab.data.privacy import xml_text
+
+        folder = self.folder / TABLES_DIR
+        if not folder.is_dir():
+            return True
+        rank = {name: i for i, name in enumerate(self.order)}
+        for path in sorted(folder.glob("*.parquet")):
+            st = path.stat()
+            sign = (st.st_size, st.st_mtime_ns)
+            if path in self.tables:
+                if self.tables[path]["sign"] != sign:
+                    return False
+                continue
+            table = pq.read_table(path)
+            raw = (table.schema.metadata or {}).get(_META_KEY)
+            meta = json.loads(raw) if raw else {}
+            meta.setdefault("name", path.stem)
+            if not wanted(meta):
+                continue
+            frame = table.to_pandas()
+            shown, truncated = _sheet_frame(meta, frame, self.lang)
+            part, xml = self.book.add(shown)
+            if self.scan is not None:
+                self.scan.scan([path])
+                self.book_hits += self.scan.find([xml_text(x) for x in xml])
+            self.tables[path] = {"sign": sign, "meta": meta, "part": part, "rows": len(frame),
+                                 "truncated": truncated,
+                                 "sort": (rank.get(meta.get("notebook"), len(rank)), meta.get("saved_at", 0), path.stem)}
+        return True
+
+    def finish(self) -> tuple[str | None, list[dict]]:
+        """The workbook with every table saved (its file name, or None without tables) and
+        what each sheet holds, in sheet order."""
+        from telesales_lab.present.workbook import WorkbookWriter
+
+        if not self._take_tables(lambda meta: True):  # a table rewritten after its notebook ended
+            self.book.discard()
+            self.book, self.tables, self.book_hits = WorkbookWriter(self.book.path), {}, []
+            self._take_tables(lambda meta: True)
+        if not self.tables:
+            self.book.discard()
+            return None, []
+        taken: set[str] = set()
+        sheets, order = [], []
+        for item in sorted(self.tables.values(), key=lambda item: item["sort"]):
+            title = _sheet_title(item["meta"], self.lang, taken)
+            order.append((title, item["part"]))
+            sheets.append({"sheet": title, "table": item["meta"]["name"], "notebook": item["meta"].get("notebook"),
+                           "rows": item["rows"], "truncated": item["truncated"]})
+        if self.scan is not None:
+            self.book_hits += self.scan.find([content for _, content in self.book.package_parts(order)])
+        path = self.book.close(order)
+        if self.scan is not None:
+            self.scan.record(path, self.book_hits)
+        return path.name, sheets
+
+    def discard(self) -> None:
+        self.book.discard()
 
 
 # ----------------------------------------------------------------------------- notebooks
@@ -355,8 +427,11 @@ class _Runner:
     """
 
     def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path, jobs: int, say,
-                 env: dict | None = None, packs: bool = False):
+                 env: dict | None = None, packs: bool = False, written=None):
         self.sources, self.params, self.workdir, self.final = sources, params, workdir, final
+        #: called with each notebook's source once its files are written, and with None once
+        #: the coaching packs are
+        self.written = written or (lambda source: None)
         self.env = dict(env or {})
         self.jobs, self.say = jobs, say
         self.done = 0
@@ -484,10 +559,12 @@ class _Runner:
                             raise ReportError(f"notebook {source.name} failed: {detail}") from None
                         seconds = time.perf_counter() - started
                         self.write(nb, source)
+                        self.written(source)
                         self.done += 1
                         self.say(f"[{self.done}/{len(self.sources)}] {source.name} … {seconds:.1f} s")
                         if self.packs_wanted and source.name == PACKS_AFTER:
                             await self.write_packs(kc)
+                            self.written(None)
             finally:
                 if kc is not None:
                     kc.stop_channels()
@@ -951,35 +1028,45 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
     """Build the report in ``.<month>.tmp-…`` beside ``final`` and swap it in (under the lock)."""
     tmp = final.with_name(f".{month}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()  # mkdir (not mkdtemp) so the folder gets the user's usual permissions
+    publisher = None
     try:
         _defer_rfc3987_import()
         params = dict(zip(PARAMETERS, (str(data_dir), month, lang, ".")))
-        runner = _Runner(sources, params, tmp, final, jobs, say, env, packs=coaching)
+        publisher = _Publisher(tmp, month, names, lang)
+        template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
         with ThreadPoolExecutor(1) as pool:
+            # one worker, in order: what the scan looks for, then each notebook's tables and files as
+            # the kernels finish them (and the coaching packs); the index's headline meanwhile
+            jobs_done = [pool.submit(publisher.start_scan, data, template)] if privacy_check else []
+
+            def written(source):
+                jobs_done.append(pool.submit(publisher.notebook, source) if source is not None
+                                 else pool.submit(publisher.files, tmp / "coaching"))
+
+            runner = _Runner(sources, params, tmp, final, jobs, say, env, packs=coaching, written=written)
             # the coaching packs: in a kernel after the notebooks whose results they reuse, else
             # written by this process while the kernels run the notebooks
             packs_done = pool.submit(_build_packs, data, month, tmp / "coaching", lang, say, policy) \
                 if coaching and not runner.packs_wanted else None
-            template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
-            if privacy_check:  # what the scan looks for, built while the kernels work
-                from telesales_lab.data.privacy import prepare_scan
-
-                pool.submit(prepare_scan, data, template_text=template)
+            if packs_done is not None:
+                written(None)
+            headline = pool.submit(_headline, data, month, lang)
             try:
                 results = runner.run()
             except BaseException:
-                if packs_done is not None:
-                    packs_done.cancel()  # leaving the pool waits for a pack run already started
+                for job in [packs_done, headline, *jobs_done]:
+                    if job is not None:
+                        job.cancel()  # leaving the pool waits for a job already started
                 raise
             packs = packs_done.result() if packs_done is not None else (runner.packs or [])
+            for job in jobs_done:
+                job.result()  # a failure there is the report's failure
+            headline = headline.result()
         run = [results[s.name] for s in sources]
 
         step = time.perf_counter()
-        items = _read_tables(tmp / TABLES_DIR, names)
-        workbook, sheets = None, []
-        if items:
-            workbook = f"{month}_tables.xlsx"
-            sheets = _write_workbook(items, tmp / workbook, lang)
+        workbook, sheets = publisher.finish()
+        if workbook:
             say(f"[excel] {workbook}: {len(sheets)} sheet(s) … {time.perf_counter() - step:.1f} s")
             for s in sheets:
                 if s["truncated"]:
@@ -988,14 +1075,11 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
 
         shutil.rmtree(tmp / ".logs", ignore_errors=True)
         shutil.rmtree(tmp / ".runtime", ignore_errors=True)
-        _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps,
-                     headline=_headline(data, month, lang))
+        _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps, headline=headline)
 
         if privacy_check:
-            from telesales_lab.data.privacy import scan_outputs
-
             step = time.perf_counter()
-            findings = scan_outputs(tmp, data, template_text=template)
+            findings = publisher.scan.finish()
             if findings:
                 shown = "; ".join(str(f) for f in findings[:5])
                 more = f" (+{len(findings) - 5} more)" if len(findings) > 5 else ""
@@ -1005,5 +1089,7 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
                 f"file(s) … {time.perf_counter() - step:.1f} s")
         _swap_in(tmp, final)
     except BaseException:
+        if publisher is not None:
+            publisher.discard()
         shutil.rmtree(tmp, ignore_errors=True)
         raise

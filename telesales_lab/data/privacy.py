@@ -562,18 +562,18 @@ def _parquet_texts(path: Path) -> list[str]:
 def _xlsx_texts(path: Path) -> list[str | bytes]:
     """The XML parts of a workbook, entities decoded (a part without entities stays the
     UTF-8 bytes it is, once known to be valid)."""
-    out = []
     with zipfile.ZipFile(path) as book:
-        for name in book.namelist():
-            if name.endswith((".xml", ".rels")):
-                raw = book.read(name)
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    out.append(html.unescape(raw.decode("utf-8", "ignore")))
-                    continue
-                out.append(raw if b"&" not in raw else html.unescape(text))
-    return out
+        return [xml_text(book.read(name)) for name in book.namelist() if name.endswith((".xml", ".rels"))]
+
+
+def xml_text(raw: bytes) -> str | bytes:
+    """The searchable text of one XML part: entities decoded (a part without entities stays
+    the UTF-8 bytes it is, once known to be valid)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return html.unescape(raw.decode("utf-8", "ignore"))
+    return raw if b"&" not in raw else html.unescape(text)
 
 
 def _output_texts(path: Path) -> list[str | bytes]:
@@ -639,20 +639,67 @@ def scan_outputs(folder, data, *, template_text: str = "") -> list[Finding]:
         ``file`` (relative to ``folder``), ``kind`` ("phone" or "name"), ``customer_id``,
         ``shown`` (masked value) and ``count``; empty when the outputs are clean.
     """
-    folder = Path(folder)
-    targets = _targets(data, template_text)
-    findings = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            continue
-        try:
-            texts = _output_texts(path)
-        except Exception as exc:  # an unreadable output is itself a finding to look at
-            findings.append(Finding(str(path.relative_to(folder)), "unreadable", "-", type(exc).__name__, 1))
-            continue
-        for kind, cid, shown, count in targets.find(texts):
-            findings.append(Finding(str(path.relative_to(folder)), kind, str(cid), shown, count))
-    return findings
+    return OutputScan(folder, data, template_text=template_text).finish()
+
+
+class OutputScan:
+    """:func:`scan_outputs` done file by file as the files are written, so a report can scan each
+    notebook's outputs while the next ones run.
+
+    :meth:`scan` reads the files named; :meth:`find` and :meth:`record` take a file's text
+    from whoever writes it (a workbook's sheets, from their XML, as each is written); and
+    :meth:`finish` reads every file under ``folder`` not read yet or changed since (size or
+    modification time), then returns all the findings, in file order. A file is read at most
+    once while it stays the same.
+    """
+
+    def __init__(self, folder, data, *, template_text: str = ""):
+        self.folder = Path(folder)
+        self.targets = _targets(data, template_text)
+        self._done: dict[Path, tuple[int, int]] = {}
+        self._found: dict[Path, list[Finding]] = {}
+
+    def _sign(self, path: Path) -> tuple[int, int]:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+
+    def find(self, texts: list[str | bytes]) -> list[tuple[str, str, str, int]]:
+        """The customers in ``texts``: ``(kind, customer_id, shown, count)`` each."""
+        return self.targets.find(texts)
+
+    def record(self, path, hits: list[tuple[str, str, str, int]]) -> None:
+        """Take ``hits`` (from :meth:`find`, over all the text of ``path`` as it is now) as
+        what ``path`` holds; hits of one customer are added up."""
+        path = Path(path)
+        counts: Counter = Counter()
+        for kind, cid, shown, count in hits:
+            counts[(kind, str(cid), shown)] += count
+        name = str(path.relative_to(self.folder))
+        self._done[path] = self._sign(path)
+        self._found[path] = [Finding(name, kind, cid, shown, n) for (kind, cid, shown), n in counts.items()]
+
+    def scan(self, paths) -> None:
+        """Read each of ``paths`` (files under ``folder``; images are skipped)."""
+        for path in map(Path, paths):
+            if path.suffix.lower() in IMAGE_SUFFIXES or not path.is_file():
+                continue
+            sign = self._sign(path)
+            if self._done.get(path) == sign:
+                continue
+            try:
+                texts = _output_texts(path)
+            except Exception as exc:  # an unreadable output is itself a finding to look at
+                self._done[path] = sign
+                self._found[path] = [Finding(str(path.relative_to(self.folder)), "unreadable", "-",
+                                             type(exc).__name__, 1)]
+                continue
+            self.record(path, self.find(texts))
+
+    def finish(self) -> list[Finding]:
+        """Read what is left, and return every finding under ``folder``."""
+        files = sorted(p for p in self.folder.rglob("*") if p.is_file())
+        self.scan(files)
+        return [f for p in files if p in self._found for f in self._found[p]]
 
 
 # ----------------------------------------------------------------------------- masking at the source

@@ -168,50 +168,91 @@ def write_workbook(sheets: list[tuple[str, pd.DataFrame]], path) -> Path:
     -------
     Path
     """
-    path = Path(path)
     if not sheets:
         raise ValueError("a workbook needs at least one sheet")
-    n = len(sheets)
-    types = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        for i in range(1, n + 1))
-    content_types = (
-        f'{_XML}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/xl/workbook.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        '<Override PartName="/xl/styles.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-        f"{types}</Types>")
-    root_rels = (
-        f'{_XML}<Relationships xmlns="{_PKG_REL}">'
-        f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-    entries = "".join(f'<sheet name="{escape(name, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>'
-                      for i, (name, _) in enumerate(sheets, start=1))
-    workbook = (f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
-                f'<bookViews><workbookView activeTab="0"/></bookViews><sheets>{entries}</sheets></workbook>')
-    rels = "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-                   for i in range(1, n + 1))
-    workbook_rels = (f'{_XML}<Relationships xmlns="{_PKG_REL}">{rels}'
-                     f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>')
-    tmp = path.with_name(f".{path.name}.tmp")
+    book = WorkbookWriter(path)
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
-            book.writestr("[Content_Types].xml", content_types)
-            book.writestr("_rels/.rels", root_rels)
-            book.writestr("xl/workbook.xml", workbook)
-            book.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
-            book.writestr("xl/styles.xml", _STYLES)
-            for i, (_, frame) in enumerate(sheets, start=1):
-                parts = list(_sheet_parts(frame))
-                large = sum(len(p) for p in parts) > zipfile.ZIP64_LIMIT
-                with book.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=large) as sheet:
-                    for part in parts:
-                        sheet.write(part)
-        os.replace(tmp, path)
+        parts = [book.add(frame)[0] for _, frame in sheets]
+        return book.close([(name, part) for (name, _), part in zip(sheets, parts)])
     finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+        book.discard()
+
+
+class WorkbookWriter:
+    """A workbook written one sheet at a time, in any order.
+
+    :meth:`add` writes a frame's sheet into the file as soon as the frame is ready;
+    :meth:`close` names the sheets, puts them in order and moves the finished file to
+    ``path`` in one step. Until then the file is ``.<name>.tmp`` beside it, which
+    :meth:`discard` removes.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self._book: zipfile.ZipFile | None = None
+        self._parts = 0
+
+    def add(self, frame: pd.DataFrame) -> tuple[int, list[bytes]]:
+        """Write ``frame``'s sheet; returns its part number (for :meth:`close`) and its XML."""
+        if self._book is None:
+            self._book = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+        self._parts += 1
+        parts = list(_sheet_parts(frame))
+        large = sum(len(p) for p in parts) > zipfile.ZIP64_LIMIT
+        with self._book.open(f"xl/worksheets/sheet{self._parts}.xml", "w", force_zip64=large) as sheet:
+            for part in parts:
+                sheet.write(part)
+        return self._parts, [bytes(p) for p in parts]
+
+    def close(self, sheets: list[tuple[str, int]]) -> Path:
+        """Finish the workbook with ``[(sheet name, part number), ...]`` in that order (every
+        part added, each once) and move it to ``path``."""
+        if not sheets:
+            raise ValueError("a workbook needs at least one sheet")
+        if sorted(part for _, part in sheets) != list(range(1, self._parts + 1)):
+            raise ValueError(f"sheets {[part for _, part in sheets]} must name each of the {self._parts} "
+                             "part(s) added, once")
+        for name, content in self.package_parts(sheets):
+            self._book.writestr(name, content)
+        self._book.close()
+        self._book = None
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def package_parts(self, sheets: list[tuple[str, int]]) -> list[tuple[str, str]]:
+        """The workbook's parts other than the sheets: ``[(part name, XML), ...]``."""
+        types = "".join(
+            f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            for i in range(1, self._parts + 1))
+        content_types = (
+            f'{_XML}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+            f"{types}</Types>")
+        root_rels = (
+            f'{_XML}<Relationships xmlns="{_PKG_REL}">'
+            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        entries = "".join(f'<sheet name="{escape(name, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>'
+                          for i, (name, _) in enumerate(sheets, start=1))
+        workbook = (f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
+                    f'<bookViews><workbookView activeTab="0"/></bookViews><sheets>{entries}</sheets></workbook>')
+        n = len(sheets)
+        rels = "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{part}.xml"/>'
+                       for i, (_, part) in enumerate(sheets, start=1))
+        workbook_rels = (f'{_XML}<Relationships xmlns="{_PKG_REL}">{rels}'
+                         f'<Relationship Id="rId{n + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>')
+        return [("[Content_Types].xml", content_types), ("_rels/.rels", root_rels), ("xl/workbook.xml", workbook),
+                ("xl/_rels/workbook.xml.rels", workbook_rels), ("xl/styles.xml", _STYLES)]
+
+    def discard(self) -> None:
+        """Drop an unfinished workbook (nothing is left behind; a finished one stays)."""
+        if self._book is not None:
+            self._book.close()
+            self._book = None
+        self.tmp.unlink(missing_ok=True)

@@ -140,3 +140,45 @@ def test_scan_scales_to_a_large_customer_table(tmp_path):
     (out / "big.html").write_text(filler + f"<td>{phones[k]}</td>", encoding="utf-8")
     found = scan_outputs(out, customers)
     assert [(f.kind, f.customer_id) for f in found] == [("phone", f"K{k}")]
+
+
+# ----------------------------------------------------------------------------- OutputScan
+def test_output_scan_reads_each_file_once_and_again_when_it_changes(tmp_path, data, monkeypatch):
+    from telesales_lab.data import privacy
+
+    out = tmp_path / "out"
+    out.mkdir()
+    clean, later = out / "a.html", out / "b.html"
+    clean.write_text("<p>nothing here</p>", encoding="utf-8")
+    reads = []
+    real = privacy._output_texts
+    monkeypatch.setattr(privacy, "_output_texts", lambda path: reads.append(path.name) or real(path))
+    scan = privacy.OutputScan(out, data)
+    scan.scan([clean])
+    clean.write_text(f"<p>call {PHONE}</p>", encoding="utf-8")  # rewritten after its scan: read again
+    later.write_text(f"<p>{NAME}</p>", encoding="utf-8")  # never named: finish finds it
+    found = sorted((f.file, f.kind, f.customer_id, f.count) for f in scan.finish())
+    assert found == [("a.html", "phone", CID, 1), ("b.html", "name", CID, 1)]
+    assert reads == ["a.html", "a.html", "b.html"]
+    assert scan.finish() and reads == ["a.html", "a.html", "b.html"]  # nothing changed: nothing read
+
+
+def test_output_scan_of_a_workbook_as_written_equals_reading_it_back(tmp_path, data):
+    """The report scans each sheet's XML as it writes it; the findings are those of reading the
+    finished file, one per customer and kind, counts added up over the sheets."""
+    from telesales_lab.data.privacy import OutputScan, xml_text
+    from telesales_lab.present.workbook import WorkbookWriter
+
+    out = tmp_path / "out"
+    out.mkdir()
+    book = WorkbookWriter(out / "book.xlsx")
+    scan = OutputScan(out, data)
+    hits = []
+    for frame in (pd.DataFrame({"who": [f"call {NAME}"]}), pd.DataFrame({"tel": [PHONE], "n": [NAME]})):
+        hits += scan.find([xml_text(x) for x in book.add(frame)[1]])
+    order = [("second", 2), ("first", 1)]
+    hits += scan.find([content for _, content in book.package_parts(order)])
+    scan.record(book.close(order), hits)
+    written = sorted((f.file, f.kind, f.customer_id, f.count) for f in scan.finish())
+    assert written == _found(out, data) == [("book.xlsx", "name", CID, 2), ("book.xlsx", "phone", CID, 1)]
+    assert pd.ExcelFile(out / "book.xlsx").sheet_names == ["second", "first"]

@@ -95,3 +95,22 @@ def test_random_numbers_round_trip_exactly(tmp_path):
     back = [r[0] for r in load_workbook(tmp_path / "n.xlsx")["n"].iter_rows(min_row=2, values_only=True)]
     assert all(math.isclose(a, b, rel_tol=0, abs_tol=0) for a, b in zip(back, values))
     assert len(back) == len(values)
+
+
+def test_writer_takes_sheets_in_any_order_and_leaves_nothing_when_discarded(tmp_path):
+    from telesales_lab.present.workbook import WorkbookWriter
+
+    book = WorkbookWriter(tmp_path / "b.xlsx")
+    one, _ = book.add(pd.DataFrame({"x": [1]}))
+    two, xml = book.add(pd.DataFrame({"y": ["a", "b"]}))
+    assert (one, two) == (1, 2) and b"<t xml:space=\"preserve\">y</t>" in b"".join(xml)
+    with pytest.raises(ValueError, match="each of the 2 part"):
+        book.close([("only", 1)])
+    book.close([("late", two), ("early", one)])
+    assert pd.ExcelFile(tmp_path / "b.xlsx").sheet_names == ["late", "early"]
+    assert pd.read_excel(tmp_path / "b.xlsx", sheet_name="late")["y"].tolist() == ["a", "b"]
+
+    left = WorkbookWriter(tmp_path / "c.xlsx")
+    left.add(pd.DataFrame({"x": [1]}))
+    left.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.xlsx"]
