@@ -85,6 +85,8 @@ KERNEL_GROUPS = (
 #: training plans and targets its notebooks already computed; without it in the report, the
 #: packs are written by the calling process.
 PACKS_AFTER = "07_targets.ipynb"
+#: What a report kernel runs before each notebook and before the packs: an empty namespace.
+_RESET = "get_ipython().run_line_magic('reset', '-f')\n"
 
 
 
@@ -455,7 +457,7 @@ class _Runner:
                     self.say(line)
 
         p = self.params
-        code = ("get_ipython().run_line_magic('reset', '-f')\n"
+        code = (_RESET +
                 "from telesales_lab.report import _packs_in_kernel\n"
                 f"_packs_in_kernel({p['data_dir']!r}, {p['month']!r}, "
                 f"{str(self.workdir / 'coaching')!r}, {p.get('lang', 'en')!r})\n")
@@ -517,7 +519,7 @@ class _Runner:
         """Clear what the previous notebook left in the kernel and name the notebook running."""
         if not python:
             return
-        code = (f"get_ipython().run_line_magic('reset', '-f')\n"
+        code = (_RESET +
                 f"import os as _os; _os.environ[{_NOTEBOOK_ENV!r}] = {source.name!r}; del _os\n")
         reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=60)
         if reply["content"].get("status") != "ok":
@@ -1035,9 +1037,11 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
         publisher = _Publisher(tmp, month, names, lang)
         template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
         with ThreadPoolExecutor(1) as pool:
-            # one worker, in order: what the scan looks for, then each notebook's tables and files as
+            # one worker, in order: the page exporter, what the scan looks for, then each notebook's tables and files as
             # the kernels finish them (and the coaching packs); the index's headline meanwhile
-            jobs_done = [pool.submit(publisher.start_scan, data, template)] if privacy_check else []
+            jobs_done = [pool.submit(_html_exporter)]  # ready for the first page
+            if privacy_check:
+                jobs_done.append(pool.submit(publisher.start_scan, data, template))
 
             def written(source):
                 jobs_done.append(pool.submit(publisher.notebook, source) if source is not None
