@@ -279,3 +279,22 @@ def test_manager_must_be_a_known_person(tmp_path):
     folder = _broken(tmp_path, "reps", lambda f: f.__setitem__("manager_id", ["L1", "L9", ""]))
     assert _only(_problems(folder), "manager_id") == (
         "reps.csv: column 'manager_id': must reference an existing reps.rep_id [rows 3] e.g. 'L9'")
+
+
+def test_cached_copy_gives_back_the_same_tables(tmp_path, monkeypatch):
+    """The typed cache (Arrow IPC files) holds every table with its types: categories with their
+    levels, Arrow strings, timestamps and nullable numbers come back equal."""
+    from telesales_lab.data import load
+    from telesales_lab.data.demo import write_demo
+
+    folder = tmp_path / "demo"
+    write_demo(folder, seed=3, n_teams=2, n_customers=300, n_calls=3000, months=2)
+    monkeypatch.setenv("TELESALES_CACHE_DIR", str(tmp_path / "cache"))
+    fresh = load_dataset(folder, cache=False)
+    load_dataset(folder)  # writes the cache
+    assert list((tmp_path / "cache").glob("*/*.arrow"))
+    monkeypatch.setattr(load, "_LOADED", type(load._LOADED)())  # forget the process's own copy
+    cached = load_dataset(folder)
+    assert cached is not fresh
+    for name, frame in fresh.tables.items():
+        pd.testing.assert_frame_equal(cached.tables[name], frame, check_exact=True, obj=name)
