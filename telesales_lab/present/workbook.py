@@ -87,7 +87,9 @@ def _values(column: pd.Series):
             numbers = s.to_numpy(dtype=np.int64, na_value=0) if missing.any() else s.to_numpy()
         # Arrow writes the shortest text that reads back to the same number (0.1, 1e+20)
         return pc.cast(pa.array(numbers, mask=missing), pa.string()), '"><v>'
-    text = pa.array(s.astype("string").to_numpy(dtype=object, na_value=None), type=pa.string())
+    text = pa.array(s.astype("string[pyarrow]"))  # Arrow's own strings: no Python object per value
+    if pa.types.is_large_string(text.type):
+        text = text.cast(pa.string())
     text = pc.utf8_slice_codeunits(pc.replace_substring_regex(text, _ILLEGAL.pattern, ""), 0, MAX_CHARS)
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = pc.replace_substring(text, char, entity)
@@ -97,16 +99,25 @@ def _values(column: pd.Series):
 _CLOSE = {'" t="inlineStr"><is><t xml:space="preserve">': "</t></is></c>"}
 
 
+_WIDE = "[\\x{2E80}-\\x{10FFFF}]"  # RE2: the characters that take two columns
+
+
 def _display_width(text: str) -> int:
     return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
 
 
 def _widths(frame: pd.DataFrame, sample: int = 200) -> list[float]:
+    """Each column's width: its widest header or value among the first ``sample`` rows, a
+    character from U+2E80 on (Chinese, full-width forms) counting twice."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     head = frame.head(sample)
     out = []
     for col in frame.columns:
-        shown = head[col].dropna().astype(str).tolist()
-        width = max([_display_width(str(col))] + [_display_width(v) for v in shown])
+        shown = pa.array(head[col].dropna().astype(str).tolist(), type=pa.string())
+        wide = pc.add(pc.utf8_length(shown), pc.count_substring_regex(shown, _WIDE))
+        width = max(_display_width(str(col)), pc.max(wide).as_py() or 0)
         out.append(float(min(60, max(8, width + 2))))
     return out
 
