@@ -354,6 +354,22 @@ def _defer_rfc3987_import() -> None:
     sys.modules[name] = stub
 
 
+def _import_runner() -> None:
+    """Import what running the notebooks needs in this thread, before the report's worker thread
+    starts importing what it needs: two threads importing modules of one package at once can
+    get each other's half-initialised modules (``cannot import name 'AsyncKernelManager' from
+    partially initialized module 'jupyter_client.manager'``)."""
+    import nbclient  # noqa: F401
+    import nbclient.exceptions  # noqa: F401
+    import nbformat  # noqa: F401
+    import papermill.iorw  # noqa: F401
+    import papermill.parameterize  # noqa: F401
+
+    import telesales_lab.present.page_style  # noqa: F401
+
+    _html_exporter()
+
+
 def default_notebooks_dir() -> Path:
     """``notebooks/`` of the source tree this package runs from (``TELESALES_NOTEBOOKS`` overrides)."""
     env = os.environ.get("TELESALES_NOTEBOOKS")
@@ -1033,15 +1049,14 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
     publisher = None
     try:
         _defer_rfc3987_import()
+        _import_runner()
         params = dict(zip(PARAMETERS, (str(data_dir), month, lang, ".")))
         publisher = _Publisher(tmp, month, names, lang)
         template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
         with ThreadPoolExecutor(1) as pool:
-            # one worker, in order: the page exporter, what the scan looks for, then each notebook's tables and files as
+            # one worker, in order: what the scan looks for, then each notebook's tables and files as
             # the kernels finish them (and the coaching packs); the index's headline meanwhile
-            jobs_done = [pool.submit(_html_exporter)]  # ready for the first page
-            if privacy_check:
-                jobs_done.append(pool.submit(publisher.start_scan, data, template))
+            jobs_done = [pool.submit(publisher.start_scan, data, template)] if privacy_check else []
 
             def written(source):
                 jobs_done.append(pool.submit(publisher.notebook, source) if source is not None
