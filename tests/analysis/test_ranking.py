@@ -204,6 +204,39 @@ def test_clustered_covariance_matches_brute_force_enumeration():
     assert np.linalg.eigvalsh(fit.V - vr).min() > -1e-12
 
 
+def test_conditional_moments_match_direct_convolution_for_large_reps():
+    """Scores and information of reps with hundreds of calls (long spectra, odd and even lengths,
+    sale rates near 1/2 where the generating function has its zero near z = -1) against the
+    conditional distribution built by convolving scipy's binomial pmfs in real space."""
+    from telesales_lab.analysis.ranking.clogit import _cond_terms
+
+    rng = np.random.default_rng(3)
+    R, J = 7, 3
+    n = rng.integers(40, 400, (R, J))
+    n[1, 1] = 0  # a rep without one variant
+    n[2] = [1, 1, 2]  # a tiny one beside the long ones
+    n[3] = [200, 201, 200]  # N + 1 even: the Nyquist term
+    beta = np.array([0.0, 0.5, -0.3])
+    y = rng.binomial(n, expit(np.r_[0.0, 0.1, 0.0, -0.05, -1.0, -2.0, 1.0][:, None] + beta))
+    y[2] = [1, 0, 1]
+    _, scores, info, a = _cond_terms(n.astype(float), y.astype(float), beta)
+    ref_info = np.zeros((J, J))
+    for r in range(R):
+        S = y[r].sum()
+        pmf = [stats.binom.pmf(np.arange(n[r, j] + 1), n[r, j], expit(a[r] + beta[j])) for j in range(J)]
+        # joint of (K_0, K_1) with K_2 = S - K_0 - K_1
+        k0, k1 = np.meshgrid(np.arange(n[r, 0] + 1), np.arange(n[r, 1] + 1), indexing="ij")
+        k2 = S - k0 - k1
+        ok = (k2 >= 0) & (k2 <= n[r, 2])
+        w = pmf[0][k0] * pmf[1][k1] * np.where(ok, pmf[2][np.clip(k2, 0, n[r, 2])], 0.0)
+        w /= w.sum()
+        ks = np.stack([k0[ok], k1[ok], k2[ok]], 1).astype(float)
+        e = w[ok] @ ks
+        np.testing.assert_allclose(scores[r], y[r] - e, rtol=1e-9, atol=1e-9)
+        ref_info += (ks - e).T @ ((ks - e) * w[ok][:, None])
+    np.testing.assert_allclose(info, ref_info, rtol=1e-9)
+
+
 def test_adjusted_rate_is_the_average_prediction_over_the_rep_mix():
     """adj_effect = mean over connected calls of expit(rep intercept + script effect), the
     intercepts refitted by a statsmodels GLM with the script effects as offset."""
