@@ -84,7 +84,9 @@ def _window_calls(data, month, window_months: int, columns=(), scenario: bool = 
     Revenue is the amount of the non-cancelled orders linked to the call by ``orders.call_id``,
     counted on connected calls only (revenue per *connected* call). Id columns keep the
     loaded (Arrow) string dtype: converting a million ids to Python objects is the slow part.
-    ``columns`` adds columns of the calls table (``customer_id``, ``transcript``).
+    ``columns`` adds columns of the calls table (``customer_id``, ``transcript``) or
+    ``rep_code``, ``script_code``: the ids as categoricals with their sorted distinct values
+    (numbered once per window, so that sums per rep and script group small integers).
 
     The frame is built once per data set, month and window (kept in ``data.cache``): the
     ranking, the classes' ranking, the sample-ratio check and the phrases read the same calls.
@@ -126,6 +128,9 @@ def _read_window(data, p, window_months: int) -> pd.DataFrame:
     scen = data.scripts.set_index("script_id")["scenario"]
     pos = _positions(out["script_id"], scen.index)
     out["scenario"] = pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string")
+    for c in ("rep_id", "script_id"):
+        codes, uniq = pd.factorize(out[c], sort=True)
+        out[c.replace("_id", "_code")] = pd.Categorical.from_codes(codes, pd.Index(uniq, dtype="string"))
     for c in extra:
         out[c] = sub[c].reset_index(drop=True)
     return out
@@ -186,16 +191,33 @@ def script_cells(data, month: str, by: str | None = None, window_months: int = 1
 
 
 def _script_cells(data, p, by, window_months):
-    calls = _window_calls(data, p, window_months, columns=("customer_id",) if by else (), scenario=False)
+    extra = ("rep_code", "script_code") + (("customer_id",) if by else ())
+    calls = _window_calls(data, p, window_months, columns=extra, scenario=False)
     keys = ([by] if by else []) + ["rep_id", "script_id"]
+    # one integer per [class x] rep x script: the sums group small integers, not a million ids
+    rep, script = calls["rep_code"].array, calls["script_code"].array
+    key = rep.codes.astype(np.int64) * len(script.categories) + script.codes
+    labels = {"rep_id": rep.categories, "script_id": script.categories}
     if by:
-        calls[by] = pd.Series(_class_of(data, p - (window_months - 1), calls["customer_id"]), dtype="string")
-    calls["calls"] = np.int64(1)
-    calls["revenue_sq"] = calls["revenue"].to_numpy() ** 2
-    calls["calls_month"] = calls["in_month"].astype(np.int64)
-    calls = calls.rename(columns={"sale": "sales"})
+        cls = _class_of(data, p - (window_months - 1), calls["customer_id"])
+        ccodes, labels[by] = pd.factorize(cls, sort=True)
+        key += ccodes.astype(np.int64) * (len(rep.categories) * len(script.categories))
+    frame = pd.DataFrame({"calls": np.ones(len(calls), np.int64), "connected": calls["connected"].to_numpy(),
+                          "sales": calls["sale"].to_numpy(), "revenue": calls["revenue"].to_numpy(),
+                          "revenue_sq": calls["revenue"].to_numpy() ** 2,
+                          "calls_month": calls["in_month"].to_numpy().astype(np.int64)})
     cols = list(_CELL_SUMS) + ["calls_month"]
-    cells = calls.groupby(keys, sort=False, observed=True)[cols].sum().reset_index()
+    known = (rep.codes >= 0) & (script.codes >= 0)  # a call without a rep or script id is in no cell
+    if not known.all():
+        frame, key = frame[known], key[known]
+    sums = frame.groupby(key, sort=False)[cols].sum()
+    k = sums.index.to_numpy(np.int64)
+    k, s_code = np.divmod(k, len(script.categories))
+    k, r_code = np.divmod(k, len(rep.categories))
+    codes = {"rep_id": r_code, "script_id": s_code, by: k}
+    cells = pd.DataFrame({c: np.asarray(labels[c], dtype=object)[codes[c]] for c in keys})
+    for c in cols:
+        cells[c] = sums[c].to_numpy()
     scen = data.scripts.set_index("script_id")["scenario"]
     pos = _positions(cells["script_id"], scen.index)
     cells.insert(0, "scenario", pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string"))
