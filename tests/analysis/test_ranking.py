@@ -237,6 +237,23 @@ def test_conditional_moments_match_direct_convolution_for_large_reps():
     np.testing.assert_allclose(info, ref_info, rtol=1e-9)
 
 
+def test_profiled_intercepts_solve_their_equation_at_extreme_rates():
+    """sum_j n_j expit(a + b_j) = y to machine precision for reps selling on 1 call in 900, on
+    all calls but one, on half, with spread effects; reps with no sale / only sales get -inf / +inf."""
+    from telesales_lab.analysis.ranking.clogit import _profile_alpha
+
+    n = np.array([[300, 300, 300], [300, 300, 300], [5, 0, 7], [400, 1, 2], [2, 2, 2], [3, 4, 0], [3, 4, 0]], float)
+    y = np.array([[1, 0, 0], [300, 299, 300], [2, 0, 4], [200, 1, 0], [1, 1, 1], [0, 0, 0], [3, 4, 0]], float)
+    beta = np.array([0.0, 2.5, -3.0])
+    a = _profile_alpha(n, y, beta)
+    assert a[5] == -np.inf and a[6] == np.inf
+    fitted = (n[:5] * expit(a[:5, None] + beta)).sum(1)
+    np.testing.assert_allclose(fitted, y[:5].sum(1), rtol=1e-13)
+    # the same root whatever the starting effects' scale
+    np.testing.assert_allclose(_profile_alpha(n, y, beta * 0.0)[:5], np.log(y[:5].sum(1) / (n[:5].sum(1) - y[:5].sum(1))),
+                               rtol=1e-13)
+
+
 def test_adjusted_rate_is_the_average_prediction_over_the_rep_mix():
     """adj_effect = mean over connected calls of expit(rep intercept + script effect), the
     intercepts refitted by a statsmodels GLM with the script effects as offset."""

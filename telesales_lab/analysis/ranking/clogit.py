@@ -18,8 +18,12 @@ _RIDGE_SD = 3.0  # prior sd of centred log-odds effects, used only when the MLE 
 def _profile_alpha(n, y, beta):
     """Each interior rep's intercept given the script effects: sum_j n_j expit(a + b_j) = y.
 
-    Bracketed Newton, vectorised over reps. ``n``, ``y`` are (R, J); reps with no sale get
-    -inf, reps with only sales +inf, reps with no calls NaN.
+    Bracketed Newton, vectorised over reps, on ``log sum_j n_j expit(a + b_j) = log y`` for reps
+    selling on at most half their calls and on ``log sum_j n_j expit(-a - b_j) = log(N - y)``
+    for the others: both sides are nearly linear in ``a`` where the rates are small (large), so
+    a few steps reach the root to machine precision (Newton on the counts themselves
+    overshoots there and falls back to bisection). ``n``, ``y`` are (R, J); reps with no sale
+    get -inf, reps with only sales +inf, reps with no calls NaN.
     """
     N = n.sum(1)
     Y = y.sum(1)
@@ -36,15 +40,21 @@ def _profile_alpha(n, y, beta):
     lg = np.log(YY / (NN - YY))
     lo, hi = lg - bmax, lg - bmin  # sum_j n_j expit(.) <= y at lo, >= y at hi
     x = lg - (nn * beta).sum(1) / NN
+    low = 2 * YY <= NN
+    target = np.log(np.where(low, YY, NN - YY))
     for _ in range(200):
         p = expit(x[:, None] + beta)
-        h = (nn * p).sum(1) - YY
-        d = (nn * p * (1 - p)).sum(1)
+        q = expit(-(x[:, None] + beta))
+        f = (nn * p).sum(1)  # expected sales at x
+        g = (nn * q).sum(1)  # expected non-sales
+        d = (nn * p * q).sum(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # increasing in x and 0 at the root; the Newton step is -h / h'
+            h = np.where(low, np.log(f) - target, target - np.log(g))
+            xn = x - h / np.where(low, d / f, d / g)
         lo = np.where(h < 0, x, lo)
         hi = np.where(h > 0, x, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xn = x - h / d
-        outside = ~((xn > lo) & (xn < hi))
+        outside = ~((xn >= lo) & (xn <= hi))  # a step of 0 at the root stays
         xn = np.where(outside, 0.5 * (lo + hi), xn)
         done = np.max(np.abs(xn - x)) < 1e-12
         x = xn

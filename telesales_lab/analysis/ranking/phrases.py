@@ -73,7 +73,8 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
     cols = ["scenario", "source", "phrase", "calls_with", "sales_with", "sale_rate_with", "sale_rate_without",
             "log_odds_ratio", "z"]
     p = parse_month(month)
-    calls = _window_calls(data, p, window_months, columns=("transcript",) if source == "transcript" else ())
+    calls = _window_calls(data, p, window_months,
+                          columns=("rep_code",) + (("transcript",) if source == "transcript" else ()))
     # each connected call's text as a code into the distinct texts (a script's, a transcript
     # template's): everything below works on the distinct texts and on counts per rep and text
     if source == "script":
@@ -87,7 +88,7 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
     ok = (code >= 0) & calls["connected"].to_numpy(bool)
     ok[ok] = usable[code[ok]]
     code = code[ok]
-    rep = pd.factorize(calls["rep_id"], sort=True)[0][ok]  # codes in the order of the ids
+    rep = np.asarray(calls["rep_code"].array.codes)[ok]  # codes in the order of the ids
     sale = calls["sale"].to_numpy(bool)[ok]
     scode, scenarios = pd.factorize(calls["scenario"], sort=True)
     scode = scode[ok]
