@@ -204,10 +204,12 @@ def test_clustered_covariance_matches_brute_force_enumeration():
     assert np.linalg.eigvalsh(fit.V - vr).min() > -1e-12
 
 
-def test_conditional_moments_match_direct_convolution_for_large_reps():
+@pytest.mark.parametrize("beta", [(0.0, 0.5, -0.3), (0.0, 0.0, 0.0)])
+def test_conditional_moments_match_direct_convolution_for_large_reps(beta):
     """Scores and information of reps with hundreds of calls (long spectra, odd and even lengths,
     sale rates near 1/2 where the generating function has its zero near z = -1) against the
-    conditional distribution built by convolving scipy's binomial pmfs in real space."""
+    conditional distribution built by convolving scipy's binomial pmfs in real space; with
+    equal effects (the hypergeometric closed form) as well."""
     from telesales_lab.analysis.ranking.clogit import _cond_terms
 
     rng = np.random.default_rng(3)
@@ -216,10 +218,11 @@ def test_conditional_moments_match_direct_convolution_for_large_reps():
     n[1, 1] = 0  # a rep without one variant
     n[2] = [1, 1, 2]  # a tiny one beside the long ones
     n[3] = [200, 201, 200]  # N + 1 even: the Nyquist term
-    beta = np.array([0.0, 0.5, -0.3])
-    y = rng.binomial(n, expit(np.r_[0.0, 0.1, 0.0, -0.05, -1.0, -2.0, 1.0][:, None] + beta))
+    beta = np.asarray(beta)
+    y = rng.binomial(n, expit(np.r_[0.0, 0.1, 0.0, -0.05, -1.0, -2.0, 1.0][:, None] + np.array([0.0, 0.5, -0.3])))
     y[2] = [1, 0, 1]
-    _, scores, info, a = _cond_terms(n.astype(float), y.astype(float), beta)
+    ll, scores, info, a = _cond_terms(n.astype(float), y.astype(float), beta)
+    ref_ll = (y * (a[:, None] + beta) - n * np.logaddexp(0, a[:, None] + beta)).sum()
     ref_info = np.zeros((J, J))
     for r in range(R):
         S = y[r].sum()
@@ -229,12 +232,14 @@ def test_conditional_moments_match_direct_convolution_for_large_reps():
         k2 = S - k0 - k1
         ok = (k2 >= 0) & (k2 <= n[r, 2])
         w = pmf[0][k0] * pmf[1][k1] * np.where(ok, pmf[2][np.clip(k2, 0, n[r, 2])], 0.0)
+        ref_ll -= np.log(w.sum())
         w /= w.sum()
         ks = np.stack([k0[ok], k1[ok], k2[ok]], 1).astype(float)
         e = w[ok] @ ks
         np.testing.assert_allclose(scores[r], y[r] - e, rtol=1e-9, atol=1e-9)
         ref_info += (ks - e).T @ ((ks - e) * w[ok][:, None])
     np.testing.assert_allclose(info, ref_info, rtol=1e-9)
+    np.testing.assert_allclose(ll, ref_ll, rtol=1e-12)
 
 
 def test_profiled_intercepts_solve_their_equation_at_extreme_rates():

@@ -7,7 +7,7 @@ across the variants given its total; see :mod:`telesales_lab.analysis.ranking` f
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, gammaln
 
 
 _RIDGE_SD = 3.0  # prior sd of centred log-odds effects, used only when the MLE does not exist
@@ -98,6 +98,21 @@ def _cond_plan(n, y):
     return {"blocks": blocks}
 
 
+def _log_binom_pmf(k, n, q):
+    """``log P(Binomial(n, q) = k)``."""
+    return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + k * np.log(q) + (n - k) * np.log1p(-q)
+
+
+def _hypergeometric(n, y):
+    """Scores ``y - E[K | S]`` and the summed ``Cov(K | S)`` of reps when all effects are equal:
+    ``E[K_j | S] = S n_j / N`` and ``Cov(K_j, K_l | S) = S (N - S) / (N^2 (N - 1)) (N n_j [j = l] - n_j n_l)``."""
+    N, S = n.sum(1), y.sum(1)
+    scores = y - (S / N)[:, None] * n
+    c = S * (N - S) / (N ** 2 * (N - 1))
+    info = np.diag((c * N) @ n) - (n * c[:, None]).T @ n
+    return scores, info
+
+
 def _cond_terms(n, y, beta, need_cov=True, plan=None):
     """Conditional log-likelihood, per-rep scores and summed information of informative reps.
 
@@ -121,6 +136,8 @@ def _cond_terms(n, y, beta, need_cov=True, plan=None):
     eta = a[:, None] + beta
     q = expit(eta)
     ll_prof = (y * eta - n * np.logaddexp(0.0, eta)).sum()
+    if not np.any(beta):  # equal effects: K given its total S is multivariate hypergeometric
+        return ll_prof - _log_binom_pmf(y.sum(1), n.sum(1), q[:, 0]).sum(), *_hypergeometric(n, y), a
     scores = np.zeros((R, J))
     info = np.zeros((J, J))
     logps = 0.0
