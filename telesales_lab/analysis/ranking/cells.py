@@ -120,17 +120,29 @@ def _read_window(data, p, window_months: int) -> pd.DataFrame:
     ok = orders["call_id"].notna().to_numpy(bool) & is_kept_order(orders["status"])
     per_call = orders.loc[ok].groupby("call_id", sort=False, observed=True)["amount"].sum()
     rev = np.zeros(len(sub))
-    if len(per_call):
-        pos = _positions(sub["call_id"], per_call.index)
-        rev = np.where(pos >= 0, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
-    out["revenue"] = np.where(connected, rev, 0.0)
+    conn_at = np.flatnonzero(connected)  # revenue is counted on connected calls: look those up only
+    if len(per_call) and len(conn_at):
+        pos = _positions(sub["call_id"].iloc[conn_at], per_call.index)
+        rev[conn_at] = np.where(pos >= 0, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
+    out["revenue"] = rev
     out["in_month"] = in_month(sub["started_at"], p).to_numpy(bool)
     scen = data.scripts.set_index("script_id")["scenario"]
     pos = _positions(out["script_id"], scen.index)
-    out["scenario"] = pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string")
-    for c in ("rep_id", "script_id"):
-        codes, uniq = pd.factorize(out[c], sort=True)
-        out[c.replace("_id", "_code")] = pd.Categorical.from_codes(codes, pd.Index(uniq, dtype="string"))
+    # the scenario of each call taken from the scripts' (Arrow) strings, not a million Python objects
+    scen_text = pd.Series(scen.to_numpy(object), dtype="string").array
+    out["scenario"] = pd.Series(scen_text.take(np.maximum(pos, 0)))
+    codes, uniq = pd.factorize(out["rep_id"], sort=True)
+    out["rep_code"] = pd.Categorical.from_codes(codes, pd.Index(uniq, dtype="string"))
+    if (pos >= 0).all():  # script codes from the positions in the scripts table, numbered as the sorted ids
+        used = np.flatnonzero(np.bincount(pos, minlength=len(scen)))
+        ids = np.asarray(scen.index.astype(str), dtype=object)[used]
+        order = np.argsort(ids, kind="stable")
+        code_of = np.full(len(scen), -1, np.int64)
+        code_of[used[order]] = np.arange(len(used))
+        out["script_code"] = pd.Categorical.from_codes(code_of[pos], pd.Index(ids[order], dtype="string"))
+    else:
+        codes, uniq = pd.factorize(out["script_id"], sort=True)
+        out["script_code"] = pd.Categorical.from_codes(codes, pd.Index(uniq, dtype="string"))
     for c in extra:
         out[c] = sub[c].reset_index(drop=True)
     return out
