@@ -93,8 +93,9 @@ def _cond_plan(n, y):
         w[k >= K[:, None]] = 0.0
         theta = 2 * np.pi * k / M[:, None]
         cos, sin = np.cos(theta), np.sin(theta)
+        omc = 2 * np.sin(theta / 2) ** 2  # 1 - cos, without cancellation at low frequencies
         phase = np.exp(1j * theta * S[idx, None]) * (w / M[:, None])
-        blocks.append((idx, cos[:, None, :], sin[:, None, :], phase))
+        blocks.append((idx, cos[:, None, :], sin[:, None, :], omc[:, None, :], phase))
     return {"blocks": blocks}
 
 
@@ -141,15 +142,20 @@ def _cond_terms(n, y, beta, need_cov=True, plan=None):
     scores = np.zeros((R, J))
     info = np.zeros((J, J))
     logps = 0.0
-    for idx, cos, sin, phase in plan["blocks"]:
+    for idx, cos, sin, omc, phase in plan["blocks"]:
         nb, qb = n[idx], q[idx, :, None]
-        # each binomial's factor 1 - q + q z at z = cos - i sin (reps, scripts, frequencies), in polar form
-        re, im = 1 - qb + qb * cos, -qb * sin
-        log_mod = 0.5 * np.log1p(-2 * qb * (1 - qb) * (1 - cos))
-        arg = np.arctan2(im, re)
-        Y = np.exp(np.einsum("rj,rjk->rk", nb, log_mod)) * phase  # the spectrum times the inverse weights
+        pq = qb * (1 - qb)
+        # each binomial's factor b = 1 - q + q z at z = cos - i sin (reps, scripts, frequencies), in
+        # polar form: |b|^2 = 1 - 2 q (1 - q) (1 - cos)
+        x = 2 * pq * omc
+        arg = np.arctan2(-qb * sin, 1 - qb * omc)
+        Y = np.exp(np.einsum("rj,rjk->rk", nb, 0.5 * np.log1p(-x))) * phase  # spectrum times inverse weights
         Y *= np.exp(1j * np.einsum("rj,rjk->rk", nb, arg))
-        u = (qb * (cos - 1j * sin)) / (re + 1j * im)
+        # u = q z / b = q z conj(b) / |b|^2
+        x = 1 - x
+        u = np.empty(x.shape, complex)
+        u.real = qb * (cos + qb * omc) / x
+        u.imag = -pq * sin / x
         ps = np.maximum(Y.real.sum(1), 1e-300)
         logps += np.log(ps).sum()
         uY = u * Y[:, None, :]
