@@ -148,15 +148,18 @@ def _read_window(data, p, window_months: int) -> pd.DataFrame:
     return out
 
 
-def _class_of(data, month, customer_ids: pd.Series) -> np.ndarray:
+def _class_of(data, month, customer_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each call's customer class at the start of ``month`` as a code into the sorted classes
+    (customers acquired after the month: C; a class left empty: -1), and the classes."""
     from telesales_lab.analysis.customers import class_at_start  # lazy: the customers module reads the policy
 
     cmap = class_at_start(data, str(month))
+    values = np.append(np.asarray(cmap.to_numpy(object), dtype=object), "C")
+    vcodes, classes = pd.factorize(values, sort=True)  # the customers' classes, numbered once
+    if len(values) == 1:  # no customer had been acquired before the month: all are new
+        return np.zeros(len(customer_ids), np.int64), np.asarray(classes, dtype=object)
     pos = _positions(customer_ids, cmap.index)
-    values = np.asarray(cmap.to_numpy(object), dtype=object)
-    if len(values) == 0:  # no customer had been acquired before the month: all are new
-        return np.full(len(customer_ids), "C", dtype=object)
-    return np.where(pos >= 0, values[np.maximum(pos, 0)], "C")  # acquired after the month: C
+    return np.where(pos >= 0, vcodes[np.maximum(pos, 0)], vcodes[-1]), np.asarray(classes, dtype=object)
 
 
 def script_cells(data, month: str, by: str | None = None, window_months: int = 1) -> pd.DataFrame:
@@ -210,16 +213,16 @@ def _script_cells(data, p, by, window_months):
     rep, script = calls["rep_code"].array, calls["script_code"].array
     key = rep.codes.astype(np.int64) * len(script.categories) + script.codes
     labels = {"rep_id": rep.categories, "script_id": script.categories}
+    known = (rep.codes >= 0) & (script.codes >= 0)  # a call without a rep or script id is in no cell
     if by:
-        cls = _class_of(data, p - (window_months - 1), calls["customer_id"])
-        ccodes, labels[by] = pd.factorize(cls, sort=True)
+        ccodes, labels[by] = _class_of(data, p - (window_months - 1), calls["customer_id"])
         key += ccodes.astype(np.int64) * (len(rep.categories) * len(script.categories))
+        known &= ccodes >= 0
     frame = pd.DataFrame({"calls": np.ones(len(calls), np.int64), "connected": calls["connected"].to_numpy(),
                           "sales": calls["sale"].to_numpy(), "revenue": calls["revenue"].to_numpy(),
                           "revenue_sq": calls["revenue"].to_numpy() ** 2,
                           "calls_month": calls["in_month"].to_numpy().astype(np.int64)})
     cols = list(_CELL_SUMS) + ["calls_month"]
-    known = (rep.codes >= 0) & (script.codes >= 0)  # a call without a rep or script id is in no cell
     if not known.all():
         frame, key = frame[known], key[known]
     sums = frame.groupby(key, sort=False)[cols].sum()
