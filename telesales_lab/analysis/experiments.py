@@ -138,7 +138,13 @@ def _day_cells(data) -> dict:
         day = (days - first).astype(np.int64)
         R, S = max(len(reps), 1), max(len(scripts), 1)
         flat = ((day * R + rep) * S + script)[ok]
-        cells, which = np.unique(flat, return_inverse=True)
+        span = int(flat.max()) + 1 if len(flat) else 0
+        if span <= 4 * len(flat) + 1_000_000:  # the cells as np.unique numbers them, without sorting the calls
+            present = np.bincount(flat, minlength=span) > 0
+            cells = np.flatnonzero(present)
+            which = (np.cumsum(present) - 1)[flat]
+        else:
+            cells, which = np.unique(flat, return_inverse=True)
         outcome = calls["outcome"]
 
         def total(flags):

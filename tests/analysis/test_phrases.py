@@ -15,6 +15,40 @@ def test_chinese_grams_are_whole_jieba_words_within_a_clause():
     assert "户顾" not in grams and "，我们" not in grams  # no fragment cut mid-word or across a comma
 
 
+def test_segmenter_equals_jieba_on_every_chinese_clause_of_the_catalog_and_demo(demo_folder):
+    """The segmenter that loads only the dictionary words occurring in its clauses cuts every
+    clause as jieba's default tokenizer does (labels, notes and the demo's scripts and transcripts)."""
+    import tomllib
+    from importlib.resources import files
+
+    import pandas as pd
+
+    from telesales_lab.analysis.ranking.phrases import _CJK, _CLAUSE, _Segmenter
+
+    def strings(node):
+        if isinstance(node, dict):
+            for v in node.values():
+                yield from strings(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from strings(v)
+        elif isinstance(node, str):
+            yield node
+
+    texts = list(strings(tomllib.loads(files("telesales_lab").joinpath("locale/zh.toml").read_text("utf-8"))))
+    folder, _ = demo_folder()
+    texts += list(pd.read_csv(folder / "scripts.csv")["text"].dropna())
+    texts += list(pd.read_csv(folder / "calls.csv", usecols=["transcript"])["transcript"].dropna().unique()[:300])
+    clauses = sorted({c for t in texts for c in _CLAUSE.split(t) if _CJK.search(c)})
+    assert len(clauses) > 300
+    seg = _Segmenter(use_loaded=False)
+    assert seg.tk is not None  # its own tokenizer, not jieba's
+    mine = [seg.lcut(c) for c in clauses]
+    assert mine == [jieba.lcut(c, HMM=True) for c in clauses]
+    assert seg.tk.total == jieba.dt.total
+    assert set(seg.tk.FREQ) <= set(jieba.dt.FREQ) and len(seg.tk.FREQ) < len(jieba.dt.FREQ) / 10
+
+
 def test_english_word_ngrams():
     assert _word_ngrams(2, 2)("Hello, I am calling about your account") == \
         ["I am", "am calling", "calling about", "about your", "your account"]

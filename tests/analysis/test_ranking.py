@@ -204,6 +204,61 @@ def test_clustered_covariance_matches_brute_force_enumeration():
     assert np.linalg.eigvalsh(fit.V - vr).min() > -1e-12
 
 
+@pytest.mark.parametrize("beta", [(0.0, 0.5, -0.3), (0.0, 0.0, 0.0)])
+def test_conditional_moments_match_direct_convolution_for_large_reps(beta):
+    """Scores and information of reps with hundreds of calls (long spectra, odd and even lengths,
+    sale rates near 1/2 where the generating function has its zero near z = -1) against the
+    conditional distribution built by convolving scipy's binomial pmfs in real space; with
+    equal effects (the hypergeometric closed form) as well."""
+    from telesales_lab.analysis.ranking.clogit import _cond_terms
+
+    rng = np.random.default_rng(3)
+    R, J = 7, 3
+    n = rng.integers(40, 400, (R, J))
+    n[1, 1] = 0  # a rep without one variant
+    n[2] = [1, 1, 2]  # a tiny one beside the long ones
+    n[3] = [200, 201, 200]  # N + 1 even: the Nyquist term
+    beta = np.asarray(beta)
+    y = rng.binomial(n, expit(np.r_[0.0, 0.1, 0.0, -0.05, -1.0, -2.0, 1.0][:, None] + np.array([0.0, 0.5, -0.3])))
+    y[2] = [1, 0, 1]
+    ll, scores, info, a = _cond_terms(n.astype(float), y.astype(float), beta)
+    ref_ll = (y * (a[:, None] + beta) - n * np.logaddexp(0, a[:, None] + beta)).sum()
+    ref_info = np.zeros((J, J))
+    for r in range(R):
+        S = y[r].sum()
+        pmf = [stats.binom.pmf(np.arange(n[r, j] + 1), n[r, j], expit(a[r] + beta[j])) for j in range(J)]
+        # joint of (K_0, K_1) with K_2 = S - K_0 - K_1
+        k0, k1 = np.meshgrid(np.arange(n[r, 0] + 1), np.arange(n[r, 1] + 1), indexing="ij")
+        k2 = S - k0 - k1
+        ok = (k2 >= 0) & (k2 <= n[r, 2])
+        w = pmf[0][k0] * pmf[1][k1] * np.where(ok, pmf[2][np.clip(k2, 0, n[r, 2])], 0.0)
+        ref_ll -= np.log(w.sum())
+        w /= w.sum()
+        ks = np.stack([k0[ok], k1[ok], k2[ok]], 1).astype(float)
+        e = w[ok] @ ks
+        np.testing.assert_allclose(scores[r], y[r] - e, rtol=1e-9, atol=1e-9)
+        ref_info += (ks - e).T @ ((ks - e) * w[ok][:, None])
+    np.testing.assert_allclose(info, ref_info, rtol=1e-9)
+    np.testing.assert_allclose(ll, ref_ll, rtol=1e-12)
+
+
+def test_profiled_intercepts_solve_their_equation_at_extreme_rates():
+    """sum_j n_j expit(a + b_j) = y to machine precision for reps selling on 1 call in 900, on
+    all calls but one, on half, with spread effects; reps with no sale / only sales get -inf / +inf."""
+    from telesales_lab.analysis.ranking.clogit import _profile_alpha
+
+    n = np.array([[300, 300, 300], [300, 300, 300], [5, 0, 7], [400, 1, 2], [2, 2, 2], [3, 4, 0], [3, 4, 0]], float)
+    y = np.array([[1, 0, 0], [300, 299, 300], [2, 0, 4], [200, 1, 0], [1, 1, 1], [0, 0, 0], [3, 4, 0]], float)
+    beta = np.array([0.0, 2.5, -3.0])
+    a = _profile_alpha(n, y, beta)
+    assert a[5] == -np.inf and a[6] == np.inf
+    fitted = (n[:5] * expit(a[:5, None] + beta)).sum(1)
+    np.testing.assert_allclose(fitted, y[:5].sum(1), rtol=1e-13)
+    # the same root whatever the starting effects' scale
+    np.testing.assert_allclose(_profile_alpha(n, y, beta * 0.0)[:5], np.log(y[:5].sum(1) / (n[:5].sum(1) - y[:5].sum(1))),
+                               rtol=1e-13)
+
+
 def test_adjusted_rate_is_the_average_prediction_over_the_rep_mix():
     """adj_effect = mean over connected calls of expit(rep intercept + script effect), the
     intercepts refitted by a statsmodels GLM with the script effects as offset."""

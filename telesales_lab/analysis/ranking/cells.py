@@ -84,7 +84,9 @@ def _window_calls(data, month, window_months: int, columns=(), scenario: bool = 
     Revenue is the amount of the non-cancelled orders linked to the call by ``orders.call_id``,
     counted on connected calls only (revenue per *connected* call). Id columns keep the
     loaded (Arrow) string dtype: converting a million ids to Python objects is the slow part.
-    ``columns`` adds columns of the calls table (``customer_id``, ``transcript``).
+    ``columns`` adds columns of the calls table (``customer_id``, ``transcript``) or
+    ``rep_code``, ``script_code``: the ids as categoricals with their sorted distinct values
+    (numbered once per window, so that sums per rep and script group small integers).
 
     The frame is built once per data set, month and window (kept in ``data.cache``): the
     ranking, the classes' ranking, the sample-ratio check and the phrases read the same calls.
@@ -118,28 +120,46 @@ def _read_window(data, p, window_months: int) -> pd.DataFrame:
     ok = orders["call_id"].notna().to_numpy(bool) & is_kept_order(orders["status"])
     per_call = orders.loc[ok].groupby("call_id", sort=False, observed=True)["amount"].sum()
     rev = np.zeros(len(sub))
-    if len(per_call):
-        pos = _positions(sub["call_id"], per_call.index)
-        rev = np.where(pos >= 0, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
-    out["revenue"] = np.where(connected, rev, 0.0)
+    conn_at = np.flatnonzero(connected)  # revenue is counted on connected calls: look those up only
+    if len(per_call) and len(conn_at):
+        pos = _positions(sub["call_id"].iloc[conn_at], per_call.index)
+        rev[conn_at] = np.where(pos >= 0, per_call.to_numpy(float)[np.maximum(pos, 0)], 0.0)
+    out["revenue"] = rev
     out["in_month"] = in_month(sub["started_at"], p).to_numpy(bool)
     scen = data.scripts.set_index("script_id")["scenario"]
     pos = _positions(out["script_id"], scen.index)
-    out["scenario"] = pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string")
+    # the scenario of each call taken from the scripts' (Arrow) strings, not a million Python objects
+    scen_text = pd.Series(scen.to_numpy(object), dtype="string").array
+    out["scenario"] = pd.Series(scen_text.take(np.maximum(pos, 0)))
+    codes, uniq = pd.factorize(out["rep_id"], sort=True)
+    out["rep_code"] = pd.Categorical.from_codes(codes, pd.Index(uniq, dtype="string"))
+    if (pos >= 0).all():  # script codes from the positions in the scripts table, numbered as the sorted ids
+        used = np.flatnonzero(np.bincount(pos, minlength=len(scen)))
+        ids = np.asarray(scen.index.astype(str), dtype=object)[used]
+        order = np.argsort(ids, kind="stable")
+        code_of = np.full(len(scen), -1, np.int64)
+        code_of[used[order]] = np.arange(len(used))
+        out["script_code"] = pd.Categorical.from_codes(code_of[pos], pd.Index(ids[order], dtype="string"))
+    else:
+        codes, uniq = pd.factorize(out["script_id"], sort=True)
+        out["script_code"] = pd.Categorical.from_codes(codes, pd.Index(uniq, dtype="string"))
     for c in extra:
         out[c] = sub[c].reset_index(drop=True)
     return out
 
 
-def _class_of(data, month, customer_ids: pd.Series) -> np.ndarray:
+def _class_of(data, month, customer_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each call's customer class at the start of ``month`` as a code into the sorted classes
+    (customers acquired after the month: C; a class left empty: -1), and the classes."""
     from telesales_lab.analysis.customers import class_at_start  # lazy: the customers module reads the policy
 
     cmap = class_at_start(data, str(month))
+    values = np.append(np.asarray(cmap.to_numpy(object), dtype=object), "C")
+    vcodes, classes = pd.factorize(values, sort=True)  # the customers' classes, numbered once
+    if len(values) == 1:  # no customer had been acquired before the month: all are new
+        return np.zeros(len(customer_ids), np.int64), np.asarray(classes, dtype=object)
     pos = _positions(customer_ids, cmap.index)
-    values = np.asarray(cmap.to_numpy(object), dtype=object)
-    if len(values) == 0:  # no customer had been acquired before the month: all are new
-        return np.full(len(customer_ids), "C", dtype=object)
-    return np.where(pos >= 0, values[np.maximum(pos, 0)], "C")  # acquired after the month: C
+    return np.where(pos >= 0, vcodes[np.maximum(pos, 0)], vcodes[-1]), np.asarray(classes, dtype=object)
 
 
 def script_cells(data, month: str, by: str | None = None, window_months: int = 1) -> pd.DataFrame:
@@ -186,16 +206,33 @@ def script_cells(data, month: str, by: str | None = None, window_months: int = 1
 
 
 def _script_cells(data, p, by, window_months):
-    calls = _window_calls(data, p, window_months, columns=("customer_id",) if by else (), scenario=False)
+    extra = ("rep_code", "script_code") + (("customer_id",) if by else ())
+    calls = _window_calls(data, p, window_months, columns=extra, scenario=False)
     keys = ([by] if by else []) + ["rep_id", "script_id"]
+    # one integer per [class x] rep x script: the sums group small integers, not a million ids
+    rep, script = calls["rep_code"].array, calls["script_code"].array
+    key = rep.codes.astype(np.int64) * len(script.categories) + script.codes
+    labels = {"rep_id": rep.categories, "script_id": script.categories}
+    known = (rep.codes >= 0) & (script.codes >= 0)  # a call without a rep or script id is in no cell
     if by:
-        calls[by] = pd.Series(_class_of(data, p - (window_months - 1), calls["customer_id"]), dtype="string")
-    calls["calls"] = np.int64(1)
-    calls["revenue_sq"] = calls["revenue"].to_numpy() ** 2
-    calls["calls_month"] = calls["in_month"].astype(np.int64)
-    calls = calls.rename(columns={"sale": "sales"})
+        ccodes, labels[by] = _class_of(data, p - (window_months - 1), calls["customer_id"])
+        key += ccodes.astype(np.int64) * (len(rep.categories) * len(script.categories))
+        known &= ccodes >= 0
+    frame = pd.DataFrame({"calls": np.ones(len(calls), np.int64), "connected": calls["connected"].to_numpy(),
+                          "sales": calls["sale"].to_numpy(), "revenue": calls["revenue"].to_numpy(),
+                          "revenue_sq": calls["revenue"].to_numpy() ** 2,
+                          "calls_month": calls["in_month"].to_numpy().astype(np.int64)})
     cols = list(_CELL_SUMS) + ["calls_month"]
-    cells = calls.groupby(keys, sort=False, observed=True)[cols].sum().reset_index()
+    if not known.all():
+        frame, key = frame[known], key[known]
+    sums = frame.groupby(key, sort=False)[cols].sum()
+    k = sums.index.to_numpy(np.int64)
+    k, s_code = np.divmod(k, len(script.categories))
+    k, r_code = np.divmod(k, len(rep.categories))
+    codes = {"rep_id": r_code, "script_id": s_code, by: k}
+    cells = pd.DataFrame({c: np.asarray(labels[c], dtype=object)[codes[c]] for c in keys})
+    for c in cols:
+        cells[c] = sums[c].to_numpy()
     scen = data.scripts.set_index("script_id")["scenario"]
     pos = _positions(cells["script_id"], scen.index)
     cells.insert(0, "scenario", pd.Series(scen.to_numpy(object)[np.maximum(pos, 0)], dtype="string"))

@@ -7,7 +7,6 @@ across the variants given its total; see :mod:`telesales_lab.analysis.ranking` f
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft as _fft
 from scipy.special import expit, gammaln
 
 
@@ -19,8 +18,12 @@ _RIDGE_SD = 3.0  # prior sd of centred log-odds effects, used only when the MLE 
 def _profile_alpha(n, y, beta):
     """Each interior rep's intercept given the script effects: sum_j n_j expit(a + b_j) = y.
 
-    Bracketed Newton, vectorised over reps. ``n``, ``y`` are (R, J); reps with no sale get
-    -inf, reps with only sales +inf, reps with no calls NaN.
+    Bracketed Newton, vectorised over reps, on ``log sum_j n_j expit(a + b_j) = log y`` for reps
+    selling on at most half their calls and on ``log sum_j n_j expit(-a - b_j) = log(N - y)``
+    for the others: both sides are nearly linear in ``a`` where the rates are small (large), so
+    a few steps reach the root to machine precision (Newton on the counts themselves
+    overshoots there and falls back to bisection). ``n``, ``y`` are (R, J); reps with no sale
+    get -inf, reps with only sales +inf, reps with no calls NaN.
     """
     N = n.sum(1)
     Y = y.sum(1)
@@ -37,15 +40,21 @@ def _profile_alpha(n, y, beta):
     lg = np.log(YY / (NN - YY))
     lo, hi = lg - bmax, lg - bmin  # sum_j n_j expit(.) <= y at lo, >= y at hi
     x = lg - (nn * beta).sum(1) / NN
+    low = 2 * YY <= NN
+    target = np.log(np.where(low, YY, NN - YY))
     for _ in range(200):
         p = expit(x[:, None] + beta)
-        h = (nn * p).sum(1) - YY
-        d = (nn * p * (1 - p)).sum(1)
+        q = expit(-(x[:, None] + beta))
+        f = (nn * p).sum(1)  # expected sales at x
+        g = (nn * q).sum(1)  # expected non-sales
+        d = (nn * p * q).sum(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # increasing in x and 0 at the root; the Newton step is -h / h'
+            h = np.where(low, np.log(f) - target, target - np.log(g))
+            xn = x - h / np.where(low, d / f, d / g)
         lo = np.where(h < 0, x, lo)
         hi = np.where(h > 0, x, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xn = x - h / d
-        outside = ~((xn > lo) & (xn < hi))
+        outside = ~((xn >= lo) & (xn <= hi))  # a step of 0 at the root stays
         xn = np.where(outside, 0.5 * (lo + hi), xn)
         done = np.max(np.abs(xn - x)) < 1e-12
         x = xn
@@ -55,52 +64,54 @@ def _profile_alpha(n, y, beta):
     return a
 
 
-def _log_binom_coef(k, n):
-    """``log C(n, k)``, rows = n, columns = k (meaningless where k > n: see :func:`_binom_pmf`)."""
-    n_ = n[:, None]
-    return gammaln(n_ + 1) - gammaln(k + 1) - gammaln(np.maximum(n_ - k, 0) + 1)
-
-
-def _binom_pmf(k, n, q, log_coef=None):
-    """Binomial pmf, rows = (n, q) pairs, columns = k (0 where k > n).
-
-    ``log_coef`` is :func:`_log_binom_coef` of the same ``k`` and ``n`` (it depends on the
-    counts only, so a fit computes it once for all its iterations).
-    """
-    n_ = n[:, None]
-    if log_coef is None:
-        log_coef = _log_binom_coef(k, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logp = log_coef + k * np.log(q)[:, None] + (n_ - k) * np.log1p(-q)[:, None]
-    out = np.exp(logp)
-    out[~(k <= n_)] = 0.0
-    return np.nan_to_num(out, nan=0.0)
+#: Reps per block of :func:`_cond_terms` (reps sorted by their calls, so a block's spectra are about
+#: as long as its reps need).
+_BLOCK_REPS = 64
 
 
 def _cond_plan(n, y):
-    """What :func:`_cond_terms` needs that depends on the counts only, not on the effects:
-    each block of reps' log binomial coefficients and the inverse-transform weights at their
-    totals. A fit computes it once and evaluates its iterations with it."""
-    R, J = n.shape
+    """What :func:`_cond_terms` needs that depends on the counts only, not on the effects.
+
+    Each rep's sum of binomial counts ranges over ``0..N_r``, so a discrete Fourier transform
+    of length ``M_r = N_r + 1`` represents its distribution exactly; the inverse transform is
+    needed at the rep's total ``S_r`` only. Per block of reps (sorted by ``N_r``): the
+    frequencies ``z = exp(-2 pi i k / M_r)`` of the half spectrum (``k <= M_r / 2``) and the
+    inverse-transform weights at ``S_r`` (0 beyond a rep's own half spectrum).
+    """
+    R = n.shape[0]
+    N = n.sum(1).astype(np.int64)
     S = y.sum(1).astype(np.int64)
-    nmax = n.max(0).astype(np.int64)
-    M = _fft.next_fast_len(int(n.sum(1).max()) + 1, real=True)
-    ks = [np.arange(nmax[j] + 1) for j in range(J)]
-    K = M // 2 + 1
-    w = np.full(K, 2.0)
-    w[0] = 1.0
-    if M % 2 == 0:
-        w[-1] = 1.0
-    chunk = max(1, int(4_000_000 // (M * max(J, 1) * 3)))
+    order = np.argsort(N, kind="stable")
     blocks = []
-    for start in range(0, R, chunk):
-        sl = slice(start, min(R, start + chunk))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            coef = [_log_binom_coef(ks[j], n[sl][:, j]) for j in range(J)]
-        # the inverse transform evaluated at each rep's own total S only
-        phase = np.exp(2j * np.pi * np.outer(S[sl], np.arange(K)) / M) * (w / M)
-        blocks.append((sl, coef, np.ascontiguousarray(phase.real), np.ascontiguousarray(phase.imag)))
-    return {"S": S, "M": M, "ks": ks, "blocks": blocks}
+    for start in range(0, R, _BLOCK_REPS):
+        idx = order[start:start + _BLOCK_REPS]
+        M = N[idx] + 1
+        K = M // 2 + 1
+        k = np.arange(int(K.max()))
+        w = np.where(k == 0, 1.0, 2.0) * np.ones((len(idx), 1))
+        w[(M[:, None] % 2 == 0) & (k == M[:, None] // 2)] = 1.0  # the Nyquist term of an even length
+        w[k >= K[:, None]] = 0.0
+        theta = 2 * np.pi * k / M[:, None]
+        cos, sin = np.cos(theta), np.sin(theta)
+        omc = 2 * np.sin(theta / 2) ** 2  # 1 - cos, without cancellation at low frequencies
+        phase = np.exp(1j * theta * S[idx, None]) * (w / M[:, None])
+        blocks.append((idx, cos[:, None, :], sin[:, None, :], omc[:, None, :], phase))
+    return {"blocks": blocks}
+
+
+def _log_binom_pmf(k, n, q):
+    """``log P(Binomial(n, q) = k)``."""
+    return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + k * np.log(q) + (n - k) * np.log1p(-q)
+
+
+def _hypergeometric(n, y):
+    """Scores ``y - E[K | S]`` and the summed ``Cov(K | S)`` of reps when all effects are equal:
+    ``E[K_j | S] = S n_j / N`` and ``Cov(K_j, K_l | S) = S (N - S) / (N^2 (N - 1)) (N n_j [j = l] - n_j n_l)``."""
+    N, S = n.sum(1), y.sum(1)
+    scores = y - (S / N)[:, None] * n
+    c = S * (N - S) / (N ** 2 * (N - 1))
+    info = np.diag((c * N) @ n) - (n * c[:, None]).T @ n
+    return scores, info
 
 
 def _cond_terms(n, y, beta, need_cov=True, plan=None):
@@ -108,10 +119,16 @@ def _cond_terms(n, y, beta, need_cov=True, plan=None):
 
     A rep's conditional likelihood of its sales split (y_1..y_J) given its total S is the
     profile binomial likelihood at the rep's fitted intercept minus ``log P(sum_j K_j = S)``
-    with independent ``K_j ~ Binomial(n_j, expit(a + b_j))`` (an identity valid for any
-    intercept; the fitted one puts S at the mean, so the FFT convolutions are accurate).
-    The score is ``y - E[K | S]`` and the information ``Cov(K | S)``. ``plan`` is
-    :func:`_cond_plan` of ``n`` and ``y`` (computed here when not given).
+    with independent ``K_j ~ Binomial(n_j, q_j)``, ``q_j = expit(a + b_j)`` (an identity valid
+    for any intercept; the fitted one puts S at the mean, so the inverse transform is
+    accurate). The score is ``y - E[K | S]`` and the information ``Cov(K | S)``.
+
+    Everything comes from the closed-form spectrum of the sum, the product of the binomials'
+    generating functions ``P(z) = prod_j (1 - q_j + q_j z)^{n_j}``, at the ``M_r`` roots of
+    unity, inverted at ``S`` only: with ``u_j = q_j z / (1 - q_j + q_j z)``,
+    ``E[K_j 1{sum=S}] = n_j [P u_j]_S``, ``E[K_j (K_j - 1) 1{sum=S}] = n_j (n_j - 1) [P u_j^2]_S``
+    and ``E[K_j K_l 1{sum=S}] = n_j n_l [P u_j u_l]_S`` (``[.]_S`` the inverse transform at
+    S). ``plan`` is :func:`_cond_plan` of ``n`` and ``y`` (computed here when not given).
     """
     R, J = n.shape
     if plan is None:
@@ -120,58 +137,37 @@ def _cond_terms(n, y, beta, need_cov=True, plan=None):
     eta = a[:, None] + beta
     q = expit(eta)
     ll_prof = (y * eta - n * np.logaddexp(0.0, eta)).sum()
-    M, ks = plan["M"], plan["ks"]
+    if not np.any(beta):  # equal effects: K given its total S is multivariate hypergeometric
+        return ll_prof - _log_binom_pmf(y.sum(1), n.sum(1), q[:, 0]).sum(), *_hypergeometric(n, y), a
     scores = np.zeros((R, J))
     info = np.zeros((J, J))
     logps = 0.0
-    for sl, coef, pr, pi in plan["blocks"]:
-        r = np.arange(sl.stop - sl.start)
-        nr, qr = n[sl], q[sl]
-        F, G, Q = [], [], []
-        for j in range(J):
-            k = ks[j]
-            pmf = _binom_pmf(k, nr[:, j], qr[:, j], coef[j])
-            F.append(_fft.rfft(pmf, M, axis=1))
-            G.append(_fft.rfft(pmf * k, M, axis=1))
-            if need_cov:
-                Q.append(_fft.rfft(pmf * (k * k), M, axis=1))
-
-        def at_s(spec):
-            return np.einsum("rk,rk->r", spec.real, pr) - np.einsum("rk,rk->r", spec.imag, pi)
-
-        # products of the spectra always taken in script order, from 1: prefix[j] = F_0 ... F_{j-1}
-        prefix = [np.ones_like(F[0])]
-        for f in F:
-            prefix.append(prefix[-1] * f)
-
-        def product_without(*skip):
-            """The product of the spectra but ``skip`` (ascending), in script order."""
-            rest = prefix[skip[0]]
-            for m_ in range(skip[0] + 1, J):
-                if m_ not in skip:
-                    rest = rest * F[m_]
-            return rest
-
-        ps = np.maximum(at_s(prefix[J]), 1e-300)
+    for idx, cos, sin, omc, phase in plan["blocks"]:
+        nb, qb = n[idx], q[idx, :, None]
+        pq = qb * (1 - qb)
+        # each binomial's factor b = 1 - q + q z at z = cos - i sin (reps, scripts, frequencies), in
+        # polar form: |b|^2 = 1 - 2 q (1 - q) (1 - cos)
+        x = 2 * pq * omc
+        arg = np.arctan2(-qb * sin, 1 - qb * omc)
+        Y = np.exp(np.einsum("rj,rjk->rk", nb, 0.5 * np.log1p(-x))) * phase  # spectrum times inverse weights
+        Y *= np.exp(1j * np.einsum("rj,rjk->rk", nb, arg))
+        # u = q z / b = q z conj(b) / |b|^2
+        x = 1 - x
+        u = np.empty(x.shape, complex)
+        u.real = qb * (cos + qb * omc) / x
+        u.imag = -pq * sin / x
+        ps = np.maximum(Y.real.sum(1), 1e-300)
         logps += np.log(ps).sum()
-        m1 = np.empty((len(r), J))
-        m2 = np.empty((len(r), J))
-        for j in range(J):
-            rest = product_without(j)
-            m1[:, j] = at_s(G[j] * rest) / ps
-            if need_cov:
-                m2[:, j] = at_s(Q[j] * rest) / ps
-        scores[sl] = y[sl] - m1
+        uY = u * Y[:, None, :]
+        m1 = nb * uY.real.sum(2) / ps[:, None]
+        scores[idx] = y[idx] - m1
         if need_cov:
-            cov = np.zeros((len(r), J, J))
-            idx = np.arange(J)
-            cov[:, idx, idx] = m2 - m1 ** 2
-            for j in range(J):
-                for l_ in range(j + 1, J):
-                    rest = product_without(j, l_)
-                    c = at_s(G[j] * G[l_] * rest) / ps - m1[:, j] * m1[:, l_]
-                    cov[:, j, l_] = c
-                    cov[:, l_, j] = c
+            # E[K_j K_l | S] (j != l) and E[K_j (K_j - 1) | S] from the same sums
+            cross = np.einsum("rjk,rlk->rjl", uY, u).real / ps[:, None, None]
+            cov = cross * nb[:, :, None] * nb[:, None, :]
+            jj = np.arange(J)
+            cov[:, jj, jj] = nb * (nb - 1) * cross[:, jj, jj] + m1
+            cov -= m1[:, :, None] * m1[:, None, :]
             info += cov.sum(0)
     return ll_prof - logps, scores, info, a
 

@@ -73,7 +73,8 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
     cols = ["scenario", "source", "phrase", "calls_with", "sales_with", "sale_rate_with", "sale_rate_without",
             "log_odds_ratio", "z"]
     p = parse_month(month)
-    calls = _window_calls(data, p, window_months, columns=("transcript",) if source == "transcript" else ())
+    calls = _window_calls(data, p, window_months,
+                          columns=("rep_code",) + (("transcript",) if source == "transcript" else ()))
     # each connected call's text as a code into the distinct texts (a script's, a transcript
     # template's): everything below works on the distinct texts and on counts per rep and text
     if source == "script":
@@ -87,7 +88,7 @@ def phrase_analysis(data, month: str, source: str = "transcript", window_months:
     ok = (code >= 0) & calls["connected"].to_numpy(bool)
     ok[ok] = usable[code[ok]]
     code = code[ok]
-    rep = pd.factorize(calls["rep_id"], sort=True)[0][ok]  # codes in the order of the ids
+    rep = np.asarray(calls["rep_code"].array.codes)[ok]  # codes in the order of the ids
     sale = calls["sale"].to_numpy(bool)[ok]
     scode, scenarios = pd.factorize(calls["scenario"], sort=True)
     scode = scode[ok]
@@ -199,13 +200,70 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _CLAUSE = re.compile(r"[\n\r。，、；：？！,.;:?!…（）()“”\"'《》【】\[\]]+")
 
 
-def _tokens(clause: str) -> list[str]:
-    """Words of one clause: jieba's segmentation for Chinese, letters and digits for other text."""
-    if _CJK.search(clause):
+class _Segmenter:
+    """Segments exactly as ``jieba.lcut(text, HMM=True)`` with jieba's default dictionary, without
+    building jieba's prefix dictionary of all its 350,000 words (most of a second per process).
+
+    The dictionary file is read as jieba reads it (``word frequency tag`` per line; the total
+    sums every line), and each new clause adds to a tokenizer's prefix dictionary the words that occur in
+    it, with their prefixes: all that jieba's word graph and route read for that clause (a
+    word starting at a position is found only through its prefixes, which occur there too).
+    When jieba's own tokenizer has another dictionary, or is already loaded (and
+    ``use_loaded``), that one is used.
+    """
+
+    def __init__(self, use_loaded: bool = True):
         import jieba
 
         jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict ..." on every report
-        return [w for w in jieba.lcut(clause, HMM=True) if _WORD.search(w)]
+        self.jieba = jieba
+        self.tk = None
+        if (use_loaded and jieba.dt.initialized) or jieba.dt.dictionary != jieba.DEFAULT_DICT:
+            return
+        with jieba.dt.get_dict_file() as f:
+            text = f.read().decode("utf-8")
+        fields = text.split()  # "word frequency tag" per line
+        freqs = fields[1::3]
+        lines = text.count("\n") + (not text.endswith("\n"))
+        if not freqs or len(fields) != 3 * lines or not "".join(freqs).isdigit():
+            return  # not the layout read here: jieba's own tokenizer
+        self.words = dict(zip(fields[0::3], freqs))  # a word listed twice: its last frequency
+        self.longest = max(map(len, self.words))
+        tk = jieba.Tokenizer()
+        tk.total = sum(map(int, freqs))
+        tk.initialized = True
+        self.tk = tk
+        self.seen = set()
+
+    def _add(self, clause: str) -> None:
+        freq, words = self.tk.FREQ, self.words
+        for k in range(len(clause)):
+            for j in range(k + 1, min(len(clause), k + self.longest) + 1):
+                w = clause[k:j]
+                f = words.get(w)
+                if f is not None:
+                    freq[w] = int(f)
+                    for m in range(k + 1, j):
+                        freq.setdefault(clause[k:m], 0)
+        self.seen.add(clause)
+
+    def lcut(self, clause: str) -> list[str]:
+        if self.tk is None:
+            return self.jieba.lcut(clause, HMM=True)
+        if clause not in self.seen:
+            self._add(clause)
+        return self.tk.lcut(clause, HMM=True)
+
+
+_SEGMENTER: list = []
+
+
+def _tokens(clause: str) -> list[str]:
+    """Words of one clause: jieba's segmentation for Chinese, letters and digits for other text."""
+    if _CJK.search(clause):
+        if not _SEGMENTER:
+            _SEGMENTER.append(_Segmenter())
+        return [w for w in _SEGMENTER[0].lcut(clause) if _WORD.search(w)]
     return re.findall(r"\w+(?:'\w+)?", clause)
 
 
