@@ -272,13 +272,11 @@ class _Publisher:
                 if self.tables[path]["sign"] != sign:
                     return False
                 continue
-            table = pq.read_table(path)
-            raw = (table.schema.metadata or {}).get(_META_KEY)
-            meta = json.loads(raw) if raw else {}
+            meta = _table_meta(path)
             meta.setdefault("name", path.stem)
             if not wanted(meta):
                 continue
-            frame = table.to_pandas()
+            frame = pq.read_table(path).to_pandas()
             shown, truncated = _sheet_frame(meta, frame, self.lang)
             part, xml = self.book.add(shown)
             if self.scan is not None:
