@@ -483,6 +483,80 @@ def _category_ranks(values: pd.Series, levels: list) -> np.ndarray:
     return np.where(codes >= 0, rank[np.maximum(codes, 0)], np.nan)
 
 
+class _LeafPaths:
+    """A fitted tree's leaves and what their paths test: ``tests[node, c]`` says whether the
+    path from the root to ``node`` splits on column ``c`` of the model's preprocessed input."""
+
+    def __init__(self, tree, n_columns: int):
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+        self.tree = nodes = tree.nodes
+        self.raw_bitsets = tree.raw_left_cat_bitsets
+        self.tests = np.zeros((len(nodes), n_columns), dtype=bool)
+        self.order = []  # the split nodes, each after its parent
+        stack = [0]
+        while stack:  # root to leaves: a child's path is its parent's plus the parent's split
+            i = stack.pop()
+            if nodes["is_leaf"][i]:
+                continue
+            self.order.append(i)
+            for child in (int(nodes["left"][i]), int(nodes["right"][i])):
+                self.tests[child] = self.tests[i]
+                self.tests[child, int(nodes["feature_idx"][i])] = True
+                stack.append(child)
+        self.tests_any = self.tests.any(axis=0)
+        self.tests_col = np.ascontiguousarray(self.tests.T)  # per column: which nodes' paths test it
+        self.values = np.ascontiguousarray(nodes["value"])
+        ids = nodes.copy()
+        ids["value"] = np.arange(len(nodes), dtype=ids["value"].dtype)  # each leaf gives its own index
+        self._ids = TreePredictor(ids, tree.binned_left_cat_bitsets, tree.raw_left_cat_bitsets)
+
+    def leaf_of(self, x: np.ndarray, known_bitsets, f_idx_map) -> np.ndarray:
+        """Each row's leaf (its node index), routed by the tree's own prediction code."""
+        return self._ids.predict(x, known_bitsets, f_idx_map, 1).astype(np.intp)
+
+    def goes_left(self, i: int, v: float, known_bitsets, f_idx_map) -> bool:
+        """Whether value ``v`` of node ``i``'s column goes left there (the rule of
+        scikit-learn's prediction from raw data: missing values, unknown or out-of-range
+        categories go where the split sends missing values)."""
+        node = self.tree[i]
+        missing = bool(node["missing_go_to_left"])
+        if np.isnan(v):
+            return missing
+        if node["is_categorical"]:
+            if v < 0:
+                return missing
+            k = int(v)
+            if (int(self.raw_bitsets[node["bitset_idx"], k // 32]) >> (k % 32)) & 1:
+                return True
+            if (int(known_bitsets[f_idx_map[node["feature_idx"]], k // 32]) >> (k % 32)) & 1:
+                return False
+            return missing
+        return bool(v <= node["num_threshold"])
+
+    def leaving(self, c: int, v: float, known_bitsets, f_idx_map) -> np.ndarray:
+        """Per node: whether a row that reaches it would take another path if its column ``c``
+        held ``v`` (some split on ``c`` on the way sends ``v`` the other way). A row whose leaf
+        is not leaving keeps its leaf when ``c`` is set to ``v``."""
+        nodes = self.tree
+        out = np.zeros(len(nodes), dtype=bool)
+        for i in self.order:
+            left, right = int(nodes["left"][i]), int(nodes["right"][i])
+            out[left] = out[right] = out[i]
+            if nodes["feature_idx"][i] == c:
+                go_left = self.goes_left(i, v, known_bitsets, f_idx_map)
+                out[left] |= not go_left
+                out[right] |= go_left
+        return out
+
+
+def _tree_sum(values: np.ndarray) -> np.ndarray:
+    """Per row of ``values`` (the baseline, then each tree's value), the sum added from left
+    to right, as scikit-learn's ``decision_function`` adds the trees to the baseline one by
+    one (a running sum: bit for bit the same numbers)."""
+    return np.cumsum(values, axis=1)[:, -1]
+
+
 class LeadModel:
     """The calibrated boosting model, or the segment rate fallback, fitted on earlier months.
 
@@ -601,11 +675,13 @@ class LeadModel:
         each ``(column, rows)`` of ``changes``: the column set to its reference value (``rows``
         None) or to its own values taken from ``rows`` (a permutation of the rows).
 
-        Changing a column changes only the trees that split on it, so each tree is evaluated
-        once on ``m`` and again only for the changes of columns it splits on; the sums run tree
-        by tree in the model's own order, so every number equals ``decision_function`` of the
-        changed rows exactly. Falls back to one ``decision_function`` per change where the
-        fitted model does not expose its trees in the expected form."""
+        Each tree is evaluated once on ``m``, giving every row's leaf. A row's value in a tree
+        can change with column ``j`` only if the path to its leaf tests ``j`` and its value of
+        ``j`` changes, so each change re-evaluates just those rows in just those trees; the
+        sums run tree by tree in the model's own order, so every number equals
+        ``decision_function`` of the changed rows exactly. Falls back to one
+        ``decision_function`` per change where the fitted model does not expose its trees in
+        the expected form."""
         est = self.model_
         ref = self._reference_row() if any(rows is None for _, rows in changes) else np.full(m.shape[1], np.nan)
         try:
@@ -614,7 +690,7 @@ class LeadModel:
             baseline = est._baseline_prediction
             cat = np.zeros(m.shape[1], dtype=bool) if est.is_categorical_ is None else \
                 np.asarray(est.is_categorical_, dtype=bool)  # None: no category feature
-            split_on = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in trees]
+            paths = [_LeafPaths(t, m.shape[1]) for t in trees]
         except (AttributeError, ValueError, TypeError, KeyError, IndexError):
             trees = None
         if trees is None or baseline.shape != (1, 1) or cat.shape != (m.shape[1],):
@@ -629,24 +705,68 @@ class LeadModel:
             x = est._preprocess_X(m, reset=False)  # categories first, then the numbers
             x_ref = est._preprocess_X(ref.reshape(1, -1), reset=False)[0]
         where = np.argsort(np.r_[np.flatnonzero(cat), np.flatnonzero(~cat)], kind="stable")  # column -> its place in x
-        n = len(m)
+        b = baseline[0, 0]
+        n, n_trees = len(m), len(trees)
         total = np.empty(n)
         totals = [np.empty(n) for _ in changes]
-        for lo in range(0, n, _CHUNK_ROWS):  # a block of rows at a time: every tree's values of it fit in memory
+        leave = {}  # change -> per tree, the leaves whose rows move when the column is set to the reference
+        for lo in range(0, n, _CHUNK_ROWS):  # a block of rows at a time: every tree's leaves of it fit in memory
             xs = x[lo:lo + _CHUNK_ROWS]
-            here = [tree.predict(xs, kb, fmap, 1) for tree in trees]
-            acc = np.zeros(len(xs)) + baseline[0, 0]
-            for h in here:
-                acc += h
-            total[lo:lo + len(xs)] = acc
+            nc = len(xs)
+            leaf = np.empty((n_trees, nc), dtype=np.intp)
+            by_tree = np.empty((n_trees + 1, nc))  # the baseline, then each tree's value of each row
+            by_tree[0] = b
+            for i, (path, tree) in enumerate(zip(paths, trees)):
+                leaf[i] = path.leaf_of(xs, kb, fmap)
+                by_tree[i + 1] = path.values[leaf[i]]
+            value = np.ascontiguousarray(by_tree.T)  # rows x (baseline, trees)
+            total[lo:lo + nc] = _tree_sum(value)
             for k, (j, rows) in enumerate(changes):
                 c = where[j]
-                xf = xs.copy()
-                xf[:, c] = x_ref[c] if rows is None else x[rows[lo:lo + len(xs)], c]
-                acc = np.zeros(len(xs)) + baseline[0, 0]
-                for tree, used, h in zip(trees, split_on, here):
-                    acc += tree.predict(xf, kb, fmap, 1) if c in used else h
-                totals[k][lo:lo + len(xs)] = acc
+                new = np.full(nc, x_ref[c]) if rows is None else x[rows[lo:lo + nc], c]
+                old = xs[:, c]
+                moved = (old != new) & ~(np.isnan(old) & np.isnan(new))  # rows whose value of j changes
+                out = total[lo:lo + nc].copy()
+                if not moved.any():
+                    totals[k][lo:lo + nc] = out
+                    continue
+                if rows is None and k not in leave:
+                    leave[k] = [path.leaving(c, x_ref[c], kb, fmap) if path.tests_any[c] else None for path in paths]
+                leaving = leave.get(k)
+                xf = None
+                hit = np.zeros(nc, dtype=bool)
+                swaps = []  # (tree, rows, their new values) where a row's value in a tree changes
+                for i, (path, tree) in enumerate(zip(paths, trees)):
+                    if not path.tests_any[c]:
+                        continue
+                    if rows is None:  # only leaves whose path some split on j sends the reference elsewhere
+                        sel = moved & leaving[i][leaf[i]]
+                    else:
+                        sel = moved & path.tests_col[c][leaf[i]]
+                    r = np.flatnonzero(sel)
+                    if not len(r):
+                        continue
+                    if 2 * len(r) > nc:  # most rows: evaluate the changed block as it is
+                        if xf is None:
+                            xf = xs.copy()
+                            xf[:, c] = new
+                        v = tree.predict(xf, kb, fmap, 1)[r]
+                    else:
+                        xr = xs[r]
+                        xr[:, c] = new[r]
+                        v = tree.predict(xr, kb, fmap, 1)
+                    differs = v != value[r, i + 1]
+                    if differs.any():
+                        swaps.append((i, r[differs], v[differs]))
+                        hit[r[differs]] = True
+                if swaps:
+                    at = np.cumsum(hit) - 1  # row -> its place among the rows hit
+                    h = np.flatnonzero(hit)
+                    vals = value[h]
+                    for i, r, v in swaps:
+                        vals[at[r], i + 1] = v
+                    out[h] = _tree_sum(vals)
+                totals[k][lo:lo + nc] = out
         return total, totals
 
     def _reference_row(self) -> np.ndarray:
