@@ -483,6 +483,71 @@ def _category_ranks(values: pd.Series, levels: list) -> np.ndarray:
     return np.where(codes >= 0, rank[np.maximum(codes, 0)], np.nan)
 
 
+def _weighted_bin_edges(col: np.ndarray, max_bins: int, sample_weight: np.ndarray) -> np.ndarray:
+    """The bin edges scikit-learn's ``_find_binning_thresholds`` gives a column with weights,
+    every weighted percentile taken from one sort of the column (it sorts once per percentile)."""
+    from sklearn.ensemble._hist_gradient_boosting.binning import _find_binning_thresholds
+    from sklearn.ensemble._hist_gradient_boosting.common import ALMOST_INF
+    from sklearn.utils.stats import _weighted_percentile
+
+    keep = ~np.isnan(col)
+    values, w = col[keep], sample_weight[keep]
+    values, w = values[w != 0], w[w != 0]
+    order = np.argsort(values)
+    values, w = values[order], w[order]
+    if len(np.unique(values)) <= max_bins:  # edges between the distinct values: no percentiles
+        return _find_binning_thresholds(col, max_bins, sample_weight=sample_weight)
+    percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
+    edges = np.asarray(_weighted_percentile(values, w, percentiles, average=True), dtype=np.float64)
+    distinct = np.unique(edges)
+    if distinct.shape[0] != edges.shape[0]:
+        edges = distinct
+    np.clip(edges, a_min=None, a_max=ALMOST_INF, out=edges)
+    return edges
+
+
+_BOOSTER = []
+
+
+def _booster_classes():
+    """scikit-learn's ``HistGradientBoostingClassifier`` and its bin mapper with one change: the
+    weighted bin edges of each number column come from :func:`_weighted_bin_edges` (the same
+    edges, from one sort per column). Made on first use, as scikit-learn is imported lazily."""
+    if _BOOSTER:
+        return _BOOSTER[0]
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+
+    class Mapper(_BinMapper):
+        def fit(self, X, y=None, sample_weight=None):
+            if sample_weight is None or (self.subsample is not None and X.shape[0] > self.subsample):
+                return super().fit(X, y, sample_weight)  # unweighted edges: already one sort per column
+            X = np.asarray(X, dtype=np.float64)
+            numbers = [j for j in range(X.shape[1])
+                       if self.is_categorical is None or not self.is_categorical[j]]
+            try:
+                edges = {j: _weighted_bin_edges(X[:, j], self.n_bins - 1, np.asarray(sample_weight, float))
+                         for j in numbers}
+            except TypeError:  # a scikit-learn without vectorised weighted percentiles
+                return super().fit(X, y, sample_weight)
+            plain = X.copy()
+            plain[:, numbers] = 0.0  # one value: no edges to look for
+            super().fit(plain, y, sample_weight)
+            for j, e in edges.items():
+                self.bin_thresholds_[j] = e
+                self.n_bins_non_missing_[j] = e.shape[0] + 1
+            return self
+
+    class Booster(HistGradientBoostingClassifier):
+        def _bin_data(self, X, *args, **kwargs):
+            if kwargs.get("is_training_data") and type(self._bin_mapper) is _BinMapper:
+                self._bin_mapper = Mapper(**self._bin_mapper.get_params())
+            return super()._bin_data(X, *args, **kwargs)
+
+    _BOOSTER.append((Booster, Mapper))
+    return _BOOSTER[0]
+
+
 class _LeafPaths:
     """A fitted tree's leaves and what their paths test: ``tests[node, c]`` says whether the
     path from the root to ``node`` splits on column ``c`` of the model's preprocessed input."""
@@ -624,12 +689,18 @@ class LeadModel:
         self.categories_ = {f: list(base[f].cat.categories) for f in self.features_
                             if isinstance(base[f].dtype, pd.CategoricalDtype)}
         rows, y, w = _binary_rows(base)
-        self.model_ = HistGradientBoostingClassifier(
+        booster, mapper = _booster_classes()
+        self.model_ = booster(
             learning_rate=0.1, max_iter=150, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
             categorical_features=[f in self.categories_ for f in self.features_], early_stopping=False,
             random_state=self.random_state)
         with _one_thread():
             self.model_.fit(self.matrix(base)[rows], y, sample_weight=w)
+        # the fitted model is a plain scikit-learn estimator: the subclasses only changed how
+        # the bin edges were computed, not what they are
+        self.model_.__class__ = HistGradientBoostingClassifier
+        if type(self.model_._bin_mapper) is mapper:
+            self.model_._bin_mapper.__class__ = mapper.__mro__[1]
         self.calibration_ = "none"
         if len(self.train_months_) >= 2:
             rows, yc, wc = _binary_rows(cal)
