@@ -270,11 +270,16 @@ def _customer_columns(customers: pd.DataFrame) -> dict[str, str]:
 
 
 def _categorical(values, levels: list[str] | None = None) -> pd.Categorical:
+    """``values`` as a category of ``levels`` (default the most common ones); other values and
+    missing ones are missing. Each distinct value is looked up once, not each row."""
     s = pd.Series(values, dtype="string")
     if levels is None:
         counts = s.value_counts()
         levels = sorted(counts.index[:_MAX_LEVELS].tolist())
-    return pd.Categorical(s.where(s.isin(levels)), categories=levels)
+    codes, distinct = pd.factorize(s)
+    level_of = pd.Index(levels, dtype="string").get_indexer(pd.Index(distinct, dtype="string"))
+    codes = np.where(codes >= 0, level_of[np.maximum(codes, 0)] if len(level_of) else -1, -1)
+    return pd.Categorical.from_codes(codes, categories=levels)
 
 
 def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) -> pd.DataFrame:
@@ -1069,10 +1074,20 @@ def _best_window(data, p: pd.Period, feats: pd.DataFrame, lang: str, min_dials: 
     t = past["started_at"]
     if past.empty or connected.all() or (t.dt.hour == 0).all() and (t.dt.minute == 0).all():
         return empty  # no unanswered dials or no time of day: contact rates cannot be measured
-    cls = _class_at_start(data, p, None).reindex(past["customer_id"].astype("string")).fillna("C").to_numpy()
-    frame = pd.DataFrame({"customer_class": cls, "weekday": t.dt.day_of_week.to_numpy(),
-                          "band": _hour_band(t.dt.hour.to_numpy()), "connected": connected.astype(int)})
+    # each call's class, weekday and hour band as codes in the order of their names (a class
+    # looked up once per customer, not per call), so the groups come out as grouping the names
+    ids, who = pd.factorize(past["customer_id"].astype("string"))
+    their = _class_at_start(data, p, None).reindex(pd.Index(who, dtype="string")).fillna("C").to_numpy(object)
+    their = np.r_[their, np.array(["C"], dtype=object)]  # a call without a customer: class C
+    classes = np.array(sorted(set(their.tolist())), dtype=object)
+    cls = np.searchsorted(classes, their)[np.where(ids >= 0, ids, len(their) - 1)]
+    bands = np.array(sorted(label for _, _, label in _HOUR_BANDS), dtype=object)
+    band = np.searchsorted(bands, _hour_band(np.arange(24)))[t.dt.hour.to_numpy()]
+    frame = pd.DataFrame({"customer_class": cls, "weekday": t.dt.day_of_week.to_numpy(), "band": band,
+                          "connected": connected.astype(int)})
     g = frame.groupby(["customer_class", "weekday", "band"])["connected"].agg(["size", "sum"]).reset_index()
+    g["customer_class"] = classes[g["customer_class"].to_numpy()]
+    g["band"] = bands[g["band"].to_numpy()]
     g = g[g["size"] >= min_dials]
     if g.empty:
         return empty
