@@ -910,7 +910,14 @@ def _segment_table(train: pd.DataFrame, column: str | None, prior: float) -> dic
     overall = train["sales"].sum() / train["connected"].sum()
     if column is None:
         return {"column": None, "rates": pd.Series(dtype=float), "overall": float(overall)}
-    g = train.groupby(train[column].astype("string"), dropna=True)[["connected", "sales"]].sum()
+    col = train[column]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # by the level codes, then named and ordered by the levels' text
+        g = train[["connected", "sales"]].groupby(np.asarray(col.cat.codes)).sum()
+        g = g[g.index >= 0]
+        g.index = pd.Index(col.cat.categories.astype("string")[g.index.to_numpy()], dtype="string", name=column)
+        g = g.sort_index()
+    else:
+        g = train.groupby(col.astype("string"), dropna=True)[["connected", "sales"]].sum()
     rates = (g["sales"] + prior * overall) / (g["connected"] + prior)
     return {"column": column, "rates": rates, "overall": float(overall)}
 
