@@ -134,7 +134,7 @@ def _panel(data) -> dict:
         cust_ids = pd.Index(data.customers["customer_id"].astype("string"))
         calls = data.calls
         by_customer = _calls_by_customer(data)  # each call's customer as a code (shared with the classes)
-        seen = cust_ids.get_indexer(pd.Index(by_customer["ids"]).astype("string"))
+        seen = _positions(cust_ids, by_customer["ids"])
         code = np.where(by_customer["code"] >= 0, seen[np.maximum(by_customer["code"], 0)], -1)
         month = _month_index(calls["started_at"])
         t = _ns(calls["started_at"])
@@ -150,37 +150,53 @@ def _panel(data) -> dict:
             texts[name] = np.asarray(pd.Index(levels).astype("string").to_numpy(object))
             return np.where(c >= 0, c, np.nan)
 
+        # each call's scenario as a code: the scenario of each distinct script, looked up once
         script_code, scripts = pd.factorize(calls["script_id"])
-        scenario = pd.Index(scripts).astype("string").map(scen).to_numpy(object)[script_code]
-        scenario[script_code < 0] = pd.NA
-        frame = pd.DataFrame({
-            "code": code, "month": month, "t": t,
-            "dials": 1, "connected": connected.astype("int64"), "positive": positive.astype("int64"),
-            "sales": sale.astype("int64"), "objections": calls["objection"].notna().to_numpy().astype("int64"),
-            "t_conn": np.where(connected, t, _NONE), "t_pos": np.where(positive, t, _NONE),
-            "t_sale": np.where(sale, t, _NONE),
-            "outcome": coded(calls["outcome"], "outcome"),
-            "objection": coded(calls["objection"], "objection"),
-            "scenario": coded(pd.Series(scenario, dtype="string"), "scenario"),
-            "rep_conn": coded(calls["rep_id"].where(connected), "rep_conn"),
-        })
-        frame = frame[(code >= 0) & (month >= 0)]
-        frame = frame.sort_values(["code", "month", "t"], kind="stable")
-        g = frame.groupby(["code", "month"], sort=True)
-        per = g.agg(dials=("dials", "sum"), connected=("connected", "sum"), positive=("positive", "sum"),
-                    sales=("sales", "sum"), objections=("objections", "sum"), t_call=("t", "max"),
-                    t_conn=("t_conn", "max"), t_pos=("t_pos", "max"), t_sale=("t_sale", "max"),
-                    outcome=("outcome", "last"), objection=("objection", "last"),
-                    scenario=("scenario", "last"))
-        # last connected call's rep in the month (NaN skipped by "last")
-        per["rep_conn"] = g["rep_conn"].last()
-        # the last call's objection: "last" skips missing values, so take it from the last row
-        last_rows = frame.drop_duplicates(["code", "month"], keep="last").set_index(["code", "month"])
-        per["objection"] = last_rows["objection"]
+        scen_code, scen_levels = pd.factorize(pd.Index(scripts).astype("string").map(scen))
+        texts["scenario"] = np.asarray(pd.Index(scen_levels).astype("string").to_numpy(object))
+        scen_code = np.r_[scen_code, -1]  # a call without a script: no scenario
+        scenario = scen_code[np.where(script_code >= 0, script_code, len(scen_code) - 1)]
+        scenario = np.where(scenario >= 0, scenario, np.nan)
+        # the calls sorted by customer, month and time (stable), then each customer-month's
+        # sums, latest times and last values from the group boundaries (no per-group Python)
+        keep = np.flatnonzero((code >= 0) & (month >= 0))
+        order = keep[np.lexsort((t[keep], month[keep], code[keep]))]
+        c_, m_ = code[order], month[order]
+        first = np.r_[True, (c_[1:] != c_[:-1]) | (m_[1:] != m_[:-1])] if len(order) else np.zeros(0, bool)
+        starts = np.flatnonzero(first)
+        ends = np.r_[starts[1:], len(order)] - 1
+        t_ = t[order]
+
+        def total(flags):
+            return np.add.reduceat(flags[order].astype("int64"), starts) if len(starts) else np.zeros(0, "int64")
+
+        def latest(flags):
+            v = np.where(flags[order], t_, _NONE) if flags is not None else t_
+            return np.maximum.reduceat(v, starts) if len(starts) else np.zeros(0, "int64")
+
+        def last_known(values):  # the group's last value that is not missing (NaN where none)
+            v = values[order]
+            pos = np.where(np.isnan(v), -1, np.arange(len(v)))
+            at = np.maximum.reduceat(pos, starts) if len(starts) else np.zeros(0, "int64")
+            return np.where(at >= 0, v[np.maximum(at, 0)], np.nan)
+
+        objection = coded(calls["objection"], "objection")
+        per = pd.DataFrame({
+            "dials": ends - starts + 1, "connected": total(connected), "positive": total(positive),
+            "sales": total(sale), "objections": total(calls["objection"].notna().to_numpy()),
+            "t_call": latest(None), "t_conn": latest(connected), "t_pos": latest(positive), "t_sale": latest(sale),
+            "outcome": last_known(coded(calls["outcome"], "outcome")),
+            # the last call's objection, missing or not
+            "objection": objection[order][ends] if len(ends) else np.zeros(0),
+            "scenario": last_known(scenario),
+            # last connected call's rep in the month
+            "rep_conn": last_known(coded(calls["rep_id"].where(connected), "rep_conn")),
+        }, index=pd.MultiIndex.from_arrays([c_[starts], m_[starts]], names=["code", "month"]))
+        per["dials"] = per["dials"].astype("int64")
 
         orders = data.orders
         ok = is_kept_order(orders["status"])
-        o = pd.DataFrame({"code": cust_ids.get_indexer(orders["customer_id"].astype("string")),
+        o = pd.DataFrame({"code": _positions(cust_ids, orders["customer_id"]),
                           "month": _month_index(orders["ordered_at"]), "amount": orders["amount"].to_numpy(float),
                           "t": _ns(orders["ordered_at"])})[ok]
         o = o[(o["code"] >= 0) & (o["month"] >= 0)]
@@ -219,6 +235,24 @@ def _panel(data) -> dict:
                 "centre": cmonth}
 
     return cached(data, "leads_panel", ("customers", "calls", "orders", "scripts"), compute)
+
+
+def _positions(ids: pd.Index, values) -> np.ndarray:
+    """Each value's position in the unique ids (-1 where absent or missing): ``get_indexer``
+    on the ids as text, with Arrow's hash lookup instead of one Python string per value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text(x):
+        a = pa.array(pd.array(np.asarray(x, dtype=object) if isinstance(x, np.ndarray) else x, dtype="string"))
+        a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+        return a.cast(pa.large_string())
+
+    try:
+        keys, wanted = text(ids), text(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return pd.Index(ids, dtype="string").get_indexer(pd.Index(values, dtype="string"))
+    return pc.index_in(wanted, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 def _before(panel: dict, codes: np.ndarray, month: int) -> np.ndarray:
@@ -333,7 +367,7 @@ def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) 
 
     panel = _panel(data)
     rows = panel["rows"]
-    codes = panel["ids"].get_indexer(out["customer_id"])
+    codes = _positions(panel["ids"], out["customer_id"])
     m = _period_index(p)
     now = _before(panel, codes, m)
     old = _before(panel, codes, m - _RECENT_MONTHS)
@@ -1110,7 +1144,7 @@ def _best_window(data, p: pd.Period, feats: pd.DataFrame, lang: str, min_dials: 
 def _scenario(data, p: pd.Period, feats: pd.DataFrame) -> pd.Series:
     panel = _panel(data)
     rows = panel["rows"]
-    idx = _before(panel, panel["ids"].get_indexer(feats["customer_id"]), _period_index(p))
+    idx = _before(panel, _positions(panel["ids"], feats["customer_id"]), _period_index(p))
     last = pd.Series(_take(rows["last_scenario"].to_numpy(object), idx, None), index=feats.index, dtype="string")
     # leads never called: the scenario most customers' first call used (before the month)
     calls = data.calls

@@ -260,3 +260,13 @@ def test_weighted_bin_edges_are_scikit_learns():
     a = booster(**options).fit(x, y, sample_weight=w)
     b = HistGradientBoostingClassifier(**options).fit(x, y, sample_weight=w)
     np.testing.assert_array_equal(a.decision_function(x), b.decision_function(x))
+
+
+def test_positions_are_get_indexer():
+    from telesales_lab.analysis.leads import _positions
+
+    ids = pd.Index(["C1", "K1", "x", "K10"], dtype="string")
+    for values in (["x", None, "C1", "nobody", "K10"], np.array(["K1", None], dtype=object),
+                   pd.Series([pd.NA, "K1", "K1"], dtype="string"), pd.Series(["C1"], dtype="str"), []):
+        np.testing.assert_array_equal(_positions(ids, values), ids.get_indexer(pd.Index(values, dtype="string")))
+    assert _positions(ids, ["K10", "k10", "x"]).tolist() == [3, -1, 2]
