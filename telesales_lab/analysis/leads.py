@@ -289,14 +289,14 @@ def _customer_columns(customers: pd.DataFrame) -> dict[str, str]:
             kinds[col] = "date"
         else:
             text = s.astype("string")
-            present = text.dropna()
-            if present.empty:
+            distinct = pd.Series(text.dropna().unique(), dtype="string")  # each value checked once
+            if distinct.empty:
                 continue
-            num = pd.to_numeric(present, errors="coerce")
+            num = pd.to_numeric(distinct, errors="coerce")
             if num.notna().all():
                 kinds[col] = "number"
                 continue
-            levels = present.nunique()
+            levels = len(distinct)
             if levels > 0.5 * n and levels > _MAX_LEVELS:  # id-like: one value per customer
                 continue
             kinds[col] = "category"
