@@ -214,27 +214,58 @@ def _panel(data) -> dict:
             rows["cum_" + c] = by[c].cumsum()
         for c in ("t_call", "t_conn", "t_pos", "t_sale", "t_order"):
             rows["last_" + c[2:]] = by[c].cummax()
+        # per row, the latest row of the same customer up to it where a condition holds (-1 if
+        # none): rows are sorted by customer, so a running maximum that forgets earlier customers
+        n = len(rows)
+        cust = rows["code"].to_numpy()
+        begins = np.maximum.accumulate(np.where(np.r_[True, cust[1:] != cust[:-1]] if n else np.zeros(0, bool),
+                                                np.arange(n), 0))
+
+        def latest_row(holds: np.ndarray) -> np.ndarray:
+            at = np.maximum.accumulate(np.where(holds, np.arange(n), -1))
+            return np.where(at >= begins, at, -1)
+
+        def value_at(v: np.ndarray, at: np.ndarray) -> np.ndarray:
+            return np.where(at >= 0, v[np.maximum(at, 0)], np.nan)
+
         # the last call's outcome and objection: those of the last month with calls
-        has_calls = rows["dials"].to_numpy() > 0
-        last_call_month = rows["month"].where(has_calls).groupby(rows["code"]).ffill()
-        here = pd.MultiIndex.from_arrays([rows["code"], rows["month"].astype("float64")])
-        there = pd.MultiIndex.from_arrays([rows["code"], last_call_month])
+        last_call = latest_row(rows["dials"].to_numpy() > 0)
         for c in ("outcome", "objection"):
-            rows["last_" + c] = pd.Series(rows[c].to_numpy(object), index=here).reindex(there).to_numpy(object)
-        for c in ("scenario", "rep_conn"):
-            rows["last_" + c] = rows.groupby("code", sort=False)[c].ffill()
+            rows["last_" + c] = value_at(rows[c].to_numpy(float), last_call)
+        for c in ("scenario", "rep_conn"):  # the latest known value
+            v = rows[c].to_numpy(float)
+            rows["last_" + c] = value_at(v, latest_row(~np.isnan(v)))
         for c, levels in texts.items():  # back to text
             for col in (c, "last_" + c):
-                v = rows[col].to_numpy(float)
-                ok = ~np.isnan(v)
-                out = np.full(len(v), pd.NA, dtype=object)
-                out[ok] = levels[v[ok].astype("int64")]
-                rows[col] = out
+                rows[col] = _decoded(rows[col].to_numpy(float), levels)
         cmonth = rows.groupby("month")[["connected", "sales"]].sum()
         return {"ids": cust_ids, "rows": rows, "key": rows["code"].to_numpy() * 100_000 + rows["month"].to_numpy(),
                 "centre": cmonth}
 
     return cached(data, "leads_panel", ("customers", "calls", "orders", "scripts"), compute)
+
+
+def _decoded(codes: np.ndarray, levels: np.ndarray):
+    """Float codes into ``levels`` (NaN: missing) as text, the way pandas keeps a column of
+    strings: through Arrow's dictionary decoding where pandas keeps text in Arrow."""
+    ok = ~np.isnan(codes)
+    out = np.full(len(codes), pd.NA, dtype=object)
+    arrow, dtype = _text_dtype()
+    if not arrow or not len(levels):
+        out[ok] = levels[codes[ok].astype("int64")]
+        return out
+    import pyarrow as pa
+
+    idx = pa.array(np.where(ok, codes, 0).astype("int64"), mask=~ok)
+    text = pa.DictionaryArray.from_arrays(idx, pa.array(list(levels), type=pa.large_string())).cast(pa.large_string())
+    return pd.Series(text.to_pandas(), copy=False).astype(dtype).array
+
+
+def _text_dtype():
+    """(whether pandas keeps a column of strings in Arrow, that dtype)."""
+    dtype = pd.DataFrame({"t": np.array(["a", pd.NA], dtype=object)})["t"].dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow", dtype
+
 
 
 def _positions(ids: pd.Index, values) -> np.ndarray:
@@ -865,7 +896,7 @@ class LeadModel:
                         xr = xs[r]
                         xr[:, c] = new[r]
                         v = tree.predict(xr, kb, fmap, 1)
-                    differs = v != value[r, i + 1]
+                    differs = v != by_tree[i + 1, r]
                     if differs.any():
                         swaps.append((i, r[differs], v[differs]))
                         hit[r[differs]] = True
