@@ -305,6 +305,14 @@ def _take(values: np.ndarray, idx: np.ndarray, fill):
     return out
 
 
+def _taken(values: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``values`` at positions ``idx`` as text (missing where ``idx`` is -1), taken without
+    making a Python string of every value."""
+    out = values.iloc[np.maximum(idx, 0)].astype("string").reset_index(drop=True) if len(values) else \
+        pd.Series(pd.NA, index=range(len(idx)), dtype="string")
+    return out.mask(pd.Series(idx < 0))
+
+
 # ----------------------------------------------------------------------------- features
 def _customer_columns(customers: pd.DataFrame) -> dict[str, str]:
     """Feature columns of the customers table -> ``"category"``, ``"number"`` or ``"date"``."""
@@ -376,7 +384,9 @@ def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) 
     if customer_ids is None:
         cust = cust[(cust["acquired_on"] < (p + 1).start_time).to_numpy(bool)]
     else:
-        cust = cust.set_index("customer_id", drop=False).loc[pd.Index(customer_ids, dtype="string")]
+        at = _positions(cust["customer_id"], customer_ids) if cust["customer_id"].is_unique else None
+        cust = cust.iloc[at] if at is not None and (at >= 0).all() else \
+            cust.set_index("customer_id", drop=False).loc[pd.Index(customer_ids, dtype="string")]
     cust = cust.reset_index(drop=True)
     out = pd.DataFrame({"customer_id": cust["customer_id"].astype("string")})
     kinds = cached(data, "leads_customer_columns", ("customers",), lambda: _customer_columns(data.customers))
@@ -393,8 +403,13 @@ def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) 
     out["tenure_days"] = tenure.astype("float64").to_numpy()
     if "birthday" in cust and cust["birthday"].notna().any():
         out["age_years"] = ((start - cust["birthday"]).dt.days / 365.25).astype("float64").to_numpy()
-    out["customer_class"] = pd.Categorical(_class_at_start(data, p, policy).reindex(out["customer_id"]).to_numpy(),
-                                           categories=list(CUSTOMER_CLASSES))
+    classes = _class_at_start(data, p, policy)
+    if classes.index.is_unique:  # each customer's class, looked up by position
+        out["customer_class"] = _categorical(_taken(classes, _positions(classes.index, out["customer_id"])),
+                                             list(CUSTOMER_CLASSES))
+    else:
+        out["customer_class"] = pd.Categorical(classes.reindex(out["customer_id"]).to_numpy(),
+                                               categories=list(CUSTOMER_CLASSES))
 
     panel = _panel(data)
     rows = panel["rows"]
@@ -417,9 +432,9 @@ def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) 
                     ("order", "order")):
         last = _take(rows["last_" + c].to_numpy(), now, _NONE)
         out["days_since_" + name] = np.where(last == _NONE, np.nan, (start_ns - last) / _NS_DAY)
-    out["last_outcome"] = _categorical(_take(rows["last_outcome"].to_numpy(object), now, None),
+    out["last_outcome"] = _categorical(_taken(rows["last_outcome"], now),
                                        ["no_answer", "rejected", "callback", "interested", "sale"])
-    out["last_objection"] = _categorical(_take(rows["last_objection"].to_numpy(object), now, None),
+    out["last_objection"] = _categorical(_taken(rows["last_objection"], now),
                                          _levels_of(rows["objection"]))
     centre = panel["centre"]
     prev = centre.loc[centre.index < m]
