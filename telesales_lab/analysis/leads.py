@@ -832,9 +832,10 @@ class LeadModel:
         None) or to its own values taken from ``rows`` (a permutation of the rows).
 
         Each tree is evaluated once on ``m``, giving every row's leaf. A row's value in a tree
-        can change with column ``j`` only if the path to its leaf tests ``j`` and its value of
-        ``j`` changes, so each change re-evaluates just those rows in just those trees; the
-        sums run tree by tree in the model's own order, so every number equals
+        can change with column ``j`` only if its value of ``j`` changes and the path to its leaf
+        tests ``j`` (for the reference value: some split on ``j`` on that path sends the
+        reference the other way), so each change re-evaluates just those rows in just those
+        trees; the sums run tree by tree in the model's own order, so every number equals
         ``decision_function`` of the changed rows exactly. Falls back to one
         ``decision_function`` per change where the fitted model does not expose its trees in
         the expected form."""
