@@ -134,7 +134,7 @@ def _panel(data) -> dict:
         cust_ids = pd.Index(data.customers["customer_id"].astype("string"))
         calls = data.calls
         by_customer = _calls_by_customer(data)  # each call's customer as a code (shared with the classes)
-        seen = cust_ids.get_indexer(pd.Index(by_customer["ids"]).astype("string"))
+        seen = _positions(cust_ids, by_customer["ids"])
         code = np.where(by_customer["code"] >= 0, seen[np.maximum(by_customer["code"], 0)], -1)
         month = _month_index(calls["started_at"])
         t = _ns(calls["started_at"])
@@ -150,37 +150,53 @@ def _panel(data) -> dict:
             texts[name] = np.asarray(pd.Index(levels).astype("string").to_numpy(object))
             return np.where(c >= 0, c, np.nan)
 
+        # each call's scenario as a code: the scenario of each distinct script, looked up once
         script_code, scripts = pd.factorize(calls["script_id"])
-        scenario = pd.Index(scripts).astype("string").map(scen).to_numpy(object)[script_code]
-        scenario[script_code < 0] = pd.NA
-        frame = pd.DataFrame({
-            "code": code, "month": month, "t": t,
-            "dials": 1, "connected": connected.astype("int64"), "positive": positive.astype("int64"),
-            "sales": sale.astype("int64"), "objections": calls["objection"].notna().to_numpy().astype("int64"),
-            "t_conn": np.where(connected, t, _NONE), "t_pos": np.where(positive, t, _NONE),
-            "t_sale": np.where(sale, t, _NONE),
-            "outcome": coded(calls["outcome"], "outcome"),
-            "objection": coded(calls["objection"], "objection"),
-            "scenario": coded(pd.Series(scenario, dtype="string"), "scenario"),
-            "rep_conn": coded(calls["rep_id"].where(connected), "rep_conn"),
-        })
-        frame = frame[(code >= 0) & (month >= 0)]
-        frame = frame.sort_values(["code", "month", "t"], kind="stable")
-        g = frame.groupby(["code", "month"], sort=True)
-        per = g.agg(dials=("dials", "sum"), connected=("connected", "sum"), positive=("positive", "sum"),
-                    sales=("sales", "sum"), objections=("objections", "sum"), t_call=("t", "max"),
-                    t_conn=("t_conn", "max"), t_pos=("t_pos", "max"), t_sale=("t_sale", "max"),
-                    outcome=("outcome", "last"), objection=("objection", "last"),
-                    scenario=("scenario", "last"))
-        # last connected call's rep in the month (NaN skipped by "last")
-        per["rep_conn"] = g["rep_conn"].last()
-        # the last call's objection: "last" skips missing values, so take it from the last row
-        last_rows = frame.drop_duplicates(["code", "month"], keep="last").set_index(["code", "month"])
-        per["objection"] = last_rows["objection"]
+        scen_code, scen_levels = pd.factorize(pd.Index(scripts).astype("string").map(scen))
+        texts["scenario"] = np.asarray(pd.Index(scen_levels).astype("string").to_numpy(object))
+        scen_code = np.r_[scen_code, -1]  # a call without a script: no scenario
+        scenario = scen_code[np.where(script_code >= 0, script_code, len(scen_code) - 1)]
+        scenario = np.where(scenario >= 0, scenario, np.nan)
+        # the calls sorted by customer, month and time (stable), then each customer-month's
+        # sums, latest times and last values from the group boundaries (no per-group Python)
+        keep = np.flatnonzero((code >= 0) & (month >= 0))
+        order = keep[np.lexsort((t[keep], month[keep], code[keep]))]
+        c_, m_ = code[order], month[order]
+        first = np.r_[True, (c_[1:] != c_[:-1]) | (m_[1:] != m_[:-1])] if len(order) else np.zeros(0, bool)
+        starts = np.flatnonzero(first)
+        ends = np.r_[starts[1:], len(order)] - 1
+        t_ = t[order]
+
+        def total(flags):
+            return np.add.reduceat(flags[order].astype("int64"), starts) if len(starts) else np.zeros(0, "int64")
+
+        def latest(flags):
+            v = np.where(flags[order], t_, _NONE) if flags is not None else t_
+            return np.maximum.reduceat(v, starts) if len(starts) else np.zeros(0, "int64")
+
+        def last_known(values):  # the group's last value that is not missing (NaN where none)
+            v = values[order]
+            pos = np.where(np.isnan(v), -1, np.arange(len(v)))
+            at = np.maximum.reduceat(pos, starts) if len(starts) else np.zeros(0, "int64")
+            return np.where(at >= 0, v[np.maximum(at, 0)], np.nan)
+
+        objection = coded(calls["objection"], "objection")
+        per = pd.DataFrame({
+            "dials": ends - starts + 1, "connected": total(connected), "positive": total(positive),
+            "sales": total(sale), "objections": total(calls["objection"].notna().to_numpy()),
+            "t_call": latest(None), "t_conn": latest(connected), "t_pos": latest(positive), "t_sale": latest(sale),
+            "outcome": last_known(coded(calls["outcome"], "outcome")),
+            # the last call's objection, missing or not
+            "objection": objection[order][ends] if len(ends) else np.zeros(0),
+            "scenario": last_known(scenario),
+            # last connected call's rep in the month
+            "rep_conn": last_known(coded(calls["rep_id"].where(connected), "rep_conn")),
+        }, index=pd.MultiIndex.from_arrays([c_[starts], m_[starts]], names=["code", "month"]))
+        per["dials"] = per["dials"].astype("int64")
 
         orders = data.orders
         ok = is_kept_order(orders["status"])
-        o = pd.DataFrame({"code": cust_ids.get_indexer(orders["customer_id"].astype("string")),
+        o = pd.DataFrame({"code": _positions(cust_ids, orders["customer_id"]),
                           "month": _month_index(orders["ordered_at"]), "amount": orders["amount"].to_numpy(float),
                           "t": _ns(orders["ordered_at"])})[ok]
         o = o[(o["code"] >= 0) & (o["month"] >= 0)]
@@ -198,27 +214,76 @@ def _panel(data) -> dict:
             rows["cum_" + c] = by[c].cumsum()
         for c in ("t_call", "t_conn", "t_pos", "t_sale", "t_order"):
             rows["last_" + c[2:]] = by[c].cummax()
+        # per row, the latest row of the same customer up to it where a condition holds (-1 if
+        # none): rows are sorted by customer, so a running maximum that forgets earlier customers
+        n = len(rows)
+        cust = rows["code"].to_numpy()
+        begins = np.maximum.accumulate(np.where(np.r_[True, cust[1:] != cust[:-1]] if n else np.zeros(0, bool),
+                                                np.arange(n), 0))
+
+        def latest_row(holds: np.ndarray) -> np.ndarray:
+            at = np.maximum.accumulate(np.where(holds, np.arange(n), -1))
+            return np.where(at >= begins, at, -1)
+
+        def value_at(v: np.ndarray, at: np.ndarray) -> np.ndarray:
+            return np.where(at >= 0, v[np.maximum(at, 0)], np.nan)
+
         # the last call's outcome and objection: those of the last month with calls
-        has_calls = rows["dials"].to_numpy() > 0
-        last_call_month = rows["month"].where(has_calls).groupby(rows["code"]).ffill()
-        here = pd.MultiIndex.from_arrays([rows["code"], rows["month"].astype("float64")])
-        there = pd.MultiIndex.from_arrays([rows["code"], last_call_month])
+        last_call = latest_row(rows["dials"].to_numpy() > 0)
         for c in ("outcome", "objection"):
-            rows["last_" + c] = pd.Series(rows[c].to_numpy(object), index=here).reindex(there).to_numpy(object)
-        for c in ("scenario", "rep_conn"):
-            rows["last_" + c] = rows.groupby("code", sort=False)[c].ffill()
+            rows["last_" + c] = value_at(rows[c].to_numpy(float), last_call)
+        for c in ("scenario", "rep_conn"):  # the latest known value
+            v = rows[c].to_numpy(float)
+            rows["last_" + c] = value_at(v, latest_row(~np.isnan(v)))
         for c, levels in texts.items():  # back to text
             for col in (c, "last_" + c):
-                v = rows[col].to_numpy(float)
-                ok = ~np.isnan(v)
-                out = np.full(len(v), pd.NA, dtype=object)
-                out[ok] = levels[v[ok].astype("int64")]
-                rows[col] = out
+                rows[col] = _decoded(rows[col].to_numpy(float), levels)
         cmonth = rows.groupby("month")[["connected", "sales"]].sum()
         return {"ids": cust_ids, "rows": rows, "key": rows["code"].to_numpy() * 100_000 + rows["month"].to_numpy(),
                 "centre": cmonth}
 
     return cached(data, "leads_panel", ("customers", "calls", "orders", "scripts"), compute)
+
+
+def _decoded(codes: np.ndarray, levels: np.ndarray):
+    """Float codes into ``levels`` (NaN: missing) as text, the way pandas keeps a column of
+    strings: through Arrow's dictionary decoding where pandas keeps text in Arrow."""
+    ok = ~np.isnan(codes)
+    out = np.full(len(codes), pd.NA, dtype=object)
+    arrow, dtype = _text_dtype()
+    if not arrow or not len(levels):
+        out[ok] = levels[codes[ok].astype("int64")]
+        return out
+    import pyarrow as pa
+
+    idx = pa.array(np.where(ok, codes, 0).astype("int64"), mask=~ok)
+    text = pa.DictionaryArray.from_arrays(idx, pa.array(list(levels), type=pa.large_string())).cast(pa.large_string())
+    return pd.Series(text.to_pandas(), copy=False).astype(dtype).array
+
+
+def _text_dtype():
+    """(whether pandas keeps a column of strings in Arrow, that dtype)."""
+    dtype = pd.DataFrame({"t": np.array(["a", pd.NA], dtype=object)})["t"].dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow", dtype
+
+
+
+def _positions(ids: pd.Index, values) -> np.ndarray:
+    """Each value's position in the unique ids (-1 where absent or missing): ``get_indexer``
+    on the ids as text, with Arrow's hash lookup instead of one Python string per value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text(x):
+        a = pa.array(pd.array(np.asarray(x, dtype=object) if isinstance(x, np.ndarray) else x, dtype="string"))
+        a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+        return a.cast(pa.large_string())
+
+    try:
+        keys, wanted = text(ids), text(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return pd.Index(ids, dtype="string").get_indexer(pd.Index(values, dtype="string"))
+    return pc.index_in(wanted, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 def _before(panel: dict, codes: np.ndarray, month: int) -> np.ndarray:
@@ -240,6 +305,14 @@ def _take(values: np.ndarray, idx: np.ndarray, fill):
     return out
 
 
+def _taken(values: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``values`` at positions ``idx`` as text (missing where ``idx`` is -1), taken without
+    making a Python string of every value."""
+    out = values.iloc[np.maximum(idx, 0)].astype("string").reset_index(drop=True) if len(values) else \
+        pd.Series(pd.NA, index=range(len(idx)), dtype="string")
+    return out.mask(pd.Series(idx < 0))
+
+
 # ----------------------------------------------------------------------------- features
 def _customer_columns(customers: pd.DataFrame) -> dict[str, str]:
     """Feature columns of the customers table -> ``"category"``, ``"number"`` or ``"date"``."""
@@ -255,14 +328,14 @@ def _customer_columns(customers: pd.DataFrame) -> dict[str, str]:
             kinds[col] = "date"
         else:
             text = s.astype("string")
-            present = text.dropna()
-            if present.empty:
+            distinct = pd.Series(text.dropna().unique(), dtype="string")  # each value checked once
+            if distinct.empty:
                 continue
-            num = pd.to_numeric(present, errors="coerce")
+            num = pd.to_numeric(distinct, errors="coerce")
             if num.notna().all():
                 kinds[col] = "number"
                 continue
-            levels = present.nunique()
+            levels = len(distinct)
             if levels > 0.5 * n and levels > _MAX_LEVELS:  # id-like: one value per customer
                 continue
             kinds[col] = "category"
@@ -270,11 +343,16 @@ def _customer_columns(customers: pd.DataFrame) -> dict[str, str]:
 
 
 def _categorical(values, levels: list[str] | None = None) -> pd.Categorical:
+    """``values`` as a category of ``levels`` (default the most common ones); other values and
+    missing ones are missing. Each distinct value is looked up once, not each row."""
     s = pd.Series(values, dtype="string")
     if levels is None:
         counts = s.value_counts()
         levels = sorted(counts.index[:_MAX_LEVELS].tolist())
-    return pd.Categorical(s.where(s.isin(levels)), categories=levels)
+    codes, distinct = pd.factorize(s)
+    level_of = pd.Index(levels, dtype="string").get_indexer(pd.Index(distinct, dtype="string"))
+    codes = np.where(codes >= 0, level_of[np.maximum(codes, 0)] if len(level_of) else -1, -1)
+    return pd.Categorical.from_codes(codes, categories=levels)
 
 
 def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) -> pd.DataFrame:
@@ -306,7 +384,9 @@ def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) 
     if customer_ids is None:
         cust = cust[(cust["acquired_on"] < (p + 1).start_time).to_numpy(bool)]
     else:
-        cust = cust.set_index("customer_id", drop=False).loc[pd.Index(customer_ids, dtype="string")]
+        at = _positions(cust["customer_id"], customer_ids) if cust["customer_id"].is_unique else None
+        cust = cust.iloc[at] if at is not None and (at >= 0).all() else \
+            cust.set_index("customer_id", drop=False).loc[pd.Index(customer_ids, dtype="string")]
     cust = cust.reset_index(drop=True)
     out = pd.DataFrame({"customer_id": cust["customer_id"].astype("string")})
     kinds = cached(data, "leads_customer_columns", ("customers",), lambda: _customer_columns(data.customers))
@@ -323,12 +403,17 @@ def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) 
     out["tenure_days"] = tenure.astype("float64").to_numpy()
     if "birthday" in cust and cust["birthday"].notna().any():
         out["age_years"] = ((start - cust["birthday"]).dt.days / 365.25).astype("float64").to_numpy()
-    out["customer_class"] = pd.Categorical(_class_at_start(data, p, policy).reindex(out["customer_id"]).to_numpy(),
-                                           categories=list(CUSTOMER_CLASSES))
+    classes = _class_at_start(data, p, policy)
+    if classes.index.is_unique:  # each customer's class, looked up by position
+        out["customer_class"] = _categorical(_taken(classes, _positions(classes.index, out["customer_id"])),
+                                             list(CUSTOMER_CLASSES))
+    else:
+        out["customer_class"] = pd.Categorical(classes.reindex(out["customer_id"]).to_numpy(),
+                                               categories=list(CUSTOMER_CLASSES))
 
     panel = _panel(data)
     rows = panel["rows"]
-    codes = panel["ids"].get_indexer(out["customer_id"])
+    codes = _positions(panel["ids"], out["customer_id"])
     m = _period_index(p)
     now = _before(panel, codes, m)
     old = _before(panel, codes, m - _RECENT_MONTHS)
@@ -347,9 +432,9 @@ def lead_features(data, month: str | pd.Period, customer_ids=None, policy=None) 
                     ("order", "order")):
         last = _take(rows["last_" + c].to_numpy(), now, _NONE)
         out["days_since_" + name] = np.where(last == _NONE, np.nan, (start_ns - last) / _NS_DAY)
-    out["last_outcome"] = _categorical(_take(rows["last_outcome"].to_numpy(object), now, None),
+    out["last_outcome"] = _categorical(_taken(rows["last_outcome"], now),
                                        ["no_answer", "rejected", "callback", "interested", "sale"])
-    out["last_objection"] = _categorical(_take(rows["last_objection"].to_numpy(object), now, None),
+    out["last_objection"] = _categorical(_taken(rows["last_objection"], now),
                                          _levels_of(rows["objection"]))
     centre = panel["centre"]
     prev = centre.loc[centre.index < m]
@@ -483,6 +568,145 @@ def _category_ranks(values: pd.Series, levels: list) -> np.ndarray:
     return np.where(codes >= 0, rank[np.maximum(codes, 0)], np.nan)
 
 
+def _weighted_bin_edges(col: np.ndarray, max_bins: int, sample_weight: np.ndarray) -> np.ndarray:
+    """The bin edges scikit-learn's ``_find_binning_thresholds`` gives a column with weights,
+    every weighted percentile taken from one sort of the column (it sorts once per percentile)."""
+    from sklearn.ensemble._hist_gradient_boosting.binning import _find_binning_thresholds
+    from sklearn.ensemble._hist_gradient_boosting.common import ALMOST_INF
+    from sklearn.utils.stats import _weighted_percentile
+
+    keep = ~np.isnan(col)
+    values, w = col[keep], sample_weight[keep]
+    values, w = values[w != 0], w[w != 0]
+    order = np.argsort(values)
+    values, w = values[order], w[order]
+    if len(np.unique(values)) <= max_bins:  # edges between the distinct values: no percentiles
+        return _find_binning_thresholds(col, max_bins, sample_weight=sample_weight)
+    percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
+    edges = np.asarray(_weighted_percentile(values, w, percentiles, average=True), dtype=np.float64)
+    distinct = np.unique(edges)
+    if distinct.shape[0] != edges.shape[0]:
+        edges = distinct
+    np.clip(edges, a_min=None, a_max=ALMOST_INF, out=edges)
+    return edges
+
+
+_BOOSTER = []
+
+
+def _booster_classes():
+    """scikit-learn's ``HistGradientBoostingClassifier`` and its bin mapper with one change: the
+    weighted bin edges of each number column come from :func:`_weighted_bin_edges` (the same
+    edges, from one sort per column). Made on first use, as scikit-learn is imported lazily."""
+    if _BOOSTER:
+        return _BOOSTER[0]
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+
+    class Mapper(_BinMapper):
+        def fit(self, X, y=None, sample_weight=None):
+            if sample_weight is None or (self.subsample is not None and X.shape[0] > self.subsample):
+                return super().fit(X, y, sample_weight)  # unweighted edges: already one sort per column
+            X = np.asarray(X, dtype=np.float64)
+            numbers = [j for j in range(X.shape[1])
+                       if self.is_categorical is None or not self.is_categorical[j]]
+            try:
+                edges = {j: _weighted_bin_edges(X[:, j], self.n_bins - 1, np.asarray(sample_weight, float))
+                         for j in numbers}
+            except TypeError:  # a scikit-learn without vectorised weighted percentiles
+                return super().fit(X, y, sample_weight)
+            plain = X.copy()
+            plain[:, numbers] = 0.0  # one value: no edges to look for
+            super().fit(plain, y, sample_weight)
+            for j, e in edges.items():
+                self.bin_thresholds_[j] = e
+                self.n_bins_non_missing_[j] = e.shape[0] + 1
+            return self
+
+    class Booster(HistGradientBoostingClassifier):
+        def _bin_data(self, X, *args, **kwargs):
+            if kwargs.get("is_training_data") and type(self._bin_mapper) is _BinMapper:
+                self._bin_mapper = Mapper(**self._bin_mapper.get_params())
+            return super()._bin_data(X, *args, **kwargs)
+
+    _BOOSTER.append((Booster, Mapper))
+    return _BOOSTER[0]
+
+
+class _LeafPaths:
+    """A fitted tree's leaves and what their paths test: ``tests[node, c]`` says whether the
+    path from the root to ``node`` splits on column ``c`` of the model's preprocessed input."""
+
+    def __init__(self, tree, n_columns: int):
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+        self.tree = nodes = tree.nodes
+        self.raw_bitsets = tree.raw_left_cat_bitsets
+        self.tests = np.zeros((len(nodes), n_columns), dtype=bool)
+        self.order = []  # the split nodes, each after its parent
+        stack = [0]
+        while stack:  # root to leaves: a child's path is its parent's plus the parent's split
+            i = stack.pop()
+            if nodes["is_leaf"][i]:
+                continue
+            self.order.append(i)
+            for child in (int(nodes["left"][i]), int(nodes["right"][i])):
+                self.tests[child] = self.tests[i]
+                self.tests[child, int(nodes["feature_idx"][i])] = True
+                stack.append(child)
+        self.tests_any = self.tests.any(axis=0)
+        self.tests_col = np.ascontiguousarray(self.tests.T)  # per column: which nodes' paths test it
+        self.values = np.ascontiguousarray(nodes["value"])
+        ids = nodes.copy()
+        ids["value"] = np.arange(len(nodes), dtype=ids["value"].dtype)  # each leaf gives its own index
+        self._ids = TreePredictor(ids, tree.binned_left_cat_bitsets, tree.raw_left_cat_bitsets)
+
+    def leaf_of(self, x: np.ndarray, known_bitsets, f_idx_map) -> np.ndarray:
+        """Each row's leaf (its node index), routed by the tree's own prediction code."""
+        return self._ids.predict(x, known_bitsets, f_idx_map, 1).astype(np.intp)
+
+    def goes_left(self, i: int, v: float, known_bitsets, f_idx_map) -> bool:
+        """Whether value ``v`` of node ``i``'s column goes left there (the rule of
+        scikit-learn's prediction from raw data: missing values, unknown or out-of-range
+        categories go where the split sends missing values)."""
+        node = self.tree[i]
+        missing = bool(node["missing_go_to_left"])
+        if np.isnan(v):
+            return missing
+        if node["is_categorical"]:
+            if v < 0:
+                return missing
+            k = int(v)
+            if (int(self.raw_bitsets[node["bitset_idx"], k // 32]) >> (k % 32)) & 1:
+                return True
+            if (int(known_bitsets[f_idx_map[node["feature_idx"]], k // 32]) >> (k % 32)) & 1:
+                return False
+            return missing
+        return bool(v <= node["num_threshold"])
+
+    def leaving(self, c: int, v: float, known_bitsets, f_idx_map) -> np.ndarray:
+        """Per node: whether a row that reaches it would take another path if its column ``c``
+        held ``v`` (some split on ``c`` on the way sends ``v`` the other way). A row whose leaf
+        is not leaving keeps its leaf when ``c`` is set to ``v``."""
+        nodes = self.tree
+        out = np.zeros(len(nodes), dtype=bool)
+        for i in self.order:
+            left, right = int(nodes["left"][i]), int(nodes["right"][i])
+            out[left] = out[right] = out[i]
+            if nodes["feature_idx"][i] == c:
+                go_left = self.goes_left(i, v, known_bitsets, f_idx_map)
+                out[left] |= not go_left
+                out[right] |= go_left
+        return out
+
+
+def _tree_sum(values: np.ndarray) -> np.ndarray:
+    """Per row of ``values`` (the baseline, then each tree's value), the sum added from left
+    to right, as scikit-learn's ``decision_function`` adds the trees to the baseline one by
+    one (a running sum: bit for bit the same numbers)."""
+    return np.cumsum(values, axis=1)[:, -1]
+
+
 class LeadModel:
     """The calibrated boosting model, or the segment rate fallback, fitted on earlier months.
 
@@ -550,12 +774,18 @@ class LeadModel:
         self.categories_ = {f: list(base[f].cat.categories) for f in self.features_
                             if isinstance(base[f].dtype, pd.CategoricalDtype)}
         rows, y, w = _binary_rows(base)
-        self.model_ = HistGradientBoostingClassifier(
+        booster, mapper = _booster_classes()
+        self.model_ = booster(
             learning_rate=0.1, max_iter=150, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
             categorical_features=[f in self.categories_ for f in self.features_], early_stopping=False,
             random_state=self.random_state)
         with _one_thread():
             self.model_.fit(self.matrix(base)[rows], y, sample_weight=w)
+        # the fitted model is a plain scikit-learn estimator: the subclasses only changed how
+        # the bin edges were computed, not what they are
+        self.model_.__class__ = HistGradientBoostingClassifier
+        if type(self.model_._bin_mapper) is mapper:
+            self.model_._bin_mapper.__class__ = mapper.__mro__[1]
         self.calibration_ = "none"
         if len(self.train_months_) >= 2:
             rows, yc, wc = _binary_rows(cal)
@@ -601,11 +831,14 @@ class LeadModel:
         each ``(column, rows)`` of ``changes``: the column set to its reference value (``rows``
         None) or to its own values taken from ``rows`` (a permutation of the rows).
 
-        Changing a column changes only the trees that split on it, so each tree is evaluated
-        once on ``m`` and again only for the changes of columns it splits on; the sums run tree
-        by tree in the model's own order, so every number equals ``decision_function`` of the
-        changed rows exactly. Falls back to one ``decision_function`` per change where the
-        fitted model does not expose its trees in the expected form."""
+        Each tree is evaluated once on ``m``, giving every row's leaf. A row's value in a tree
+        can change with column ``j`` only if its value of ``j`` changes and the path to its leaf
+        tests ``j`` (for the reference value: some split on ``j`` on that path sends the
+        reference the other way), so each change re-evaluates just those rows in just those
+        trees; the sums run tree by tree in the model's own order, so every number equals
+        ``decision_function`` of the changed rows exactly. Falls back to one
+        ``decision_function`` per change where the fitted model does not expose its trees in
+        the expected form."""
         est = self.model_
         ref = self._reference_row() if any(rows is None for _, rows in changes) else np.full(m.shape[1], np.nan)
         try:
@@ -614,7 +847,7 @@ class LeadModel:
             baseline = est._baseline_prediction
             cat = np.zeros(m.shape[1], dtype=bool) if est.is_categorical_ is None else \
                 np.asarray(est.is_categorical_, dtype=bool)  # None: no category feature
-            split_on = [set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in trees]
+            paths = [_LeafPaths(t, m.shape[1]) for t in trees]
         except (AttributeError, ValueError, TypeError, KeyError, IndexError):
             trees = None
         if trees is None or baseline.shape != (1, 1) or cat.shape != (m.shape[1],):
@@ -629,24 +862,68 @@ class LeadModel:
             x = est._preprocess_X(m, reset=False)  # categories first, then the numbers
             x_ref = est._preprocess_X(ref.reshape(1, -1), reset=False)[0]
         where = np.argsort(np.r_[np.flatnonzero(cat), np.flatnonzero(~cat)], kind="stable")  # column -> its place in x
-        n = len(m)
+        b = baseline[0, 0]
+        n, n_trees = len(m), len(trees)
         total = np.empty(n)
         totals = [np.empty(n) for _ in changes]
-        for lo in range(0, n, _CHUNK_ROWS):  # a block of rows at a time: every tree's values of it fit in memory
+        leave = {}  # change -> per tree, the leaves whose rows move when the column is set to the reference
+        for lo in range(0, n, _CHUNK_ROWS):  # a block of rows at a time: every tree's leaves of it fit in memory
             xs = x[lo:lo + _CHUNK_ROWS]
-            here = [tree.predict(xs, kb, fmap, 1) for tree in trees]
-            acc = np.zeros(len(xs)) + baseline[0, 0]
-            for h in here:
-                acc += h
-            total[lo:lo + len(xs)] = acc
+            nc = len(xs)
+            leaf = np.empty((n_trees, nc), dtype=np.intp)
+            by_tree = np.empty((n_trees + 1, nc))  # the baseline, then each tree's value of each row
+            by_tree[0] = b
+            for i, (path, tree) in enumerate(zip(paths, trees)):
+                leaf[i] = path.leaf_of(xs, kb, fmap)
+                by_tree[i + 1] = path.values[leaf[i]]
+            value = np.ascontiguousarray(by_tree.T)  # rows x (baseline, trees)
+            total[lo:lo + nc] = _tree_sum(value)
             for k, (j, rows) in enumerate(changes):
                 c = where[j]
-                xf = xs.copy()
-                xf[:, c] = x_ref[c] if rows is None else x[rows[lo:lo + len(xs)], c]
-                acc = np.zeros(len(xs)) + baseline[0, 0]
-                for tree, used, h in zip(trees, split_on, here):
-                    acc += tree.predict(xf, kb, fmap, 1) if c in used else h
-                totals[k][lo:lo + len(xs)] = acc
+                new = np.full(nc, x_ref[c]) if rows is None else x[rows[lo:lo + nc], c]
+                old = xs[:, c]
+                moved = (old != new) & ~(np.isnan(old) & np.isnan(new))  # rows whose value of j changes
+                out = total[lo:lo + nc].copy()
+                if not moved.any():
+                    totals[k][lo:lo + nc] = out
+                    continue
+                if rows is None and k not in leave:
+                    leave[k] = [path.leaving(c, x_ref[c], kb, fmap) if path.tests_any[c] else None for path in paths]
+                leaving = leave.get(k)
+                xf = None
+                hit = np.zeros(nc, dtype=bool)
+                swaps = []  # (tree, rows, their new values) where a row's value in a tree changes
+                for i, (path, tree) in enumerate(zip(paths, trees)):
+                    if not path.tests_any[c]:
+                        continue
+                    if rows is None:  # only leaves whose path some split on j sends the reference elsewhere
+                        sel = moved & leaving[i][leaf[i]]
+                    else:
+                        sel = moved & path.tests_col[c][leaf[i]]
+                    r = np.flatnonzero(sel)
+                    if not len(r):
+                        continue
+                    if 2 * len(r) > nc:  # most rows: evaluate the changed block as it is
+                        if xf is None:
+                            xf = xs.copy()
+                            xf[:, c] = new
+                        v = tree.predict(xf, kb, fmap, 1)[r]
+                    else:
+                        xr = xs[r]
+                        xr[:, c] = new[r]
+                        v = tree.predict(xr, kb, fmap, 1)
+                    differs = v != by_tree[i + 1, r]
+                    if differs.any():
+                        swaps.append((i, r[differs], v[differs]))
+                        hit[r[differs]] = True
+                if swaps:
+                    at = np.cumsum(hit) - 1  # row -> its place among the rows hit
+                    h = np.flatnonzero(hit)
+                    vals = value[h]
+                    for i, r, v in swaps:
+                        vals[at[r], i + 1] = v
+                    out[h] = _tree_sum(vals)
+                totals[k][lo:lo + nc] = out
         return total, totals
 
     def _reference_row(self) -> np.ndarray:
@@ -714,7 +991,14 @@ def _segment_table(train: pd.DataFrame, column: str | None, prior: float) -> dic
     overall = train["sales"].sum() / train["connected"].sum()
     if column is None:
         return {"column": None, "rates": pd.Series(dtype=float), "overall": float(overall)}
-    g = train.groupby(train[column].astype("string"), dropna=True)[["connected", "sales"]].sum()
+    col = train[column]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # by the level codes, then named and ordered by the levels' text
+        g = train[["connected", "sales"]].groupby(np.asarray(col.cat.codes)).sum()
+        g = g[g.index >= 0]
+        g.index = pd.Index(col.cat.categories.astype("string")[g.index.to_numpy()], dtype="string", name=column)
+        g = g.sort_index()
+    else:
+        g = train.groupby(col.astype("string"), dropna=True)[["connected", "sales"]].sum()
     rates = (g["sales"] + prior * overall) / (g["connected"] + prior)
     return {"column": column, "rates": rates, "overall": float(overall)}
 
@@ -878,10 +1162,20 @@ def _best_window(data, p: pd.Period, feats: pd.DataFrame, lang: str, min_dials: 
     t = past["started_at"]
     if past.empty or connected.all() or (t.dt.hour == 0).all() and (t.dt.minute == 0).all():
         return empty  # no unanswered dials or no time of day: contact rates cannot be measured
-    cls = _class_at_start(data, p, None).reindex(past["customer_id"].astype("string")).fillna("C").to_numpy()
-    frame = pd.DataFrame({"customer_class": cls, "weekday": t.dt.day_of_week.to_numpy(),
-                          "band": _hour_band(t.dt.hour.to_numpy()), "connected": connected.astype(int)})
+    # each call's class, weekday and hour band as codes in the order of their names (a class
+    # looked up once per customer, not per call), so the groups come out as grouping the names
+    ids, who = pd.factorize(past["customer_id"].astype("string"))
+    their = _class_at_start(data, p, None).reindex(pd.Index(who, dtype="string")).fillna("C").to_numpy(object)
+    their = np.r_[their, np.array(["C"], dtype=object)]  # a call without a customer: class C
+    classes = np.array(sorted(set(their.tolist())), dtype=object)
+    cls = np.searchsorted(classes, their)[np.where(ids >= 0, ids, len(their) - 1)]
+    bands = np.array(sorted(label for _, _, label in _HOUR_BANDS), dtype=object)
+    band = np.searchsorted(bands, _hour_band(np.arange(24)))[t.dt.hour.to_numpy()]
+    frame = pd.DataFrame({"customer_class": cls, "weekday": t.dt.day_of_week.to_numpy(), "band": band,
+                          "connected": connected.astype(int)})
     g = frame.groupby(["customer_class", "weekday", "band"])["connected"].agg(["size", "sum"]).reset_index()
+    g["customer_class"] = classes[g["customer_class"].to_numpy()]
+    g["band"] = bands[g["band"].to_numpy()]
     g = g[g["size"] >= min_dials]
     if g.empty:
         return empty
@@ -897,7 +1191,7 @@ def _best_window(data, p: pd.Period, feats: pd.DataFrame, lang: str, min_dials: 
 def _scenario(data, p: pd.Period, feats: pd.DataFrame) -> pd.Series:
     panel = _panel(data)
     rows = panel["rows"]
-    idx = _before(panel, panel["ids"].get_indexer(feats["customer_id"]), _period_index(p))
+    idx = _before(panel, _positions(panel["ids"], feats["customer_id"]), _period_index(p))
     last = pd.Series(_take(rows["last_scenario"].to_numpy(object), idx, None), index=feats.index, dtype="string")
     # leads never called: the scenario most customers' first call used (before the month)
     calls = data.calls

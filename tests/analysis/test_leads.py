@@ -192,3 +192,81 @@ def test_tree_by_tree_logits_without_category_features_and_in_blocks(monkeypatch
         xx = x.copy()
         xx[:, j] = v
         np.testing.assert_array_equal(z, model.model_.decision_function(xx))
+
+
+def test_tree_by_tree_logits_with_categories_and_references_on_a_split(monkeypatch):
+    """Rows sent elsewhere by a split on the changed feature, and only those, change: checked
+    against decision_function with category references (a level, a missing one) and a number
+    reference lying exactly on a split threshold."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from telesales_lab.analysis import leads
+    from telesales_lab.analysis.leads import LeadModel
+
+    monkeypatch.setattr(leads, "_CHUNK_ROWS", 256)
+    rng = np.random.default_rng(3)
+    n = 2000
+    cat = rng.integers(0, 6, n).astype(float)
+    cat[::11] = np.nan
+    num = np.round(rng.normal(size=n), 1)
+    num[::17] = np.nan
+    other = rng.integers(0, 40, n).astype(float)
+    x = np.c_[num, cat, other]
+    logit = np.where(np.isin(cat, [1, 4]), 1.0, -0.5) + num - 0.02 * other
+    y = (logit + rng.logistic(size=n) > 0).astype(float)
+    est = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, categorical_features=[False, True, False],
+                                         random_state=0).fit(x, y)
+    split = est._predictors[0][0].nodes
+    on_num = split[(split["is_leaf"] == 0) & (split["feature_idx"] == 1)]["num_threshold"]  # x reorders: categories first
+    model = LeadModel()
+    model.features_, model.categories_ = ["num", "cat", "other"], {}
+    model.model_ = est
+    for ref in ((float(on_num[0]) if len(on_num) else 0.0, 4.0, 20.0), (np.nan, np.nan, np.nan), (-5.0, 1.0, 0.0)):
+        monkeypatch.setattr(LeadModel, "_reference_row", lambda self, r=ref: np.array(r))
+        base, changed = model._logits_at_reference(x, [0, 1, 2])
+        np.testing.assert_array_equal(base, est.decision_function(x))
+        for j, z in enumerate(changed):
+            xx = x.copy()
+            xx[:, j] = ref[j]
+            np.testing.assert_array_equal(z, est.decision_function(xx))
+
+
+def test_weighted_bin_edges_are_scikit_learns():
+    """The bin edges from one sort per column equal scikit-learn's own (ties, missing values,
+    zero weights, few and many distinct values), so the fitted model is the same."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+
+    from telesales_lab.analysis.leads import _booster_classes
+
+    booster, mapper = _booster_classes()
+    rng = np.random.default_rng(1)
+    n = 20_000
+    x = np.c_[rng.normal(size=n), np.round(rng.exponential(30, size=n)), rng.integers(0, 5, n).astype(float),
+              rng.integers(0, 100, n).astype(float)]
+    x[::9, 0] = np.nan
+    x[::13, 1] = np.nan
+    w = rng.integers(0, 4, n).astype(float)
+    is_cat = np.array([False, False, True, False])
+    known = [None, None, np.arange(5, dtype=float), None]
+    ours = mapper(is_categorical=is_cat, known_categories=known, random_state=0).fit(x, sample_weight=w)
+    theirs = _BinMapper(is_categorical=is_cat, known_categories=known, random_state=0).fit(x, sample_weight=w)
+    assert len(ours.bin_thresholds_[0]) == 254 and len(ours.bin_thresholds_[3]) == 99  # percentiles and midpoints
+    for a, b in zip(ours.bin_thresholds_, theirs.bin_thresholds_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ours.n_bins_non_missing_, theirs.n_bins_non_missing_)
+    y = (np.nan_to_num(x[:, 0]) + rng.normal(size=n) > 0).astype(float)
+    options = dict(max_iter=10, categorical_features=list(is_cat), early_stopping=False, random_state=0)
+    a = booster(**options).fit(x, y, sample_weight=w)
+    b = HistGradientBoostingClassifier(**options).fit(x, y, sample_weight=w)
+    np.testing.assert_array_equal(a.decision_function(x), b.decision_function(x))
+
+
+def test_positions_are_get_indexer():
+    from telesales_lab.analysis.leads import _positions
+
+    ids = pd.Index(["C1", "K1", "x", "K10"], dtype="string")
+    for values in (["x", None, "C1", "nobody", "K10"], np.array(["K1", None], dtype=object),
+                   pd.Series([pd.NA, "K1", "K1"], dtype="string"), pd.Series(["C1"], dtype="str"), []):
+        np.testing.assert_array_equal(_positions(ids, values), ids.get_indexer(pd.Index(values, dtype="string")))
+    assert _positions(ids, ["K10", "k10", "x"]).tolist() == [3, -1, 2]
