@@ -769,8 +769,10 @@ class LeadModel:
         self.calibration_months_ = sorted(train.loc[is_last, "train_month"].unique())
         cal = train[is_last]
         base = train[~is_last] if len(self.train_months_) >= 2 else train
-        # a feature with no value in the fitted months says nothing (and cannot be binned)
-        self.features_ = [f for f in self.features_ if base[f].notna().any()]
+        # a feature with one value (or none) in the fitted months says nothing: no tree can
+        # split on it, so leaving it out gives the same trees without binning it and carrying
+        # it through every iteration (a month's history features before any history)
+        self.features_ = [f for f in self.features_ if base[f].nunique(dropna=False) > 1]
         self.categories_ = {f: list(base[f].cat.categories) for f in self.features_
                             if isinstance(base[f].dtype, pd.CategoricalDtype)}
         rows, y, w = _binary_rows(base)

@@ -270,3 +270,16 @@ def test_positions_are_get_indexer():
                    pd.Series([pd.NA, "K1", "K1"], dtype="string"), pd.Series(["C1"], dtype="str"), []):
         np.testing.assert_array_equal(_positions(ids, values), ids.get_indexer(pd.Index(values, dtype="string")))
     assert _positions(ids, ["K10", "k10", "x"]).tolist() == [3, -1, 2]
+
+
+def test_a_feature_with_one_value_is_left_out_and_changes_nothing(demo, scored):
+    """A customer column holding one value (a constant, or nothing) cannot be split on: the
+    model leaves it out and scores, reasons and all exactly as without it."""
+    data, _, model = demo
+    customers = data.customers.assign(region_code=7.0, empty_field=np.nan)
+    widened = _replaced(data, customers=customers)
+    assert {"region_code", "empty_field"} <= set(lead_features(widened, MONTH).columns)
+    wide_model = fit_lead_model(widened, MONTH)
+    assert not {"region_code", "empty_field"} & set(wide_model.features_)
+    assert wide_model.features_ == model.features_
+    pd.testing.assert_frame_equal(score_leads(widened, MONTH, model=wide_model), scored)
