@@ -75,9 +75,11 @@ _NOTEBOOK_ENV = "TELESALES_REPORT_NOTEBOOK"
 _META_KEY = b"telesales_lab"
 #: Notebooks that read the same analyses, run one after another in one kernel (longest group
 #: first); a notebook named in none of them runs as a group of its own.
+#: The leads page's suggested scripts are the by-class script ranking, which the ranking page
+#: shows and the experiments page's script policy reads: the three share a kernel. The leads
+#: page goes first, so its long lead table is published while the other two run.
 KERNEL_GROUPS = (
-    ("09_leads.ipynb",),
-    ("02_script_ranking.ipynb", "08_experiments.ipynb"),
+    ("09_leads.ipynb", "02_script_ranking.ipynb", "08_experiments.ipynb"),
     ("03_skills_kpis.ipynb", "04_training_plan.ipynb", "07_targets.ipynb"),
     ("01_call_outcomes.ipynb",),
 )
@@ -259,7 +261,7 @@ class _Publisher:
         when a table taken before has changed since (the workbook must start again)."""
         import pyarrow.parquet as pq
 
-        from telesales_lab.data.privacy import xml_text
+        from telesales_lab.data.privacy import table_texts
 
         folder = self.folder / TABLES_DIR
         if not folder.is_dir():
@@ -276,12 +278,13 @@ class _Publisher:
             meta.setdefault("name", path.stem)
             if not wanted(meta):
                 continue
-            frame = pq.read_table(path).to_pandas()
+            table = pq.read_table(path)
+            frame = table.to_pandas()
             shown, truncated = _sheet_frame(meta, frame, self.lang)
-            part, xml = self.book.add(shown)
-            if self.scan is not None:
-                self.scan.scan([path])
-                self.book_hits += self.scan.find([xml_text(x) for x in xml])
+            part, texts = self.book.add(shown)
+            if self.scan is not None:  # the table as read here is the file's content: no second read
+                self.scan.record(path, self.scan.find(table_texts(table)), sign)
+                self.book_hits += self.scan.find(texts)
             self.tables[path] = {"sign": sign, "meta": meta, "part": part, "rows": len(frame),
                                  "truncated": truncated,
                                  "sort": (rank.get(meta.get("notebook"), len(rank)), meta.get("saved_at", 0), path.stem)}

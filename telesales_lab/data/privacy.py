@@ -537,11 +537,17 @@ def _decode(raw: bytes) -> str:
 def _parquet_texts(path: Path) -> list[str]:
     """The schema, metadata and each column's distinct values (as ``str`` gives them, one a
     line) of a Parquet file."""
-    import numpy as np
-    import pandas as pd
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, use_threads=False)
+    return table_texts(pq.read_table(path, use_threads=False))
+
+
+def table_texts(table) -> list[str]:
+    """What the scan reads of a Parquet file, from the Arrow table read from it: the schema,
+    the metadata and each column's distinct values (as ``str`` gives them, one a line)."""
+    import numpy as np
+    import pandas as pd
+
     pieces = [str(table.schema)]
     pieces += [v.decode("utf-8", "ignore") for v in (table.schema.metadata or {}).values()]
     frame = table.to_pandas(use_threads=False)
@@ -667,15 +673,16 @@ class OutputScan:
         """The customers in ``texts``: ``(kind, customer_id, shown, count)`` each."""
         return self.targets.find(texts)
 
-    def record(self, path, hits: list[tuple[str, str, str, int]]) -> None:
-        """Take ``hits`` (from :meth:`find`, over all the text of ``path`` as it is now) as
-        what ``path`` holds; hits of one customer are added up."""
+    def record(self, path, hits: list[tuple[str, str, str, int]], sign: tuple[int, int] | None = None) -> None:
+        """Take ``hits`` (from :meth:`find`, over all the text of ``path``) as what ``path``
+        holds; hits of one customer are added up. ``sign``: the file's size and modification
+        time when its text was taken (default: now)."""
         path = Path(path)
         counts: Counter = Counter()
         for kind, cid, shown, count in hits:
             counts[(kind, str(cid), shown)] += count
         name = str(path.relative_to(self.folder))
-        self._done[path] = self._sign(path)
+        self._done[path] = sign if sign is not None else self._sign(path)
         self._found[path] = [Finding(name, kind, cid, shown, n) for (kind, cid, shown), n in counts.items()]
 
     def scan(self, paths) -> None:
@@ -693,7 +700,7 @@ class OutputScan:
                 self._found[path] = [Finding(str(path.relative_to(self.folder)), "unreadable", "-",
                                              type(exc).__name__, 1)]
                 continue
-            self.record(path, self.find(texts))
+            self.record(path, self.find(texts), sign)
 
     def finish(self) -> list[Finding]:
         """Read what is left, and return every finding under ``folder``."""

@@ -122,10 +122,11 @@ def _widths(frame: pd.DataFrame, sample: int = 200) -> list[float]:
     return out
 
 
-def _sheet_parts(frame: pd.DataFrame):
+def _sheet_parts(frame: pd.DataFrame, columns: list | None = None):
     """The worksheet XML of one frame as byte strings to write one after the other: a bold
     frozen header, then one row per record (the rows straight from Arrow's string buffer,
-    never as one Python string per row)."""
+    never as one Python string per row). ``columns``: :func:`_values` of each column, when
+    already made."""
     n_rows, n_cols = frame.shape
     if n_rows > MAX_ROWS - 1:
         raise ValueError(f"frame has {n_rows:,} rows, more than a sheet's {MAX_ROWS - 1:,}")
@@ -138,8 +139,8 @@ def _sheet_parts(frame: pd.DataFrame):
 
     numbers = pc.cast(pa.array(np.arange(2, n_rows + 2)), pa.string())
     cells = []
-    for L, col in zip(letters, frame.columns):
-        values, opening = _values(frame[col])
+    for L, col, (values, opening) in zip(letters, frame.columns,
+                                         columns if columns is not None else map(_values, (frame[c] for c in frame))):
         cell = pc.binary_join_element_wise(f'<c r="{L}', numbers, opening, values,
                                            _CLOSE.get(opening, "</v></c>"), "")
         cells.append(pc.fill_null(cell, ""))  # a missing value is no cell at all
@@ -204,17 +205,28 @@ class WorkbookWriter:
         self._book: zipfile.ZipFile | None = None
         self._parts = 0
 
-    def add(self, frame: pd.DataFrame) -> tuple[int, list[bytes]]:
-        """Write ``frame``'s sheet; returns its part number (for :meth:`close`) and its XML."""
+    def add(self, frame: pd.DataFrame) -> tuple[int, list[str]]:
+        """Write ``frame``'s sheet; returns its part number (for :meth:`close`) and its text:
+        the header row's XML, then each column's distinct cell texts one a line, entities
+        decoded (what a search of the sheet's XML can find, each value once)."""
+        import html
+
+        import pyarrow.compute as pc
+
         if self._book is None:
             self._book = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self._parts += 1
-        parts = list(_sheet_parts(frame))
+        columns = [_values(frame[c]) for c in frame.columns]
+        parts = list(_sheet_parts(frame, columns))
         large = sum(len(p) for p in parts) > zipfile.ZIP64_LIMIT
         with self._book.open(f"xl/worksheets/sheet{self._parts}.xml", "w", force_zip64=large) as sheet:
             for part in parts:
                 sheet.write(part)
-        return self._parts, [bytes(p) for p in parts]
+        texts = [bytes(parts[0]).decode()]
+        for values, _ in columns:
+            distinct = pc.unique(pc.drop_null(values))
+            texts.append("\n".join(distinct.to_pylist()))
+        return self._parts, [html.unescape(t) if "&" in t else t for t in texts]
 
     def close(self, sheets: list[tuple[str, int]]) -> Path:
         """Finish the workbook with ``[(sheet name, part number), ...]`` in that order (every

@@ -102,13 +102,14 @@ def test_writer_takes_sheets_in_any_order_and_leaves_nothing_when_discarded(tmp_
 
     book = WorkbookWriter(tmp_path / "b.xlsx")
     one, _ = book.add(pd.DataFrame({"x": [1]}))
-    two, xml = book.add(pd.DataFrame({"y": ["a", "b"]}))
-    assert (one, two) == (1, 2) and b"<t xml:space=\"preserve\">y</t>" in b"".join(xml)
+    two, texts = book.add(pd.DataFrame({"y": ["a & b", "c", "a & b", None]}))
+    assert (one, two) == (1, 2) and '<t xml:space="preserve">y</t>' in texts[0]
+    assert texts[1:] == ["a & b\nc"]  # each distinct value once, entities decoded
     with pytest.raises(ValueError, match="each of the 2 part"):
         book.close([("only", 1)])
     book.close([("late", two), ("early", one)])
     assert pd.ExcelFile(tmp_path / "b.xlsx").sheet_names == ["late", "early"]
-    assert pd.read_excel(tmp_path / "b.xlsx", sheet_name="late")["y"].tolist() == ["a", "b"]
+    assert pd.read_excel(tmp_path / "b.xlsx", sheet_name="late")["y"].tolist()[:3] == ["a & b", "c", "a & b"]
 
     left = WorkbookWriter(tmp_path / "c.xlsx")
     left.add(pd.DataFrame({"x": [1]}))
