@@ -650,16 +650,25 @@ def _followup_speed(data, p: pd.Period) -> pd.DataFrame:
     orders = data.orders
     keep = is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool)
     orders = orders.loc[keep, ["order_id", "customer_id", "ordered_at"]]
-    calls = _Calls(data, (data.calls["started_at"] < end).to_numpy(bool))
-    positive = pd.DataFrame({c: calls.col(c) for c in ("call_id", "rep_id", "customer_id", "started_at")})
-    positive = positive.loc[calls.positive]
+    calls = data.calls
+    codes, cats = _outcome_codes(calls["outcome"])
+    is_positive = np.append(cats.isin(POSITIVE_OUTCOMES), False)[np.where(codes >= 0, codes, len(cats))]
+    rows = np.flatnonzero((calls["started_at"] < end).to_numpy(bool) & is_positive)  # only these are read
+    positive = pd.DataFrame({c: calls[c].take(rows).reset_index(drop=True)
+                             for c in ("call_id", "rep_id", "customer_id", "started_at")})
     if orders.empty or positive.empty:
         return _typed_followup(pd.DataFrame({c: [] for c in _FOLLOWUP_COLUMNS}))
     left = positive.astype({"customer_id": "string"}).sort_values("started_at", kind="stable")
     right = orders.astype({"customer_id": "string"}).sort_values("ordered_at", kind="stable")
+    # the customer as one integer code on both sides (equal ids, equal codes; a missing id is a
+    # code of its own, as merges match missing keys), so the merge does not hash id texts
+    customer, _ = pd.factorize(pd.concat([left["customer_id"], right["customer_id"]], ignore_index=True),
+                               use_na_sentinel=False)
+    left = left.assign(_customer=customer[:len(left)])
+    right = right.drop(columns="customer_id").assign(_customer=customer[len(left):])
     # each positive call -> the customer's first order at or after it
     matched = pd.merge_asof(left, right, left_on="started_at", right_on="ordered_at",
-                            by="customer_id", direction="forward", allow_exact_matches=True)
+                            by="_customer", direction="forward", allow_exact_matches=True)
     matched = matched.loc[(matched["order_id"].notna() & in_month(matched["ordered_at"], p)).to_numpy(bool)]
     # calls are in time order, so the first row per order is its first positive call
     first = matched.drop_duplicates("order_id", keep="first")
