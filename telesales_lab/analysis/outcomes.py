@@ -75,7 +75,7 @@ def _check_by(by, allowed: dict, parameter: str = "by", none_ok: bool = False) -
 def _month_calls(data, month, require: bool = True) -> _Calls:
     """The calls of ``month`` (an error naming the months with calls if it has none and ``require``)."""
     p = parse_month(str(month))
-    calls = _Calls.of_month(data, p)
+    calls = _Calls(data, p)
     if require and calls.n == 0:
         require_data(data.calls["started_at"], p, "calls")
     return calls
@@ -158,7 +158,6 @@ def _call_arrays(data, rows: np.ndarray) -> dict[str, np.ndarray]:
         "objection": _objection_codes(calls["objection"].take(rows).reset_index(drop=True)),
         "hour": (ns.astype("datetime64[h]").astype(np.int64) % 24).astype(np.int64),
         "weekday": ((ns.astype("datetime64[D]").astype(np.int64) + 3) % 7).astype(np.int64),  # 1970-01-01: Thu
-        "month_no": ns.astype("datetime64[M]").astype(np.int64),
     }
 
 
@@ -170,28 +169,19 @@ def _objection_codes(obj: pd.Series) -> np.ndarray:
 
 
 class _Calls:
-    """The calls selected by a boolean mask (or the calls of a month); each derived column
-    is computed once, on demand.
+    """The calls started in a month; each derived column is looked up once, on demand.
 
     Values are NumPy arrays (flags, numbers) or pandas Series with a fresh 0..n-1 index
-    (ids), so 1M calls never pass through Python objects. The calls of a month
-    (:meth:`of_month`) take their arrays and key codes from ``data.cache``, so every table of
-    that month shares them.
+    (ids), so 1M calls never pass through Python objects. The arrays and key codes come from
+    ``data.cache``, so every table of the month shares them.
     """
 
-    def __init__(self, data, mask: np.ndarray | None = None, *, month=None):
+    def __init__(self, data, month):
         self.data = data
-        self.month = None if month is None else parse_month(str(month))
-        if self.month is not None:
-            self.rows = _month_rows(data, self.month)
-        else:
-            self.rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+        self.month = parse_month(str(month))
+        self.rows = _month_rows(data, self.month)
         self.n = len(self.rows)
         self._cache: dict = {}
-
-    @classmethod
-    def of_month(cls, data, month) -> "_Calls":
-        return cls(data, month=month)
 
     def col(self, name: str) -> pd.Series:
         if name not in self._cache:
@@ -200,11 +190,8 @@ class _Calls:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         if "_arrays" not in self._cache:
-            if self.month is None:
-                self._cache["_arrays"] = _call_arrays(self.data, self.rows)
-            else:
-                self._cache["_arrays"] = cached(self.data, "outcome_call_arrays", _CALL_TABLES,
-                                                lambda: _call_arrays(self.data, self.rows), month=self.month)
+            self._cache["_arrays"] = cached(self.data, "outcome_call_arrays", _CALL_TABLES,
+                                            lambda: _call_arrays(self.data, self.rows), month=self.month)
         return self._cache["_arrays"]
 
     @property
@@ -232,8 +219,8 @@ class _Calls:
         return self._arrays()["revenue"]
 
     def key(self, name: str):
-        """A base key per call: an id column, or hour / weekday / month number."""
-        if name in ("hour", "weekday", "month_no"):
+        """A base key per call: an id column, or hour / weekday."""
+        if name in ("hour", "weekday"):
             return self._arrays()[name]
         return self.col(name)
 
@@ -243,8 +230,6 @@ class _Calls:
             codes, uniques = pd.factorize(self.col(name), use_na_sentinel=False)
             return codes.astype(np.int64), pd.Index(uniques)
 
-        if self.month is None:
-            return compute()
         return cached(self.data, "outcome_key_codes", ("calls",), compute, month=self.month, params=(name,))
 
     def objection_codes(self) -> np.ndarray:
