@@ -600,6 +600,16 @@ def award_candidates(data, month: str, period: str = "month", policy=None) -> pd
         nobody is eligible.
     """
     policy = resolve_policy(policy)
+    if period not in PERIODS:
+        raise ParameterError(f"period == {period!r}, must be one of {'|'.join(PERIODS)}")
+    p = parse_month(month)
+    # remembered per month, period and policy: the KPI page and the coaching packs ask for it
+    return cached(data, "award_candidates", _EVALUATION_TABLES, lambda: _award_candidates(data, p, period, policy),
+                  month=p, policy=policy, sections=tuple(sorted(policy)), params=(period,))
+
+
+def _award_candidates(data, p: pd.Period, period: str, policy: dict) -> pd.DataFrame:
+    month = str(p)
     months = _period_months(data, period, month)
     table = _period_table(_monthly(data, months, policy), period, parse_month(month), policy)
     rules = policy["awards"]
@@ -662,6 +672,14 @@ def promotion_readiness(data, month: str, policy=None) -> pd.DataFrame:
     """
     policy = resolve_policy(policy)
     p = parse_month(month)
+    # remembered per month and policy: the KPI page, the training page's career table and
+    # the coaching packs all ask for it
+    return cached(data, "promotion_readiness", _EVALUATION_TABLES, lambda: _promotion_readiness(data, p, policy),
+                  month=p, policy=policy, sections=tuple(sorted(policy)))
+
+
+def _promotion_readiness(data, p: pd.Period, policy: dict) -> pd.DataFrame:
+    month = str(p)
     _, end = month_bounds(p)
     have = call_months(data)
     longest = max(int(policy["promotion"][nxt]["grade_streak"]) for nxt in _NEXT_ROLE.values())

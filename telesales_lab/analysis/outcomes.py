@@ -14,6 +14,13 @@ calls are selected once, the base key (rep, script, customer, hour, weekday) is 
 the team, scenario or customer class is looked up for each *distinct* id only, and the
 counts, connected durations and linked revenue are summed per group with
 ``numpy.bincount``. Rates are divided last, from the sums. No Python runs per call.
+
+The per-call arrays of a month (outcome flags, connected duration, linked revenue,
+objection codes, hour and weekday) and each base key's codes are computed once per data set
+and month and kept in ``data.cache``: every table of the month (funnels by team, rep,
+script and class, the change against last month, objections, the heatmap, the trend) is
+then a ``bincount`` over them. The sums are taken over the same calls in the same order
+as before, so they are the same to the last bit.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from telesales_lab.exceptions import ParameterError
-from telesales_lab.data.periods import in_month, in_window, parse_month, previous_month, require_data
+from telesales_lab.data.cache import cached
+from telesales_lab.data.periods import in_month, parse_month, previous_month, require_data
 from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, OBJECTIONS, OUTCOMES, POSITIVE_OUTCOMES, is_kept_order
 
 #: ``by=`` values accepted by :func:`funnel` and the key column each gives.
@@ -64,11 +72,13 @@ def _check_by(by, allowed: dict, parameter: str = "by", none_ok: bool = False) -
     return allowed[by]
 
 
-def _month_mask(data, month, require: bool = True) -> np.ndarray:
+def _month_calls(data, month, require: bool = True) -> _Calls:
+    """The calls of ``month`` (an error naming the months with calls if it has none and ``require``)."""
     p = parse_month(str(month))
-    if require:
+    calls = _Calls(data, p)
+    if require and calls.n == 0:
         require_data(data.calls["started_at"], p, "calls")
-    return in_month(data.calls["started_at"], p).to_numpy(bool)
+    return calls
 
 
 def _ratio(num, den) -> np.ndarray:
@@ -98,9 +108,12 @@ def _lookup(values: pd.Series, index: pd.Index) -> np.ndarray:
 
 def _linked_revenue(data) -> pd.Series:
     """Amount of the non-cancelled orders per linked call_id."""
-    orders = data.orders
-    keep = orders["call_id"].notna().to_numpy(bool) & is_kept_order(orders["status"])
-    return orders.loc[keep].groupby("call_id", sort=False)["amount"].sum()
+    def compute():
+        orders = data.orders
+        keep = orders["call_id"].notna().to_numpy(bool) & is_kept_order(orders["status"])
+        return orders.loc[keep].groupby("call_id", sort=False)["amount"].sum()
+
+    return cached(data, "linked_revenue", ("orders",), compute)
 
 
 def _outcome_codes(outcome: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -109,89 +122,119 @@ def _outcome_codes(outcome: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return outcome.cat.codes.to_numpy(), pd.Index(outcome.cat.categories.astype(str))
 
 
+#: Tables the month's per-call arrays are computed from (``orders``: the linked revenue).
+_CALL_TABLES = ("calls", "orders")
+
+
+def _month_rows(data, month) -> np.ndarray:
+    """Positions (in the calls table) of the calls started in ``month``, kept in ``data.cache``."""
+    p = parse_month(str(month))
+    return cached(data, "outcome_rows", ("calls",),
+                  lambda: np.flatnonzero(in_month(data.calls["started_at"], p).to_numpy(bool)), month=p)
+
+
+def _call_arrays(data, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Outcome flags, connected duration, linked revenue and objection code of the calls at ``rows``."""
+    calls = data.calls
+    codes, cats = _outcome_codes(calls["outcome"].take(rows).reset_index(drop=True))
+    valid = codes >= 0
+    idx = np.where(valid, codes, len(cats))
+    connected = np.append(cats.isin(CONNECTED_OUTCOMES), False)[idx]
+    positive = np.append(cats.isin(POSITIVE_OUTCOMES), False)[idx]
+    sale = np.append(cats == "sale", False)[idx]
+    duration = calls["duration_s"].take(rows).to_numpy(float)
+    per_call = _linked_revenue(data)
+    pos = _lookup(calls["call_id"].take(rows).reset_index(drop=True), per_call.index)
+    amounts = np.append(per_call.to_numpy(float), 0.0)
+    revenue = amounts[np.where(pos >= 0, pos, len(per_call))]
+    if len(data.orders) == 0:
+        # a call log without orders: the amount of its sales is unknown, not 0
+        revenue = np.where(sale, np.nan, revenue)
+    ns = calls["started_at"].take(rows).to_numpy("datetime64[ns]")
+    return {
+        "connected": connected, "positive": positive, "sale": sale,
+        "duration": duration, "connected_duration": np.where(connected, duration, 0.0),
+        "revenue": revenue,
+        "objection": _objection_codes(calls["objection"].take(rows).reset_index(drop=True)),
+        "hour": (ns.astype("datetime64[h]").astype(np.int64) % 24).astype(np.int64),
+        "weekday": ((ns.astype("datetime64[D]").astype(np.int64) + 3) % 7).astype(np.int64),  # 1970-01-01: Thu
+    }
+
+
+def _objection_codes(obj: pd.Series) -> np.ndarray:
+    """Index into OBJECTIONS per call, -1 where no objection was raised."""
+    if isinstance(obj.dtype, pd.CategoricalDtype) and list(obj.cat.categories) == list(OBJECTIONS):
+        return obj.cat.codes.to_numpy().astype(np.int64)
+    return pd.Categorical(obj.astype("string"), categories=list(OBJECTIONS)).codes.astype(np.int64)
+
+
 class _Calls:
-    """The calls selected by a boolean mask; each derived column is computed once, on demand.
+    """The calls started in a month; each derived column is looked up once, on demand.
 
     Values are NumPy arrays (flags, numbers) or pandas Series with a fresh 0..n-1 index
-    (ids), so 1M calls never pass through Python objects.
+    (ids), so 1M calls never pass through Python objects. The arrays and key codes come from
+    ``data.cache``, so every table of the month shares them.
     """
 
-    def __init__(self, data, mask: np.ndarray):
+    def __init__(self, data, month):
         self.data = data
-        self.mask = np.asarray(mask, dtype=bool)
-        self.n = int(self.mask.sum())
+        self.month = parse_month(str(month))
+        self.rows = _month_rows(data, self.month)
+        self.n = len(self.rows)
         self._cache: dict = {}
 
     def col(self, name: str) -> pd.Series:
         if name not in self._cache:
-            self._cache[name] = self.data.calls[name].loc[self.mask].reset_index(drop=True)
+            self._cache[name] = self.data.calls[name].take(self.rows).reset_index(drop=True)
         return self._cache[name]
 
-    def _flags(self) -> dict[str, np.ndarray]:
-        if "_flags" not in self._cache:
-            codes, cats = _outcome_codes(self.col("outcome"))
-            valid = codes >= 0
-            lut = {
-                "connected": np.append(cats.isin(CONNECTED_OUTCOMES), False),
-                "positive": np.append(cats.isin(POSITIVE_OUTCOMES), False),
-                "sale": np.append(cats == "sale", False),
-            }
-            idx = np.where(valid, codes, len(cats))
-            self._cache["_flags"] = {k: v[idx] for k, v in lut.items()}
-        return self._cache["_flags"]
+    def _arrays(self) -> dict[str, np.ndarray]:
+        if "_arrays" not in self._cache:
+            self._cache["_arrays"] = cached(self.data, "outcome_call_arrays", _CALL_TABLES,
+                                            lambda: _call_arrays(self.data, self.rows), month=self.month)
+        return self._cache["_arrays"]
 
     @property
     def connected(self) -> np.ndarray:
-        return self._flags()["connected"]
+        return self._arrays()["connected"]
 
     @property
     def positive(self) -> np.ndarray:
-        return self._flags()["positive"]
+        return self._arrays()["positive"]
 
     @property
     def sale(self) -> np.ndarray:
-        return self._flags()["sale"]
+        return self._arrays()["sale"]
 
     @property
     def duration(self) -> np.ndarray:
-        return self.col("duration_s").to_numpy(float)
+        return self._arrays()["duration"]
 
     @property
     def connected_duration(self) -> np.ndarray:
-        return np.where(self.connected, self.duration, 0.0)
+        return self._arrays()["connected_duration"]
 
     @property
     def revenue(self) -> np.ndarray:
-        if "_revenue" not in self._cache:
-            per_call = _linked_revenue(self.data)
-            pos = _lookup(self.col("call_id"), per_call.index)
-            amounts = np.append(per_call.to_numpy(float), 0.0)
-            revenue = amounts[np.where(pos >= 0, pos, len(per_call))]
-            if len(self.data.orders) == 0:
-                # a call log without orders: the amount of its sales is unknown, not 0
-                revenue = np.where(self.sale, np.nan, revenue)
-            self._cache["_revenue"] = revenue
-        return self._cache["_revenue"]
-
-    def _ns(self) -> np.ndarray:
-        return self.col("started_at").to_numpy("datetime64[ns]")
+        return self._arrays()["revenue"]
 
     def key(self, name: str):
-        """A base key per call: an id column, or hour / weekday / month number."""
-        if name == "hour":
-            return (self._ns().astype("datetime64[h]").astype(np.int64) % 24).astype(np.int64)
-        if name == "weekday":  # 1970-01-01 was a Thursday (3)
-            return ((self._ns().astype("datetime64[D]").astype(np.int64) + 3) % 7).astype(np.int64)
-        if name == "month_no":
-            return self._ns().astype("datetime64[M]").astype(np.int64)
+        """A base key per call: an id column, or hour / weekday."""
+        if name in ("hour", "weekday"):
+            return self._arrays()[name]
         return self.col(name)
+
+    def factorized(self, name: str) -> tuple[np.ndarray, pd.Index]:
+        """Codes (0..k-1, in order of first appearance; missing is a group) and values of an id column."""
+        def compute():
+            codes, uniques = pd.factorize(self.col(name), use_na_sentinel=False)
+            return codes.astype(np.int64), pd.Index(uniques)
+
+        return cached(self.data, "outcome_key_codes", ("calls",), compute, month=self.month, params=(name,))
 
     def objection_codes(self) -> np.ndarray:
         """Index into OBJECTIONS per call, -1 where no objection was raised."""
-        obj = self.col("objection")
-        if isinstance(obj.dtype, pd.CategoricalDtype) and list(obj.cat.categories) == list(OBJECTIONS):
-            return obj.cat.codes.to_numpy().astype(np.int64)
-        return pd.Categorical(obj.astype("string"), categories=list(OBJECTIONS)).codes.astype(np.int64)
+        return self._arrays()["objection"]
 
 
 def _team_map(data) -> pd.Series:
@@ -226,8 +269,12 @@ def _groups(calls: _Calls, by: str | None, data, month) -> tuple[np.ndarray, pd.
     """Group number of every call and the group values (key column values)."""
     if by is None:
         return np.zeros(calls.n, dtype=np.int64), pd.Index([0])
-    codes, uniques = pd.factorize(calls.key(_BASE[by]), use_na_sentinel=False)
-    codes = codes.astype(np.int64)
+    base = _BASE[by]
+    if base in ("hour", "weekday"):
+        codes, uniques = pd.factorize(calls.key(base), use_na_sentinel=False)
+        codes = codes.astype(np.int64)
+    else:
+        codes, uniques = calls.factorized(base)
     if by in ("team", "scenario", "customer_class"):
         group_of_base, groups = pd.factorize(_mapped(uniques, by, data, month), use_na_sentinel=False)
         return group_of_base.astype(np.int64)[codes], pd.Index(groups)
@@ -270,7 +317,7 @@ def _key_values(groups: pd.Index, by: str):
 
 def _by_sums(data, month, by: str | None, require: bool = True) -> pd.DataFrame:
     """Key column (none for ``by=None``) and the sufficient statistics per group."""
-    calls = _Calls(data, _month_mask(data, month, require=require))
+    calls = _month_calls(data, month, require=require)
     codes, groups = _groups(calls, by, data, month)
     sums = _sums(calls, codes, len(groups))
     if by is None:
@@ -315,7 +362,7 @@ def month_calls(data, month: str, *, customer_class: bool = True) -> pd.DataFram
     ParameterError
         If the month is malformed or has no calls.
     """
-    calls = _Calls(data, _month_mask(data, month))
+    calls = _month_calls(data, month)
     out = pd.DataFrame({c: calls.col(c) for c in
                         ("call_id", "rep_id", "customer_id", "script_id", "started_at", "duration_s",
                          "outcome", "objection")})
@@ -405,12 +452,12 @@ def monthly_trend(data, end_month: str, months: int = 6) -> pd.DataFrame:
     end = parse_month(str(end_month))
     if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or months < 1:
         raise ParameterError(f"months == {months!r}, must be a whole number >= 1")
-    require_data(data.calls["started_at"], end, "calls")
-    calls = _Calls(data, in_window(data.calls["started_at"], end, int(months)).to_numpy(bool))
     periods = pd.period_range(end - (int(months) - 1), end, freq="M")
-    first = (periods[0].year - 1970) * 12 + periods[0].month - 1
-    codes = calls.key("month_no") - first
-    sums = _sums(calls, codes, len(periods))
+    # each month's sums over its own calls (kept per month: the funnels of the month and of
+    # the month before are computed from the same arrays)
+    per_month = [_sums(calls, np.zeros(calls.n, dtype=np.int64), 1)
+                 for calls in [_month_calls(data, p, require=p == end) for p in periods]]
+    sums = {c: np.concatenate([m[c] for m in per_month]) for c in per_month[0]}
     return _frame({"month": pd.array([str(p) for p in periods], dtype="string")}, sums)
 
 
@@ -493,7 +540,7 @@ def objection_mix(data, month: str, by: str | None = None) -> pd.DataFrame:
         callback, interested or sale, ``recovery_rate = positive / calls`` (NaN when 0).
     """
     key = _check_by(by, FUNNEL_BY, none_ok=True)
-    calls = _Calls(data, _month_mask(data, month))
+    calls = _month_calls(data, month)
     codes, groups = _groups(calls, by, data, month)
     obj = calls.objection_codes()
     has = obj >= 0
@@ -541,7 +588,7 @@ def objection_recovery(data, month: str, by: str | None = None) -> pd.DataFrame:
         interested or sale, ``recovery_rate = positive / with_objection``.
     """
     key = _check_by(by, FUNNEL_BY, none_ok=True)
-    calls = _Calls(data, _month_mask(data, month))
+    calls = _month_calls(data, month)
     codes, groups = _groups(calls, by, data, month)
     has = calls.objection_codes() >= 0
     k = len(groups)
@@ -580,20 +627,33 @@ def followup_speed(data, month: str) -> pd.DataFrame:
         If the month is malformed.
     """
     p = parse_month(str(month))
+    return cached(data, "followup_speed", ("calls", "orders", "reps"), lambda: _followup_speed(data, p), month=p)
+
+
+def _followup_speed(data, p: pd.Period) -> pd.DataFrame:
     end = (p + 1).start_time
     orders = data.orders
     keep = is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool)
     orders = orders.loc[keep, ["order_id", "customer_id", "ordered_at"]]
-    calls = _Calls(data, (data.calls["started_at"] < end).to_numpy(bool))
-    positive = pd.DataFrame({c: calls.col(c) for c in ("call_id", "rep_id", "customer_id", "started_at")})
-    positive = positive.loc[calls.positive]
+    calls = data.calls
+    codes, cats = _outcome_codes(calls["outcome"])
+    is_positive = np.append(cats.isin(POSITIVE_OUTCOMES), False)[np.where(codes >= 0, codes, len(cats))]
+    rows = np.flatnonzero((calls["started_at"] < end).to_numpy(bool) & is_positive)  # only these are read
+    positive = pd.DataFrame({c: calls[c].take(rows).reset_index(drop=True)
+                             for c in ("call_id", "rep_id", "customer_id", "started_at")})
     if orders.empty or positive.empty:
         return _typed_followup(pd.DataFrame({c: [] for c in _FOLLOWUP_COLUMNS}))
     left = positive.astype({"customer_id": "string"}).sort_values("started_at", kind="stable")
     right = orders.astype({"customer_id": "string"}).sort_values("ordered_at", kind="stable")
+    # the customer as one integer code on both sides (equal ids, equal codes; a missing id is a
+    # code of its own, as merges match missing keys), so the merge does not hash id texts
+    customer, _ = pd.factorize(pd.concat([left["customer_id"], right["customer_id"]], ignore_index=True),
+                               use_na_sentinel=False)
+    left = left.assign(_customer=customer[:len(left)])
+    right = right.drop(columns="customer_id").assign(_customer=customer[len(left):])
     # each positive call -> the customer's first order at or after it
     matched = pd.merge_asof(left, right, left_on="started_at", right_on="ordered_at",
-                            by="customer_id", direction="forward", allow_exact_matches=True)
+                            by="_customer", direction="forward", allow_exact_matches=True)
     matched = matched.loc[(matched["order_id"].notna() & in_month(matched["ordered_at"], p)).to_numpy(bool)]
     # calls are in time order, so the first row per order is its first positive call
     first = matched.drop_duplicates("order_id", keep="first")
@@ -677,7 +737,7 @@ def heatmap(data, month: str) -> pd.DataFrame:
         contact_rate, positive_rate, conversion_rate, aht_s, revenue`` (``weekday``
         0 = Monday .. 6 = Sunday; the rest as in :func:`funnel`).
     """
-    calls = _Calls(data, _month_mask(data, month))
+    calls = _month_calls(data, month)
     cell = calls.key("hour") * 7 + calls.key("weekday")
     sums = _sums(calls, cell, 24 * 7)
     out = _frame({"hour": np.arange(24 * 7) // 7, "weekday": np.arange(24 * 7) % 7}, sums)

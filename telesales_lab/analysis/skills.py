@@ -213,6 +213,25 @@ def _people(data, months: list[pd.Period], lookback: int, assess: pd.DataFrame) 
     return pd.concat(frames, ignore_index=True)
 
 
+def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Pearson's r and its two-sided p-value for non-constant ``x``, ``y`` (n >= 3).
+
+    The arithmetic of ``scipy.stats.pearsonr`` (centred, scaled by the largest deviation,
+    then normalised; under the null hypothesis r follows Beta(n/2 - 1, n/2 - 1) on (-1, 1)),
+    with the one special function it needs, so that scipy.stats is not imported.
+    """
+    from scipy import special  # lazily: the classes and care list share this module's sums, not scipy
+
+    n = float(len(x))
+    xm, ym = x - x.mean(axis=-1, keepdims=True), y - y.mean(axis=-1, keepdims=True)
+    xmax, ymax = np.max(np.abs(xm), axis=-1, keepdims=True), np.max(np.abs(ym), axis=-1, keepdims=True)
+    normxm = xmax * np.linalg.norm(xm / xmax, axis=-1, keepdims=True)
+    normym = ymax * np.linalg.norm(ym / ymax, axis=-1, keepdims=True)
+    r = float(np.clip(np.vecdot(xm / normxm, ym / normym, axis=-1), -1.0, 1.0))
+    ab = n / 2 - 1
+    return r, float(2 * special.betaincc(ab, ab, (abs(r) + 1) / 2))
+
+
 def _fit_measurement(m: pd.DataFrame, var_theta: float, sigma2: float, max_weight: float) -> dict | None:
     """Fit ``metric = a + b * skill`` across reps; None when the metric carries no signal."""
     fit = m[(m["n_calls"] >= _MIN_CALIBRATION_N) & m["assessment_mean"].notna() & m["call_value"].notna()]
@@ -221,9 +240,7 @@ def _fit_measurement(m: pd.DataFrame, var_theta: float, sigma2: float, max_weigh
     x, y = fit["assessment_mean"].to_numpy(float), fit["call_value"].to_numpy(float)
     if np.std(y) == 0 or np.std(x) == 0:
         return None
-    from scipy import stats  # lazily: the classes and care list share this module's sums, not scipy
-
-    r, p_two = stats.pearsonr(x, y)
+    r, p_two = _pearson(x, y)
     if not (r > 0 and p_two / 2 < 0.05):
         return None
     b = float(np.cov(x, y, ddof=1)[0, 1] / var_theta)

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from telesales_lab.data.cache import cached
 from telesales_lab.data.periods import parse_month
@@ -94,13 +94,11 @@ def daily_sums(data) -> pd.DataFrame:
         first = o.sort_values(["ordered_at", "order_id"], kind="stable").drop_duplicates("customer_id")
         parts.append(pd.DataFrame({"day": first["ordered_at"].to_numpy("datetime64[ns]").astype("datetime64[D]"),
                                    "rep_id": first["rep_id"].astype("string").to_numpy(), "new_customers": 1.0}))
-        c = data.calls
-        connected = is_connected(c["outcome"])
-        sale = (c["outcome"] == "sale").to_numpy(bool)
-        parts.append(pd.DataFrame({"day": c["started_at"].to_numpy("datetime64[ns]").astype("datetime64[D]"),
-                                   "rep_id": c["rep_id"].astype("string").to_numpy(),
-                                   "connected_calls": connected.astype(float), "sales": sale.astype(float),
-                                   "dials": 1.0}))
+        parts = [p.groupby(["day", "rep_id"], sort=False, observed=True).sum(min_count=0).reset_index()
+                 for p in parts]
+        parts.append(_daily_call_counts(data.calls))
+        # one row per (day, rep) and part: each metric comes from one part, so the sums below
+        # add one number to NaNs and are the part's own sums
         frame = pd.concat(parts, ignore_index=True)
         frame["day"] = frame["day"].astype("datetime64[ns]")
         cols = list(TARGET_METRICS) + ["dials"]
@@ -109,6 +107,29 @@ def daily_sums(data) -> pd.DataFrame:
         return out
 
     return cached(data, "daily_sums", ("orders", "calls"), compute)
+
+
+def _daily_call_counts(c: pd.DataFrame) -> pd.DataFrame:
+    """Dials, connected calls and sales per (day, rep) with any call: integer codes counted
+    with ``numpy.bincount`` (a million calls never grouped by their rep id text)."""
+    day = c["started_at"].to_numpy("datetime64[ns]").astype("datetime64[D]")
+    rep, reps = pd.factorize(c["rep_id"].astype("string"))
+    ok = (rep >= 0) & ~np.isnat(day)
+    d = day[ok].astype("int64")
+    weights = {"connected_calls": is_connected(c["outcome"])[ok].astype(float),
+               "sales": (c["outcome"] == "sale").to_numpy(bool)[ok].astype(float)}
+    if not len(d):
+        return pd.DataFrame({"day": np.zeros(0, "datetime64[ns]"), "rep_id": np.zeros(0, object),
+                             **{k: np.zeros(0) for k in weights}, "dials": np.zeros(0)})
+    first = int(d.min())
+    key = (d - first) * len(reps) + rep[ok]
+    cells, inv = np.unique(key, return_inverse=True)
+    out = {"day": (cells // len(reps) + first).astype("datetime64[D]").astype("datetime64[ns]"),
+           "rep_id": np.asarray(reps, dtype=object)[cells % len(reps)]}
+    for name, w in weights.items():
+        out[name] = np.bincount(inv, weights=w, minlength=len(cells))
+    out["dials"] = np.bincount(inv, minlength=len(cells)).astype(float)
+    return pd.DataFrame(out)
 
 
 def _cube(daily: pd.DataFrame, rep_ids: np.ndarray, start: pd.Timestamp, n_days: int,
@@ -289,7 +310,7 @@ def _model(data, month: pd.Period, as_of: pd.Timestamp, rep_ids: np.ndarray, tea
     avail_m = days.to_numpy()[None, :] >= hired_on[:, None]
     cut = int((as_of - month.start_time).days) + 1  # days 1..cut are known
     known = np.arange(len(days)) < cut
-    z = stats.norm.ppf(0.5 + cfg["level"] / 2)
+    z = special.ndtri(0.5 + cfg["level"] / 2)  # scipy.stats.norm.ppf
 
     out = {k: np.full((len(metrics), len(rep_ids)), np.nan) for k in
            ("actual", "forecast", "sd", "low", "high", "rate", "w_known", "w_rest", "final")}
@@ -498,7 +519,7 @@ def _targets_detail(data, p: pd.Period, as_of, policy: dict) -> pd.DataFrame:
     g = rows.groupby(["team", "metric"], sort=True)
     team = g.agg(target_sum=("target", "sum"), actual=("actual", "sum"), forecast=("forecast", "sum"),
                  var=("sd", lambda s: float((s ** 2).sum())), team_target=("team_target", "first")).reset_index()
-    z = stats.norm.ppf(0.5 + policy["targets"]["level"] / 2)
+    z = special.ndtri(0.5 + policy["targets"]["level"] / 2)
     # reps of a team share good and bad months: the team's own month-to-month movement, from
     # the team's daily sums, sets the band where it is wider than the reps' bands added up
     own_sd = _team_sd(data, p, as_of, rows, metrics, policy)

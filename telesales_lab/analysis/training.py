@@ -745,9 +745,33 @@ def training_effect(data, module_id: str | None = None, policy=None) -> pd.DataF
     return out.sort_values("module_id", kind="stable").reset_index(drop=True)
 
 
+def _ols_cluster(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares with cluster-robust standard errors: ``(params, bse)``.
+
+    The arithmetic of statsmodels' ``OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups":
+    groups})`` step by step (pseudo-inverse by SVD with singular values below 1e-15 of the
+    largest dropped; sandwich ``(X'X)^-1 S (X'X)^-1`` with ``S`` the cross-product of the
+    per-cluster score sums; small-sample factor ``G/(G-1) * (n-1)/(n-k)``), so the numbers
+    are the same without importing statsmodels. ``groups``: cluster codes 0..G-1.
+    """
+    u, sv, vt = np.linalg.svd(X, False)
+    cutoff = 1e-15 * np.maximum.reduce(sv)
+    inv_sv = np.where(sv > cutoff, 1.0 / np.where(sv > cutoff, sv, 1.0), 0.0)
+    pinv = np.dot(np.transpose(vt), np.multiply(inv_sv[:, np.newaxis], np.transpose(u)))
+    bread = np.dot(pinv, np.transpose(pinv))
+    params = np.dot(pinv, y)
+    scores = X * (y - np.dot(X, params))[:, None]
+    sums = np.array([np.bincount(groups, weights=scores[:, col]) for col in range(scores.shape[1])]).T
+    meat = np.dot(sums.T, sums)
+    cov = np.dot(np.dot(bread, meat), bread.T)
+    n_groups = len(np.unique(groups))
+    nobs, k = scores.shape
+    cov *= n_groups / (n_groups - 1.0) * ((nobs - 1.0) / float(nobs - k))
+    return params, np.sqrt(np.diag(cov))
+
+
 def _effects_for_skill(ass, log, mods, all_mods, roles, st, skill) -> list[dict]:
-    import statsmodels.api as sm
-    from scipy import stats
+    from scipy import special  # Student t quantile and tail, as scipy.stats.t evaluates them
 
     of_skill = log[log["module_id"].isin(all_mods)]
     done = of_skill[of_skill["completed"].fillna(False).to_numpy(bool)]
@@ -789,19 +813,20 @@ def _effects_for_skill(ass, log, mods, all_mods, roles, st, skill) -> list[dict]
     # they are nested in the rep clusters, so they do not count against the degrees of freedom
     Zd = Z - pd.DataFrame(Z).groupby(rep_codes).transform("mean").to_numpy()
     yd = y - pd.Series(y).groupby(rep_codes).transform("mean").to_numpy()
-    fit = sm.OLS(yd, Zd).fit(cov_type="cluster", cov_kwds={"groups": rep_codes}, use_t=True)
-    tq = stats.t.ppf(0.5 + st["effect_level"] / 2, df=len(rep_names) - 1)
+    params, bse = _ols_cluster(yd, Zd, rep_codes)
+    df = len(rep_names) - 1  # t with clusters - 1 degrees of freedom
+    tq = special.stdtrit(df, 0.5 + st["effect_level"] / 2) if df > 0 else np.nan
     rows = []
     for m in mods:
         if m not in ident:
             rows.append({"module_id": m, **base, "n_trained": n_both.get(m, 0), **blank})
             continue
         j = ident.index(m)
-        b, se = float(fit.params[j]), float(fit.bse[j])
+        b, se = float(params[j]), float(bse[j])
         row = {"module_id": m, **base, "n_trained": n_both[m], **blank, "effect": b}
         # cluster-robust errors need several treated clusters; with fewer, no interval
         if n_both[m] >= st["effect_min_trained"] and se > 0:
             row.update(ci_low=b - tq * se, ci_high=b + tq * se,
-                       p_value=float(2 * stats.t.sf(abs(b / se), df=len(rep_names) - 1)))
+                       p_value=float(2 * special.stdtr(df, -abs(b / se))) if df > 0 else np.nan)
         rows.append(row)
     return rows

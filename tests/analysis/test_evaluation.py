@@ -408,3 +408,26 @@ def test_a_replaced_table_makes_a_new_data_set_with_its_own_results(demo):
                                   check_exact=True)
     assert after.set_index("rep_id").loc[top, "sales"] < before.set_index("rep_id").loc[top, "sales"]
     pd.testing.assert_frame_equal(evaluate(data, MONTH), before, check_exact=True)  # the old data set is unchanged
+
+
+def test_awards_and_promotion_are_kept_and_handed_out_as_copies(demo):
+    """The KPI page, the career table and the coaching packs share one computation of each;
+    writing to a returned table does not change what the next caller gets, and a data set
+    with other reps gets its own."""
+    _, data, _, _ = demo
+    data.cache.clear()
+    first = promotion_readiness(data, MONTH)
+    awards = award_candidates(data, MONTH, "month")
+    misses = data.cache.misses
+    again = promotion_readiness(data, MONTH)
+    assert data.cache.misses == misses  # remembered, not recomputed
+    pd.testing.assert_frame_equal(first, again, check_exact=True)
+    again["ready"] = ~again["ready"]
+    awards["total"] = -1.0
+    pd.testing.assert_frame_equal(first, promotion_readiness(data, MONTH), check_exact=True)
+    assert (award_candidates(data, MONTH, "month")["total"].fillna(0) >= 0).all()
+    with pytest.raises(ParameterError, match="period == 'week'"):
+        award_candidates(data, MONTH, "week")
+    hired_today = data.replace(reps=data.reps.assign(hired_on=pd.Timestamp("2026-10-31")))
+    fresh = promotion_readiness(hired_today, MONTH)
+    assert (fresh["tenure_months"] == 0).all() and not fresh["ready"].any()

@@ -417,6 +417,27 @@ def test_shuffled_calls_give_the_same_funnel(demo):
         pd.testing.assert_frame_equal(outcomes.funnel(data, MONTH, by=by), outcomes.funnel(shuffled, MONTH, by=by))
 
 
+def test_kept_month_arrays_follow_the_tables(demo):
+    """A month's tables share the per-call arrays kept in ``data.cache``: they equal those of a
+    data set with an empty cache, and a data set with other orders gets its own revenue."""
+    data, _, _ = demo
+    warm = outcomes.funnel(data, MONTH, by="team")
+    outcomes.funnel_change(data, MONTH, by="rep")
+    outcomes.objection_mix(data, MONTH, by="script")
+    fresh = Dataset(data.source, dict(data.tables))
+    for by in ("team", "rep", "customer_class", "weekday"):
+        pd.testing.assert_frame_equal(outcomes.funnel(data, MONTH, by=by), outcomes.funnel(fresh, MONTH, by=by))
+    pd.testing.assert_frame_equal(outcomes.monthly_trend(data, MONTH, 3), outcomes.monthly_trend(fresh, MONTH, 3))
+    halved = data.replace(orders=data.orders.assign(amount=data.orders["amount"] / 2))
+    got = outcomes.funnel(halved, MONTH, by="team")
+    assert warm["revenue"].sum() > 0
+    np.testing.assert_allclose(got["revenue"].to_numpy(float), warm["revenue"].to_numpy(float) / 2)
+    pd.testing.assert_frame_equal(got.drop(columns="revenue"), warm.drop(columns="revenue"))
+    speed = outcomes.followup_speed(data, MONTH)
+    speed["days"] = -1.0  # writing to the returned frame leaves the kept one alone
+    assert (outcomes.followup_speed(data, MONTH)["days"] >= 0).all()
+
+
 # ----------------------------------------------------------------------------- generated data: planted truth
 def test_newcomer_row_matches_planted_counts(demo):
     data, truth, _ = demo

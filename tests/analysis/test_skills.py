@@ -367,3 +367,31 @@ def test_month_rep_sums_match_a_groupby(far):
     assert (got["k"].to_numpy() == expected["k"].to_numpy()).all()
     assert (got["x"].to_numpy() == expected["x"].to_numpy()).all()
     assert (got["first_row"].to_numpy() == expected["first_row"].to_numpy()).all()
+
+
+def test_pearson_and_f_tails_match_scipy_stats_exactly():
+    """The measurement fit's Pearson test and the ICC's F quantiles and tails use scipy.special
+    directly; they must give scipy.stats' numbers to the last bit, edge cases included."""
+    from telesales_lab.analysis.calibration import _f_ppf, _f_sf
+    from telesales_lab.analysis.skills import _pearson
+
+    rng = np.random.default_rng(11)
+    for i in range(400):
+        n = int(rng.integers(5, 200))
+        x = rng.normal(size=n) * rng.uniform(0.1, 100) + rng.uniform(-50, 50)
+        y = rng.uniform(-1, 1) * x + rng.normal(size=n)
+        if i % 3 == 0:  # whole-number scores, as assessments are
+            x, y = np.round(x), np.round(y)
+        if np.std(x) == 0 or np.std(y) == 0:
+            continue
+        want = stats.pearsonr(x, y)
+        assert _pearson(x, y) == (want.statistic, want.pvalue)
+        q, d1, d2 = rng.uniform(0.5, 0.999), int(rng.integers(1, 60)), float(rng.uniform(0.5, 900))
+        f = float(rng.exponential(3))
+        assert _f_ppf(q, d1, d2) == stats.f.ppf(q, d1, d2)
+        assert _f_sf(f, d1, d2) == stats.f.sf(f, d1, d2)
+    for x, d1, d2 in ((0.0, 3, 4), (-1.0, 3, 4), (np.inf, 3, 4)):
+        assert _f_sf(x, d1, d2) == stats.f.sf(x, d1, d2)
+    for x, d1, d2 in ((np.nan, 3, 4), (1.0, 0, 4), (1.0, 3, np.nan)):
+        assert np.isnan(_f_sf(x, d1, d2)) and np.isnan(stats.f.sf(x, d1, d2))
+        assert np.isnan(_f_ppf(0.9, d1, d2)) == np.isnan(stats.f.ppf(0.9, d1, d2))

@@ -223,3 +223,28 @@ def test_backtest_beats_run_rate_and_intervals_cover_near_nominal(demo):
     again = T.backtest(early, months=["2026-09"], days=(10,), metrics=("revenue",))
     np.testing.assert_allclose(again["forecast"], cut["forecast"], rtol=1e-12)
     np.testing.assert_allclose(again["forecast_high"], cut["forecast_high"], rtol=1e-12)
+
+
+def test_daily_sums_equal_a_plain_groupby_of_calls_and_orders(demo):
+    """Each rep's daily dials, connected calls, sales, orders, revenue and new customers,
+    against pandas groupbys of the raw tables."""
+    data = demo[0] if isinstance(demo, tuple) else demo
+    got = T.daily_sums(data).set_index(["day", "rep_id"])
+    c = data.calls.assign(day=data.calls["started_at"].dt.normalize(),
+                          conn=data.calls["outcome"].astype(str) != "no_answer",
+                          sale=data.calls["outcome"].astype(str) == "sale")
+    calls = c.groupby(["day", "rep_id"]).agg(dials=("call_id", "size"), connected_calls=("conn", "sum"),
+                                              sales=("sale", "sum"))
+    o = data.orders[data.orders["status"].astype(str) != "cancelled"]
+    orders = o.assign(day=o["ordered_at"].dt.normalize()).groupby(["day", "rep_id"]).agg(
+        orders=("order_id", "size"), revenue=("amount", "sum"))
+    first = o.sort_values(["ordered_at", "order_id"]).drop_duplicates("customer_id")
+    new = first.assign(day=first["ordered_at"].dt.normalize()).groupby(["day", "rep_id"]).size()
+    assert len(got) == len(calls.index.union(orders.index))
+    for col in ("dials", "connected_calls", "sales"):
+        want = calls[col].reindex(got.index).fillna(0).to_numpy(float)
+        np.testing.assert_array_equal(got[col].to_numpy(float), want, err_msg=col)
+    for col in ("orders", "revenue"):
+        want = orders[col].reindex(got.index).fillna(0).to_numpy(float)
+        np.testing.assert_allclose(got[col].to_numpy(float), want, rtol=1e-12, err_msg=col)
+    np.testing.assert_array_equal(got["new_customers"].to_numpy(float), new.reindex(got.index).fillna(0).to_numpy(float))

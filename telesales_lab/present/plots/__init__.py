@@ -2,18 +2,28 @@
 
 :func:`setup` prepares matplotlib once per notebook (the bundled CJK font, inline figures);
 each chart function takes a tidy frame and ``lang`` and returns a matplotlib figure.
+
+Each chart's module is imported on first use, so a page pulls in only what its own charts
+need (the call-outcomes page never loads the script-ranking models behind their charts).
 """
 
-from telesales_lab.present.plots.base import font_path, setup
-from telesales_lab.present.plots.conversion import conversion_chart, show
-from telesales_lab.present.plots.experiments import experiment_chart
-from telesales_lab.present.plots.kpi import (drift_chart, grade_chart, kpi_trend_chart, skill_heatmap, skill_heatmaps,
-                                            team_radar)
-from telesales_lab.present.plots.leads import calibration_chart, importance_chart, lift_chart, score_distribution_chart
-from telesales_lab.present.plots.outcomes import followup_chart, funnel_chart, heatmap_chart, objection_chart, trend_chart
-from telesales_lab.present.plots.ranking import plot_allocation, plot_intervals, plot_phrases
-from telesales_lab.present.plots.targets import attainment_chart, attainment_order
-from telesales_lab.present.plots.training import plot_coach_load, plot_effects, plot_team_gaps
+from importlib import import_module
+
+#: public name -> module of this package that defines it
+_EXPORTS = {
+    "setup": "base", "font_path": "base",
+    "conversion_chart": "conversion", "show": "conversion",
+    "experiment_chart": "experiments",
+    "drift_chart": "kpi", "grade_chart": "kpi", "kpi_trend_chart": "kpi", "skill_heatmap": "kpi",
+    "skill_heatmaps": "kpi", "team_radar": "kpi",
+    "calibration_chart": "leads", "importance_chart": "leads", "lift_chart": "leads",
+    "score_distribution_chart": "leads",
+    "followup_chart": "outcomes", "funnel_chart": "outcomes", "heatmap_chart": "outcomes",
+    "objection_chart": "outcomes", "trend_chart": "outcomes",
+    "plot_allocation": "ranking", "plot_intervals": "ranking", "plot_phrases": "ranking",
+    "attainment_chart": "targets", "attainment_order": "targets",
+    "plot_coach_load": "training", "plot_effects": "training", "plot_team_gaps": "training",
+}
 
 __all__ = [
     "setup", "font_path", "funnel_chart", "heatmap_chart", "trend_chart", "objection_chart", "followup_chart",
@@ -22,3 +32,16 @@ __all__ = [
     "show", "attainment_chart", "attainment_order", "experiment_chart", "lift_chart", "calibration_chart",
     "score_distribution_chart", "importance_chart",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

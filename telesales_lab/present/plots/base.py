@@ -73,6 +73,9 @@ def _show_figures_inline() -> None:
 
     The helpers build figures without pyplot (so nothing is drawn twice or kept open), and
     IPython only knows how to show such a Figure once a PNG formatter is registered.
+    Every figure is laid out by its own constrained layout (:func:`figure`), so the image
+    is the figure as laid out: no "tight" bounding box, which would draw each figure twice
+    (once to measure, once to render).
     """
     from telesales_lab.present.notes import kernel_shell
 
@@ -81,7 +84,7 @@ def _show_figures_inline() -> None:
         return
     from IPython.core.pylabtools import select_figure_formats
 
-    select_figure_formats(shell, {"png"}, bbox_inches="tight", dpi=100)
+    select_figure_formats(shell, {"png"}, bbox_inches=None, dpi=100)
 
 
 def figure(width: float = 10.0, height: float = 4.5, polar: bool = False):

@@ -187,7 +187,8 @@ def kpi_trend_chart(trend: pd.DataFrame, lang: str = "en", column: str = "total"
     check_lang(lang)
     require(trend, ["month", "team", column], "kpi_trend_chart")
     wide = trend.pivot_table(index="month", columns="team", values=column, observed=True).sort_index()
-    fig, ax = figure(height=4.0)
+    # tall enough for the legend beside the axes (one line per team): the figure holds all of it
+    fig, ax = figure(height=max(4.0, 0.17 * len(wide.columns) + 0.8))
     for team in wide.columns:
         overall = team == "overall"
         ax.plot(wide.index.astype(str), wide[team].to_numpy(float), marker="o",
