@@ -530,10 +530,28 @@ def load_policy(path: str | os.PathLike | None = None) -> dict:
         Naming the file, the key and the rule: an unknown key, a value of the wrong type,
         a negative or non-numeric weight, a threshold out of range.
     """
+    files = [default_policy_path()] + ([Path(path)] if path is not None else [])
+    try:  # the same files, unchanged (name, size, modification time): the policy built before
+        key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return copy.deepcopy(_LOADED[key])
     if path is None:
-        return _build({}, default_label("policy.toml"))
-    path = Path(path)
-    return _build(_read_toml(path, str(path)), str(path))
+        policy = _build({}, default_label("policy.toml"))
+    else:
+        path = Path(path)
+        policy = _build(_read_toml(path, str(path)), str(path))
+    if key is not None:
+        if len(_LOADED) >= 8:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = copy.deepcopy(policy)
+    return policy
+
+
+#: Policies built from files, by the files' names, sizes and modification times: a notebook asks
+#: for the policy in many places (4 ms each to read, merge and check).
+_LOADED: dict = {}
 
 
 def resolve_policy(policy: dict | str | os.PathLike | None) -> dict:

@@ -124,3 +124,22 @@ def test_oversized_file_is_refused(tmp_path):
     path.write_bytes(b"# " + b"x" * MAX_POLICY_BYTES + b"\n")
     with pytest.raises(PolicyError, match=re.escape(f"{path}: {path.stat().st_size:,} bytes") + ".*at most"):
         load_policy(path)
+
+
+def test_a_policy_is_built_once_per_version_of_its_file(tmp_path):
+    """Loading the same unchanged file again gives the same policy without reading it again; a
+    caller changing its copy changes no one else's; an edited file is read again."""
+    path = _write(tmp_path, "[kpi.satisfaction]\nresolve_within_days = 3\n")
+    first = load_policy(path)
+    first["kpi"]["satisfaction"]["resolve_within_days"] = 99  # a caller's own copy
+    again = load_policy(path)
+    assert again["kpi"]["satisfaction"]["resolve_within_days"] == 3
+    assert load_policy(None) == load_policy(None) and load_policy(None) is not load_policy(None)
+    stat = path.stat()
+    path.write_text("[kpi.satisfaction]\nresolve_within_days = 5\n", encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert load_policy(path)["kpi"]["satisfaction"]["resolve_within_days"] == 5
+    bad = _write(tmp_path, "[kpi.satisfaction]\nresolve_within_days = -1\n")
+    for _ in range(2):  # a refused file is refused every time, never remembered
+        with pytest.raises(PolicyError, match="resolve_within_days"):
+            load_policy(bad)
