@@ -99,25 +99,24 @@ def _values(column: pd.Series):
 _CLOSE = {'" t="inlineStr"><is><t xml:space="preserve">': "</t></is></c>"}
 
 
-_WIDE = "[\\x{2E80}-\\x{10FFFF}]"  # RE2: the characters that take two columns
-
-
 def _display_width(text: str) -> int:
     return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
 
 
 def _widths(frame: pd.DataFrame, sample: int = 200) -> list[float]:
-    """Each column's width: its widest header or value among the first ``sample`` rows, a
-    character from U+2E80 on (Chinese, full-width forms) counting twice."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    """Each column's width: its widest header or value among the first ``sample`` rows (as
+    ``astype(str)`` writes them), a character from U+2E80 on (Chinese, full-width forms)
+    counting twice."""
     head = frame.head(sample)
+    cells = head.to_numpy(dtype=object)  # one conversion, not a Series per column
+    present = head.notna().to_numpy()
     out = []
-    for col in frame.columns:
-        shown = pa.array(head[col].dropna().astype(str).tolist(), type=pa.string())
-        wide = pc.add(pc.utf8_length(shown), pc.count_substring_regex(shown, _WIDE))
-        width = max(_display_width(str(col)), pc.max(wide).as_py() or 0)
+    for j, col in enumerate(frame.columns):
+        if pd.api.types.is_datetime64_any_dtype(head.dtypes.iloc[j]):  # dates without their midnight
+            shown = head.iloc[:, j].dropna().astype(str).tolist()
+        else:
+            shown = [str(v) for v in cells[present[:, j], j]]
+        width = max([_display_width(str(col))] + [_display_width(v) for v in shown])
         out.append(float(min(60, max(8, width + 2))))
     return out
 
@@ -158,11 +157,21 @@ def _sheet_parts(frame: pd.DataFrame, columns: list | None = None):
         + (f"<cols>{cols}</cols>" if cols else "")
         + f'<sheetData><row r="1">{header}</row>'
     ).encode()
-    if len(rows):  # every row is set (no nulls): the data buffer between the first and last offset is the text
-        width = np.int64 if pa.types.is_large_string(rows.type) else np.int32
-        offsets = np.frombuffer(rows.buffers()[1], dtype=width)[rows.offset: rows.offset + len(rows) + 1]
-        yield memoryview(rows.buffers()[2])[int(offsets[0]): int(offsets[-1])]
+    if len(rows):
+        yield _buffer_text(rows)
     yield b"</sheetData></worksheet>"
+
+
+def _buffer_text(strings) -> memoryview | bytes:
+    """An Arrow string array without nulls as the UTF-8 of its values one after the other: the
+    data buffer between the first and last offset, never one Python string per value."""
+    import pyarrow as pa
+
+    if not len(strings):
+        return b""
+    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    offsets = np.frombuffer(strings.buffers()[1], dtype=width)[strings.offset: strings.offset + len(strings) + 1]
+    return memoryview(strings.buffers()[2])[int(offsets[0]): int(offsets[-1])]
 
 
 def sheet_xml(frame: pd.DataFrame) -> str:
@@ -205,10 +214,11 @@ class WorkbookWriter:
         self._book: zipfile.ZipFile | None = None
         self._parts = 0
 
-    def add(self, frame: pd.DataFrame) -> tuple[int, list[str]]:
+    def add(self, frame: pd.DataFrame) -> tuple[int, list[str | bytes]]:
         """Write ``frame``'s sheet; returns its part number (for :meth:`close`) and its text:
         the header row's XML, then each column's distinct cell texts one a line, entities
-        decoded (what a search of the sheet's XML can find, each value once)."""
+        decoded (what a search of the sheet's XML can find, each value once), as UTF-8 bytes
+        or, where entities were decoded, as ``str``."""
         import html
 
         import pyarrow.compute as pc
@@ -222,11 +232,11 @@ class WorkbookWriter:
         with self._book.open(f"xl/worksheets/sheet{self._parts}.xml", "w", force_zip64=large) as sheet:
             for part in parts:
                 sheet.write(part)
-        texts = [bytes(parts[0]).decode()]
-        for values, _ in columns:
-            distinct = pc.unique(pc.drop_null(values))
-            texts.append("\n".join(distinct.to_pylist()))
-        return self._parts, [html.unescape(t) if "&" in t else t for t in texts]
+        texts = [bytes(parts[0])]
+        for values, _ in columns:  # each distinct value and a new line, from Arrow's string buffer
+            lines = pc.binary_join_element_wise(pc.unique(pc.drop_null(values)), "", "\n")
+            texts.append(bytes(_buffer_text(lines)))
+        return self._parts, [html.unescape(t.decode()) if b"&" in t else t for t in texts]
 
     def close(self, sheets: list[tuple[str, int]]) -> Path:
         """Finish the workbook with ``[(sheet name, part number), ...]`` in that order (every
