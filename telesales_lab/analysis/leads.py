@@ -771,8 +771,10 @@ class LeadModel:
         base = train[~is_last] if len(self.train_months_) >= 2 else train
         # a feature with one value (or none) in the fitted months says nothing: no tree can
         # split on it, so leaving it out gives the same trees without binning it and carrying
-        # it through every iteration (a month's history features before any history)
-        self.features_ = [f for f in self.features_ if base[f].nunique(dropna=False) > 1]
+        # it through every iteration (a month's history features before any history); with
+        # none varied, the model is a constant, fitted on the features with a value
+        self.features_ = [f for f in self.features_ if base[f].nunique(dropna=False) > 1] or \
+            [f for f in self.features_ if base[f].notna().any()]
         self.categories_ = {f: list(base[f].cat.categories) for f in self.features_
                             if isinstance(base[f].dtype, pd.CategoricalDtype)}
         rows, y, w = _binary_rows(base)
@@ -1278,4 +1280,5 @@ def _reasons(model: LeadModel, feats: pd.DataFrame, lang: str, contrib: pd.DataF
             parts.append(pd.Series(words, dtype=object) + sep + pd.Series(shown, dtype=object).astype(str)
                          + " (" + pd.Series(way, dtype=object) + ")")
     joint = "；" if lang == "zh" else "; "
-    return pd.Series((parts[0] + joint + parts[1]).to_numpy(), index=feats.index, dtype="string")
+    reason = parts[0] if len(parts) == 1 else parts[0] + joint + parts[1]  # one, with a one-feature model
+    return pd.Series(reason.to_numpy(), index=feats.index, dtype="string")

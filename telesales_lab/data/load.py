@@ -50,8 +50,8 @@ from telesales_lab.data.schema import (FALSE_WORDS, REQUIRED_TABLES, TABLE_ORDER
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 MAX_ROWS_SHOWN = 5
-_CACHE_FORMAT = 4  # 2: transcripts masked before caching; 3: the outcome vocabulary gained "service";
-# 4: Arrow IPC files instead of Parquet
+_CACHE_FORMAT = 5  # 2: transcripts masked before caching; 3: the outcome vocabulary gained "service";
+# 4: Arrow IPC files instead of Parquet; 5: with each category column's levels
 #: Try :func:`read_csv_typed` first for CSV files (False: always the full path; for
 #: comparisons and benchmarks).
 FAST_PATH = True
@@ -749,16 +749,29 @@ def _read_cache(key: str) -> dict | None:
         return None
     try:
         info = json.loads(meta.read_text(encoding="utf-8"))
-        tables = {t: _read_ipc(folder / f"{t}.arrow") for t in info["tables"]}
+        tables = {t: _read_ipc(folder / f"{t}.arrow", info["categories"][t]) for t in info["tables"]}
     except Exception:  # a damaged cache is ignored and rebuilt
         return None
     return {"tables": tables, "files": info["files"]}
 
 
-def _read_ipc(path: Path) -> pd.DataFrame:
+def _read_ipc(path: Path, categories: dict) -> pd.DataFrame:
+    """A cached table, its category columns with the levels they were written with (Arrow
+    keeps no levels for a column without values, such as a table with no rows)."""
     import pyarrow.feather as feather
 
-    return feather.read_table(path, memory_map=True).to_pandas()
+    frame = feather.read_table(path, memory_map=True).to_pandas()
+    for col, (levels, ordered) in categories.items():
+        dtype = pd.CategoricalDtype(levels, ordered=ordered)
+        if frame[col].dtype != dtype:
+            frame[col] = pd.Categorical(frame[col], dtype=dtype)
+    return frame
+
+
+def _categories(frame: pd.DataFrame) -> dict:
+    """Each category column's levels and order, for :func:`_read_ipc`."""
+    return {col: [frame[col].cat.categories.tolist(), bool(frame[col].cat.ordered)]
+            for col in frame.columns if isinstance(frame[col].dtype, pd.CategoricalDtype)}
 
 
 def _write_cache(key: str, tables: dict[str, pd.DataFrame], files: dict[str, str]) -> None:
@@ -769,7 +782,9 @@ def _write_cache(key: str, tables: dict[str, pd.DataFrame], files: dict[str, str
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
         for t, frame in tables.items():
             frame.to_feather(tmp / f"{t}.arrow", compression="uncompressed")
-        (tmp / "meta.json").write_text(json.dumps({"tables": list(tables), "files": files}), encoding="utf-8")
+        categories = {t: _categories(frame) for t, frame in tables.items()}
+        (tmp / "meta.json").write_text(json.dumps({"tables": list(tables), "files": files, "categories": categories}),
+                                       encoding="utf-8")
         os.replace(tmp, root / key) if not (root / key).exists() else shutil.rmtree(tmp)
     except (OSError, ValueError, TypeError, NotImplementedError):  # Arrow's errors derive from these
         if tmp is not None:

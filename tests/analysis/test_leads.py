@@ -283,3 +283,17 @@ def test_a_feature_with_one_value_is_left_out_and_changes_nothing(demo, scored):
     assert not {"region_code", "empty_field"} & set(wide_model.features_)
     assert wide_model.features_ == model.features_
     pd.testing.assert_frame_equal(score_leads(widened, MONTH, model=wide_model), scored)
+
+
+def test_a_model_of_one_feature_gives_one_reason(demo):
+    """Where one feature varies in the fitted months, the model has one feature and each
+    reason names it once (no second, empty reason)."""
+    from telesales_lab.analysis.leads import _reasons
+
+    data, _, model = demo
+    feats = lead_features(data, MONTH).head(3)
+    contrib = pd.DataFrame({"customer_class": [0.5, -0.2, 0.1]}, index=feats.index)
+    reasons = _reasons(model, feats, "en", contrib)
+    assert not reasons.str.contains(";").any()
+    assert reasons.str.startswith("customer class: ").all()
+    assert reasons.iloc[0].endswith("(raises)") and reasons.iloc[1].endswith("(lowers)")

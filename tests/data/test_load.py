@@ -281,14 +281,21 @@ def test_manager_must_be_a_known_person(tmp_path):
         "reps.csv: column 'manager_id': must reference an existing reps.rep_id [rows 3] e.g. 'L9'")
 
 
-def test_cached_copy_gives_back_the_same_tables(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["demo", "thin"])
+def test_cached_copy_gives_back_the_same_tables(tmp_path, monkeypatch, kind):
     """The typed cache (Arrow IPC files) holds every table with its types: categories with their
-    levels, Arrow strings, timestamps and nullable numbers come back equal."""
+    levels (also in a table with no rows, where Arrow keeps none), Arrow strings, timestamps and
+    nullable numbers come back equal."""
+    from thin_data import thin_tables
+
     from telesales_lab.data import load
     from telesales_lab.data.demo import write_demo
 
     folder = tmp_path / "demo"
-    write_demo(folder, seed=3, n_teams=2, n_customers=300, n_calls=3000, months=2)
+    if kind == "demo":
+        write_demo(folder, seed=3, n_teams=2, n_customers=300, n_calls=3000, months=2)
+    else:  # no orders, feedback or assessments: empty tables
+        write_tables(folder, thin_tables(assessments="none", feedback="none", orders="none"))
     monkeypatch.setenv("TELESALES_CACHE_DIR", str(tmp_path / "cache"))
     fresh = load_dataset(folder, cache=False)
     load_dataset(folder)  # writes the cache
