@@ -8,7 +8,7 @@ The functions notebooks use are re-exported here and imported on first use, so t
     tl.funnel(data, "2026-10", by="team")
 """
 
-from importlib import import_module
+from telesales_lab import lazy
 
 __version__ = "0.1.0"
 
@@ -47,14 +47,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'telesales_lab' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS, __all__)

@@ -237,7 +237,7 @@ class _Publisher:
         self.book = WorkbookWriter(folder / f"{month}_tables.xlsx")
         self.tables: dict[Path, dict] = {}  # table file -> what its sheet holds
         self.scan = None
-        self.book_hits: list = []  # the scan's hits in the sheets' XML, as they are written
+        self.book_hits: list = []  # the scan's hits in the sheets' text, as they are written
 
     def start_scan(self, data, template_text: str) -> None:
         """Build what the privacy scan looks for (reads the whole customers table)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "telesales_lab"
 
 #: layer of each top-level part; a module may import its own layer (without cycles) or a lower one
-LAYERS = {"exceptions": 0, "labels": 0, "config": 0, "data": 1, "analysis": 2, "present": 3, "report": 4, "cli": 4}
+LAYERS = {"exceptions": 0, "labels": 0, "config": 0, "lazy": 0, "data": 1, "analysis": 2, "present": 3, "report": 4, "cli": 4}
 
 
 def _modules() -> dict[str, Path]:

@@ -44,6 +44,8 @@ How the score is made
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -541,12 +543,6 @@ def _binary_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return rows, y, w
 
 
-def _binary(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """:func:`_binary_rows` as a frame of the rows, the labels and the weights."""
-    rows, y, w = _binary_rows(frame)
-    return frame.iloc[rows].reset_index(drop=True), y, w
-
-
 # ----------------------------------------------------------------------------- the models
 def _one_thread():
     """Fit and predict the boosting model in one thread: its data are small, so spreading a
@@ -580,7 +576,8 @@ def _weighted_bin_edges(col: np.ndarray, max_bins: int, sample_weight: np.ndarra
     values, w = values[w != 0], w[w != 0]
     order = np.argsort(values)
     values, w = values[order], w[order]
-    if len(np.unique(values)) <= max_bins:  # edges between the distinct values: no percentiles
+    distinct_values = int((values[1:] != values[:-1]).sum()) + 1 if len(values) else 0  # sorted: no second sort
+    if distinct_values <= max_bins:  # edges between the distinct values: no percentiles
         return _find_binning_thresholds(col, max_bins, sample_weight=sample_weight)
     percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
     edges = np.asarray(_weighted_percentile(values, w, percentiles, average=True), dtype=np.float64)
@@ -591,15 +588,11 @@ def _weighted_bin_edges(col: np.ndarray, max_bins: int, sample_weight: np.ndarra
     return edges
 
 
-_BOOSTER = []
-
-
+@functools.cache
 def _booster_classes():
     """scikit-learn's ``HistGradientBoostingClassifier`` and its bin mapper with one change: the
     weighted bin edges of each number column come from :func:`_weighted_bin_edges` (the same
     edges, from one sort per column). Made on first use, as scikit-learn is imported lazily."""
-    if _BOOSTER:
-        return _BOOSTER[0]
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
 
@@ -629,8 +622,7 @@ def _booster_classes():
                 self._bin_mapper = Mapper(**self._bin_mapper.get_params())
             return super()._bin_data(X, *args, **kwargs)
 
-    _BOOSTER.append((Booster, Mapper))
-    return _BOOSTER[0]
+    return Booster, Mapper
 
 
 class _LeafPaths:

@@ -532,7 +532,7 @@ def load_policy(path: str | os.PathLike | None = None) -> dict:
     """
     files = [default_policy_path()] + ([Path(path)] if path is not None else [])
     try:  # the same files, unchanged (name, size, modification time): the policy built before
-        key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+        key = tuple((str(f.resolve()), st.st_size, st.st_mtime_ns) for f in files for st in [f.stat()])
     except OSError:
         key = None
     if key is not None and key in _LOADED:

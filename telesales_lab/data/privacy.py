@@ -569,10 +569,10 @@ def _xlsx_texts(path: Path) -> list[str | bytes]:
     """The XML parts of a workbook, entities decoded (a part without entities stays the
     UTF-8 bytes it is, once known to be valid)."""
     with zipfile.ZipFile(path) as book:
-        return [xml_text(book.read(name)) for name in book.namelist() if name.endswith((".xml", ".rels"))]
+        return [_xml_text(book.read(name)) for name in book.namelist() if name.endswith((".xml", ".rels"))]
 
 
-def xml_text(raw: bytes) -> str | bytes:
+def _xml_text(raw: bytes) -> str | bytes:
     """The searchable text of one XML part: entities decoded (a part without entities stays
     the UTF-8 bytes it is, once known to be valid)."""
     try:
@@ -618,12 +618,6 @@ def _targets(data, template_text: str) -> _Targets:
                   params=(digest,))
 
 
-def prepare_scan(data, *, template_text: str = "") -> None:
-    """Build what :func:`scan_outputs` looks for in ``data`` ahead of the scan (kept on the data
-    set), so a report can do it while its notebooks run."""
-    _targets(data, template_text)
-
-
 def scan_outputs(folder, data, *, template_text: str = "") -> list[Finding]:
     """Every customer phone number or name found in the files under ``folder``.
 
@@ -653,7 +647,7 @@ class OutputScan:
     notebook's outputs while the next ones run.
 
     :meth:`scan` reads the files named; :meth:`find` and :meth:`record` take a file's text
-    from whoever writes it (a workbook's sheets, from their XML, as each is written); and
+    from whoever writes it (a workbook's sheets, as each is written); and
     :meth:`finish` reads every file under ``folder`` not read yet or changed since (size or
     modification time), then returns all the findings, in file order. A file is read at most
     once while it stays the same.

@@ -157,8 +157,7 @@ def _sheet_parts(frame: pd.DataFrame, columns: list | None = None):
         + (f"<cols>{cols}</cols>" if cols else "")
         + f'<sheetData><row r="1">{header}</row>'
     ).encode()
-    if len(rows):
-        yield _buffer_text(rows)
+    yield _buffer_text(rows)
     yield b"</sheetData></worksheet>"
 
 
@@ -193,7 +192,7 @@ def write_workbook(sheets: list[tuple[str, pd.DataFrame]], path) -> Path:
         raise ValueError("a workbook needs at least one sheet")
     book = WorkbookWriter(path)
     try:
-        parts = [book.add(frame)[0] for _, frame in sheets]
+        parts = [book.add(frame, text=False)[0] for _, frame in sheets]
         return book.close([(name, part) for (name, _), part in zip(sheets, parts)])
     finally:
         book.discard()
@@ -214,11 +213,11 @@ class WorkbookWriter:
         self._book: zipfile.ZipFile | None = None
         self._parts = 0
 
-    def add(self, frame: pd.DataFrame) -> tuple[int, list[str | bytes]]:
-        """Write ``frame``'s sheet; returns its part number (for :meth:`close`) and its text:
-        the header row's XML, then each column's distinct cell texts one a line, entities
-        decoded (what a search of the sheet's XML can find, each value once), as UTF-8 bytes
-        or, where entities were decoded, as ``str``."""
+    def add(self, frame: pd.DataFrame, text: bool = True) -> tuple[int, list[str | bytes] | None]:
+        """Write ``frame``'s sheet; returns its part number (for :meth:`close`) and, with
+        ``text``, its text: the header row's XML, then each column's distinct cell texts one a
+        line, entities decoded (what a search of the sheet's XML can find, each value once), as
+        UTF-8 bytes or, where entities were decoded, as ``str``."""
         import html
 
         import pyarrow.compute as pc
@@ -232,6 +231,8 @@ class WorkbookWriter:
         with self._book.open(f"xl/worksheets/sheet{self._parts}.xml", "w", force_zip64=large) as sheet:
             for part in parts:
                 sheet.write(part)
+        if not text:
+            return self._parts, None
         texts = [bytes(parts[0])]
         for values, _ in columns:  # each distinct value and a new line, from Arrow's string buffer
             lines = pc.binary_join_element_wise(pc.unique(pc.drop_null(values)), "", "\n")

@@ -7,7 +7,7 @@ Each chart's module is imported on first use, so a page pulls in only what its o
 need (the call-outcomes page never loads the script-ranking models behind their charts).
 """
 
-from importlib import import_module
+from telesales_lab import lazy
 
 #: public name -> module of this package that defines it
 _EXPORTS = {
@@ -34,14 +34,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS, __all__)
