@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-from telesales_lab.config import REPORTS_DIR
+from telesales_lab.config import CACHE_ENV, REPORTS_DIR, cache_dir
 from telesales_lab.exceptions import ParameterError, ReportError
 from telesales_lab.labels import check_lang, has, t
 
@@ -1001,7 +1001,9 @@ def run_report(data_dir, month: str, out=REPORTS_DIR, lang: str = "en", progress
 
     check_lang(lang)
     month = str(parse_month(month))
-    env = {}
+    # the kernels run in the report's build folder: a relative cache folder would be one of
+    # their own there (a cold load each, and the typed data set inside the report)
+    env = {CACHE_ENV: str(cache_dir().absolute())}
     if policy is not None:
         from telesales_lab.data.policy import POLICY_ENV, load_policy
 

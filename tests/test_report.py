@@ -274,6 +274,25 @@ def test_notebooks_share_a_kernel_but_not_a_namespace(small_data, tmp_path):
                           coaching=False, jobs=1)
 
 
+@pytest.mark.slow
+def test_a_relative_cache_folder_is_the_callers_not_one_in_the_report(small_data, tmp_path, monkeypatch):
+    """The kernels run in the report's build folder: a relative $TELESALES_CACHE_DIR must still
+    name the caller's folder, or each kernel loads the data cold and writes the typed data set,
+    customers included, into the report."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELESALES_CACHE_DIR", "cache")
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    _notebook(nbdir / "a.ipynb", "from telesales_lab.config import cache_dir\n"
+              "io.load_dataset(data_dir)\n"
+              "open('cache.txt', 'w').write(str(cache_dir().resolve()))")
+    folder = report.run_report(small_data, MONTH, out=tmp_path / "reports", progress=False,
+                               notebooks=["a.ipynb"], notebooks_dir=nbdir, coaching=False, jobs=1)
+    assert (folder / "cache.txt").read_text() == str((tmp_path / "cache").resolve())
+    assert any((tmp_path / "cache").iterdir())  # the caller's load wrote the typed copy there
+    assert sorted(p.name for p in folder.iterdir()) == ["a.html", "a.ipynb", "cache.txt", "index.html"]
+
+
 def test_kernel_groups_name_report_notebooks():
     named = [n for group in report.KERNEL_GROUPS for n in group]
     assert sorted(named) == sorted(report.NOTEBOOKS) and len(set(named)) == len(named)
