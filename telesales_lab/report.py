@@ -87,6 +87,9 @@ KERNEL_GROUPS = (
 #: training plans and targets its notebooks already computed; without it in the report, the
 #: packs are written by the calling process.
 PACKS_AFTER = "07_targets.ipynb"
+#: The index's headline is this notebook's saved table (the month's funnel against last month),
+#: the same numbers as the call outcomes page; without it in the report, computed anew.
+HEADLINE_TABLE = ("01_call_outcomes.ipynb", "funnel_change_total")
 #: What a report kernel runs before each notebook and before the packs: an empty namespace.
 _RESET = "get_ipython().run_line_magic('reset', '-f')\n"
 
@@ -712,12 +715,22 @@ h1{margin-bottom:.2rem} .meta{color:#555;margin-top:0} li{margin:.3rem 0}
 """
 
 
-def _headline(data, month: str, lang: str) -> str:
-    """The month's funnel against last month, as the index's first card."""
-    from telesales_lab.analysis import outcomes
+def _headline(data, month: str, lang: str, folder: Path | None = None) -> str:
+    """The month's funnel against last month, as the index's first card: the table the call
+    outcomes page saved under ``folder`` (:data:`HEADLINE_TABLE`), else computed."""
     from telesales_lab.present import summaries
 
-    return summaries.outcomes_top(outcomes.funnel_change(data, month, by=None), lang).data
+    notebook, name = HEADLINE_TABLE
+    saved = None if folder is None else folder / TABLES_DIR / f"{name}.parquet"
+    if saved is not None and saved.is_file() and _table_meta(saved).get("notebook") == notebook:
+        import pandas as pd
+
+        change = pd.read_parquet(saved)
+    else:
+        from telesales_lab.analysis import outcomes
+
+        change = outcomes.funnel_change(data, month, by=None)
+    return summaries.outcomes_top(change, lang).data
 
 
 def _write_index(folder: Path, month: str, lang: str, data_dir: Path, notebooks: list[dict],
@@ -1058,7 +1071,7 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
         template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
         with ThreadPoolExecutor(1) as pool:
             # one worker, in order: what the scan looks for, then each notebook's tables and files as
-            # the kernels finish them (and the coaching packs); the index's headline meanwhile
+            # the kernels finish them (and the coaching packs)
             jobs_done = [pool.submit(publisher.start_scan, data, template)] if privacy_check else []
 
             def written(source):
@@ -1072,18 +1085,16 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
                 if coaching and not runner.packs_wanted else None
             if packs_done is not None:
                 written(None)
-            headline = pool.submit(_headline, data, month, lang)
             try:
                 results = runner.run()
             except BaseException:
-                for job in [packs_done, headline, *jobs_done]:
+                for job in [packs_done, *jobs_done]:
                     if job is not None:
                         job.cancel()  # leaving the pool waits for a job already started
                 raise
             packs = packs_done.result() if packs_done is not None else (runner.packs or [])
             for job in jobs_done:
                 job.result()  # a failure there is the report's failure
-            headline = headline.result()
         run = [results[s.name] for s in sources]
 
         step = time.perf_counter()
@@ -1097,6 +1108,7 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
 
         shutil.rmtree(tmp / ".logs", ignore_errors=True)
         shutil.rmtree(tmp / ".runtime", ignore_errors=True)
+        headline = _headline(data, month, lang, tmp)
         _write_index(tmp, month, lang, data_dir, run, workbook, sheets, packs, data.reps, headline=headline)
 
         if privacy_check:

@@ -125,6 +125,23 @@ def test_report_writes_every_file_and_nothing_else(built):
 
 
 @pytest.mark.slow
+def test_index_headline_is_the_call_outcomes_table(built):
+    """The index reads the call outcomes page's saved funnel change: the same card as one computed
+    from the data set (the Styler's random table id aside)."""
+    from telesales_lab.data.load import load_dataset
+
+    folder = built["folder"]
+    assert report._table_meta(folder / "tables" / "funnel_change_total.parquet")["notebook"] == \
+        report.HEADLINE_TABLE[0]
+    uid = re.compile(r"T_[0-9a-f]{5}")
+    saved = report._headline(None, MONTH, "zh", folder)
+    computed = report._headline(load_dataset(built["data"]), MONTH, "zh")
+    assert uid.sub("T_", saved) == uid.sub("T_", computed)
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert uid.sub("T_", saved) in uid.sub("T_", index)
+
+
+@pytest.mark.slow
 def test_injected_parameters_are_exactly_the_four(built):
     folder, data = built["folder"], built["data"]
     expected = {"data_dir": str(Path(data).resolve()), "month": MONTH, "lang": "zh", "output_dir": "."}
