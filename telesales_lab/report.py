@@ -362,16 +362,23 @@ def _import_runner() -> None:
     """Import what running the notebooks needs in this thread, before the report's worker thread
     starts importing what it needs: two threads importing modules of one package at once can
     get each other's half-initialised modules (``cannot import name 'AsyncKernelManager' from
-    partially initialized module 'jupyter_client.manager'``)."""
+    partially initialized module 'jupyter_client.manager'``).
+
+    What the worker runs is imported here too, so that the page exporter (nbconvert, its
+    templates and filters) can be imported by this thread when the first page is written,
+    while the kernels work, instead of before they start: the two threads then import
+    nothing at the same time."""
+    import ahocorasick_rs  # noqa: F401
     import nbclient  # noqa: F401
     import nbclient.exceptions  # noqa: F401
     import nbformat  # noqa: F401
     import papermill.iorw  # noqa: F401
     import papermill.parameterize  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
 
+    import telesales_lab.data.privacy  # noqa: F401
     import telesales_lab.present.page_style  # noqa: F401
-
-    _html_exporter()
+    import telesales_lab.present.workbook  # noqa: F401
 
 
 def default_notebooks_dir() -> Path:

@@ -100,6 +100,8 @@ _CLOSE = {'" t="inlineStr"><is><t xml:space="preserve">': "</t></is></c>"}
 
 
 def _display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
 
 
