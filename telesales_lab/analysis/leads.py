@@ -1002,8 +1002,13 @@ def _segment_table(train: pd.DataFrame, column: str | None, prior: float) -> dic
 def _segment_predict(seg: dict, features: pd.DataFrame) -> np.ndarray:
     if seg["column"] is None:
         return np.full(len(features), seg["overall"])
-    level = features[seg["column"]].astype("string")
-    return level.map(seg["rates"]).astype("float64").fillna(seg["overall"]).to_numpy()
+    col = features[seg["column"]]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # each level's rate once, then by the codes
+        rate = pd.Series(col.cat.categories.astype("string")).map(seg["rates"]).astype("float64") \
+            .fillna(seg["overall"]).to_numpy()
+        codes = np.asarray(col.cat.codes)
+        return np.where(codes >= 0, rate[np.maximum(codes, 0)] if len(rate) else seg["overall"], seg["overall"])
+    return col.astype("string").map(seg["rates"]).astype("float64").fillna(seg["overall"]).to_numpy()
 
 
 def fit_lead_model(data, month: str, policy=None, **options) -> LeadModel:
