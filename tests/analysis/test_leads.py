@@ -297,3 +297,23 @@ def test_a_model_of_one_feature_gives_one_reason(demo):
     assert not reasons.str.contains(";").any()
     assert reasons.str.startswith("customer class: ").all()
     assert reasons.iloc[0].endswith("(raises)") and reasons.iloc[1].endswith("(lowers)")
+
+
+def test_segment_rates_by_level_codes_equal_a_map_of_the_level_texts():
+    """A category column's rate per level, spread by its codes: the same numbers as mapping
+    each row's level text; a missing level, a level without a rate and a column whose
+    categories are all unseen take the overall rate."""
+    from telesales_lab.analysis.leads import _segment_predict
+
+    rates = pd.Series([0.30, 0.05], index=pd.Index(["甲", "b"], dtype="string"))
+    seg = {"column": "c", "rates": rates, "overall": 0.1}
+    rng = np.random.default_rng(3)
+    values = rng.choice(np.array(["甲", "b", "z", None], dtype=object), 500)
+    for categories in (["甲", "b", "z"], ["z", "b", "甲"], ["z"], []):
+        keep = [v if v in categories else None for v in values]
+        frame = pd.DataFrame({"c": pd.Categorical(keep, categories=categories)})
+        mapped = frame["c"].astype("string").map(rates).astype("float64").fillna(0.1).to_numpy()
+        assert np.array_equal(_segment_predict(seg, frame), mapped)
+    text = pd.DataFrame({"c": pd.array(values, dtype="string")})
+    assert np.array_equal(_segment_predict(seg, text),
+                          text["c"].map(rates).astype("float64").fillna(0.1).to_numpy())
