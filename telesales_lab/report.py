@@ -286,7 +286,7 @@ class _Publisher:
             shown, truncated = _sheet_frame(meta, frame, self.lang)
             part, texts = self.book.add(shown)
             if self.scan is not None:  # the table as read here is the file's content: no second read
-                self.scan.record(path, self.scan.find(table_texts(table)), sign)
+                self.scan.record(path, self.scan.find(table_texts(table, frame)), sign)
                 self.book_hits += self.scan.find(texts)
             self.tables[path] = {"sign": sign, "meta": meta, "part": part, "rows": len(frame),
                                  "truncated": truncated,
@@ -456,11 +456,12 @@ class _Runner:
     """
 
     def __init__(self, sources: list[Path], params: dict, workdir: Path, final: Path, jobs: int, say,
-                 env: dict | None = None, packs: bool = False, written=None):
+                 env: dict | None = None, packs: bool = False, written=None, packs_written=None):
         self.sources, self.params, self.workdir, self.final = sources, params, workdir, final
-        #: called with each notebook's source once its files are written, and with None once
-        #: the coaching packs are
+        #: called with each notebook's source once its files are written
         self.written = written or (lambda source: None)
+        #: called once the coaching packs written in a kernel are
+        self.packs_written = packs_written or (lambda: None)
         self.env = dict(env or {})
         self.jobs, self.say = jobs, say
         self.done = 0
@@ -593,7 +594,7 @@ class _Runner:
                         self.say(f"[{self.done}/{len(self.sources)}] {source.name} … {seconds:.1f} s")
                         if self.packs_wanted and source.name == PACKS_AFTER:
                             await self.write_packs(kc)
-                            self.written(None)
+                            self.packs_written()
             finally:
                 if kc is not None:
                     kc.stop_channels()
@@ -1082,16 +1083,19 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
             jobs_done = [pool.submit(publisher.start_scan, data, template)] if privacy_check else []
 
             def written(source):
-                jobs_done.append(pool.submit(publisher.notebook, source) if source is not None
-                                 else pool.submit(publisher.files, tmp / "coaching"))
+                jobs_done.append(pool.submit(publisher.notebook, source))
 
-            runner = _Runner(sources, params, tmp, final, jobs, say, env, packs=coaching, written=written)
+            def packs_written():
+                jobs_done.append(pool.submit(publisher.files, tmp / "coaching"))
+
+            runner = _Runner(sources, params, tmp, final, jobs, say, env, packs=coaching, written=written,
+                             packs_written=packs_written)
             # the coaching packs: in a kernel after the notebooks whose results they reuse, else
             # written by this process while the kernels run the notebooks
             packs_done = pool.submit(_build_packs, data, month, tmp / "coaching", lang, say, policy) \
                 if coaching and not runner.packs_wanted else None
             if packs_done is not None:
-                written(None)
+                packs_written()
             try:
                 results = runner.run()
             except BaseException:

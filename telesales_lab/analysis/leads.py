@@ -194,7 +194,6 @@ def _panel(data) -> dict:
             # last connected call's rep in the month
             "rep_conn": last_known(coded(calls["rep_id"].where(connected), "rep_conn")),
         }, index=pd.MultiIndex.from_arrays([c_[starts], m_[starts]], names=["code", "month"]))
-        per["dials"] = per["dials"].astype("int64")
 
         orders = data.orders
         ok = is_kept_order(orders["status"])
@@ -272,20 +271,11 @@ def _text_dtype():
 
 def _positions(ids: pd.Index, values) -> np.ndarray:
     """Each value's position in the unique ids (-1 where absent or missing): ``get_indexer``
-    on the ids as text, with Arrow's hash lookup instead of one Python string per value."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    on the ids as text, with Arrow's hash lookup (the script cells' own) instead of one Python
+    string per value."""
+    from telesales_lab.analysis.ranking.cells import _positions as positions
 
-    def text(x):
-        a = pa.array(pd.array(np.asarray(x, dtype=object) if isinstance(x, np.ndarray) else x, dtype="string"))
-        a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
-        return a.cast(pa.large_string())
-
-    try:
-        keys, wanted = text(ids), text(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        return pd.Index(ids, dtype="string").get_indexer(pd.Index(values, dtype="string"))
-    return pc.index_in(wanted, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    return positions(values, ids).astype(np.intp, copy=False)
 
 
 def _before(panel: dict, codes: np.ndarray, month: int) -> np.ndarray:
@@ -988,13 +978,12 @@ def _segment_table(train: pd.DataFrame, column: str | None, prior: float) -> dic
     if column is None:
         return {"column": None, "rates": pd.Series(dtype=float), "overall": float(overall)}
     col = train[column]
-    if isinstance(col.dtype, pd.CategoricalDtype):  # by the level codes, then named and ordered by the levels' text
-        g = train[["connected", "sales"]].groupby(np.asarray(col.cat.codes)).sum()
-        g = g[g.index >= 0]
-        g.index = pd.Index(col.cat.categories.astype("string")[g.index.to_numpy()], dtype="string", name=column)
-        g = g.sort_index()
-    else:
-        g = train.groupby(col.astype("string"), dropna=True)[["connected", "sales"]].sum()
+    # a category column (the only kind _choose_segment tries): by the level codes, then named
+    # and ordered by the levels' text
+    g = train[["connected", "sales"]].groupby(np.asarray(col.cat.codes)).sum()
+    g = g[g.index >= 0]
+    g.index = pd.Index(col.cat.categories.astype("string")[g.index.to_numpy()], dtype="string", name=column)
+    g = g.sort_index()
     rates = (g["sales"] + prior * overall) / (g["connected"] + prior)
     return {"column": column, "rates": rates, "overall": float(overall)}
 
@@ -1193,7 +1182,7 @@ def _scenario(data, p: pd.Period, feats: pd.DataFrame) -> pd.Series:
     panel = _panel(data)
     rows = panel["rows"]
     idx = _before(panel, _positions(panel["ids"], feats["customer_id"]), _period_index(p))
-    last = pd.Series(_take(rows["last_scenario"].to_numpy(object), idx, None), index=feats.index, dtype="string")
+    last = _taken(rows["last_scenario"], idx).set_axis(feats.index)
     # leads never called: the scenario most customers' first call used (before the month)
     calls = data.calls
     past = calls[(calls["started_at"] < p.start_time).to_numpy(bool)]

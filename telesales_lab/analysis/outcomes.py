@@ -153,7 +153,7 @@ def _call_arrays(data, rows: np.ndarray) -> dict[str, np.ndarray]:
     ns = calls["started_at"].take(rows).to_numpy("datetime64[ns]")
     return {
         "connected": connected, "positive": positive, "sale": sale,
-        "duration": duration, "connected_duration": np.where(connected, duration, 0.0),
+        "connected_duration": np.where(connected, duration, 0.0),
         "revenue": revenue,
         "objection": _objection_codes(calls["objection"].take(rows).reset_index(drop=True)),
         "hour": (ns.astype("datetime64[h]").astype(np.int64) % 24).astype(np.int64),
@@ -205,10 +205,6 @@ class _Calls:
     @property
     def sale(self) -> np.ndarray:
         return self._arrays()["sale"]
-
-    @property
-    def duration(self) -> np.ndarray:
-        return self._arrays()["duration"]
 
     @property
     def connected_duration(self) -> np.ndarray:
@@ -455,9 +451,7 @@ def monthly_trend(data, end_month: str, months: int = 6) -> pd.DataFrame:
     periods = pd.period_range(end - (int(months) - 1), end, freq="M")
     # each month's sums over its own calls (kept per month: the funnels of the month and of
     # the month before are computed from the same arrays)
-    per_month = [_sums(calls, np.zeros(calls.n, dtype=np.int64), 1)
-                 for calls in [_month_calls(data, p, require=p == end) for p in periods]]
-    sums = {c: np.concatenate([m[c] for m in per_month]) for c in per_month[0]}
+    sums = pd.concat([_by_sums(data, p, None, require=p == end) for p in periods], ignore_index=True)
     return _frame({"month": pd.array([str(p) for p in periods], dtype="string")}, sums)
 
 

@@ -542,15 +542,17 @@ def _parquet_texts(path: Path) -> list[str]:
     return table_texts(pq.read_table(path, use_threads=False))
 
 
-def table_texts(table) -> list[str]:
+def table_texts(table, frame=None) -> list[str]:
     """What the scan reads of a Parquet file, from the Arrow table read from it: the schema,
-    the metadata and each column's distinct values (as ``str`` gives them, one a line)."""
+    the metadata and each column's distinct values (as ``str`` gives them, one a line).
+    ``frame``: the table as pandas, when the caller has converted it already."""
     import numpy as np
     import pandas as pd
 
     pieces = [str(table.schema)]
     pieces += [v.decode("utf-8", "ignore") for v in (table.schema.metadata or {}).values()]
-    frame = table.to_pandas(use_threads=False)
+    if frame is None:
+        frame = table.to_pandas(use_threads=False)
     for col in frame.columns:
         values = pd.unique(frame[col].dropna())
         if isinstance(values, np.ndarray) and values.dtype == np.float64:
@@ -690,9 +692,7 @@ class OutputScan:
             try:
                 texts = _output_texts(path)
             except Exception as exc:  # an unreadable output is itself a finding to look at
-                self._done[path] = sign
-                self._found[path] = [Finding(str(path.relative_to(self.folder)), "unreadable", "-",
-                                             type(exc).__name__, 1)]
+                self.record(path, [("unreadable", "-", type(exc).__name__, 1)], sign)
                 continue
             self.record(path, self.find(texts), sign)
 

@@ -114,7 +114,10 @@ def _widths(frame: pd.DataFrame, sample: int = 200) -> list[float]:
     present = head.notna().to_numpy()
     out = []
     for j, col in enumerate(frame.columns):
-        if pd.api.types.is_datetime64_any_dtype(head.dtypes.iloc[j]):  # dates without their midnight
+        dtype = head.dtypes.iloc[j]
+        # dates without their midnight, and narrow floats as they are (float32's 0.1, not
+        # the float64 0.10000000149011612 an object array would hold)
+        if pd.api.types.is_datetime64_any_dtype(dtype) or (dtype.kind == "f" and dtype.itemsize < 8):
             shown = head.iloc[:, j].dropna().astype(str).tolist()
         else:
             shown = [str(v) for v in cells[present[:, j], j]]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import numpy as np
@@ -255,15 +256,16 @@ class _Segmenter:
         return self.tk.lcut(clause, HMM=True)
 
 
-_SEGMENTER: list = []
+@functools.cache
+def _segmenter() -> _Segmenter:
+    """The one segmenter of the process (its dictionary grows with the clauses it has seen)."""
+    return _Segmenter()
 
 
 def _tokens(clause: str) -> list[str]:
     """Words of one clause: jieba's segmentation for Chinese, letters and digits for other text."""
     if _CJK.search(clause):
-        if not _SEGMENTER:
-            _SEGMENTER.append(_Segmenter())
-        return [w for w in _SEGMENTER[0].lcut(clause) if _WORD.search(w)]
+        return [w for w in _segmenter().lcut(clause) if _WORD.search(w)]
     return re.findall(r"\w+(?:'\w+)?", clause)
 
 

@@ -25,13 +25,7 @@ _EXPORTS = {
     "plot_coach_load": "training", "plot_effects": "training", "plot_team_gaps": "training",
 }
 
-__all__ = [
-    "setup", "font_path", "funnel_chart", "heatmap_chart", "trend_chart", "objection_chart", "followup_chart",
-    "grade_chart", "skill_heatmap", "skill_heatmaps", "team_radar", "kpi_trend_chart", "drift_chart", "plot_intervals",
-    "plot_allocation", "plot_phrases", "plot_team_gaps", "plot_coach_load", "plot_effects", "conversion_chart",
-    "show", "attainment_chart", "attainment_order", "experiment_chart", "lift_chart", "calibration_chart",
-    "score_distribution_chart", "importance_chart",
-]
+__all__ = list(_EXPORTS)
 
 
 __getattr__, __dir__ = lazy.exports(__name__, _EXPORTS, __all__)
