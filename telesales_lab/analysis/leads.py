@@ -683,10 +683,14 @@ class _LeafPaths:
 
 
 def _tree_sum(values: np.ndarray) -> np.ndarray:
-    """Per row of ``values`` (the baseline, then each tree's value), the sum added from left
-    to right, as scikit-learn's ``decision_function`` adds the trees to the baseline one by
-    one (a running sum: bit for bit the same numbers)."""
-    return np.cumsum(values, axis=1)[:, -1]
+    """Per column of ``values`` (rows: the baseline, then each tree's value), the sum added
+    from top to bottom, as scikit-learn's ``decision_function`` adds the trees to the baseline
+    one by one: bit for bit the same numbers. Whole rows at a time (contiguous), not a
+    cumulative sum across each column's values."""
+    total = values[0].copy()
+    for row in values[1:]:
+        total += row
+    return total
 
 
 class LeadModel:
@@ -862,8 +866,7 @@ class LeadModel:
             for i, (path, tree) in enumerate(zip(paths, trees)):
                 leaf[i] = path.leaf_of(xs, kb, fmap)
                 by_tree[i + 1] = path.values[leaf[i]]
-            value = np.ascontiguousarray(by_tree.T)  # rows x (baseline, trees)
-            total[lo:lo + nc] = _tree_sum(value)
+            total[lo:lo + nc] = _tree_sum(by_tree)
             for k, (j, rows) in enumerate(changes):
                 c = where[j]
                 new = np.full(nc, x_ref[c]) if rows is None else x[rows[lo:lo + nc], c]
@@ -895,7 +898,7 @@ class LeadModel:
                             xf[:, c] = new
                         v = tree.predict(xf, kb, fmap, 1)[r]
                     else:
-                        xr = xs[r]
+                        xr = np.take(xs, r, axis=0)  # a copy (take: faster than indexing rows)
                         xr[:, c] = new[r]
                         v = tree.predict(xr, kb, fmap, 1)
                     differs = v != by_tree[i + 1, r]
@@ -905,9 +908,9 @@ class LeadModel:
                 if swaps:
                     at = np.cumsum(hit) - 1  # row -> its place among the rows hit
                     h = np.flatnonzero(hit)
-                    vals = value[h]
+                    vals = np.take(by_tree, h, axis=1)  # (baseline, trees) x the rows hit
                     for i, r, v in swaps:
-                        vals[at[r], i + 1] = v
+                        vals[i + 1, at[r]] = v
                     out[h] = _tree_sum(vals)
                 totals[k][lo:lo + nc] = out
         return total, totals
