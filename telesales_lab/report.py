@@ -2,8 +2,10 @@
 
 ``telesales-lab report DATA_DIR --month YYYY-MM`` (or :func:`run_report`) does, in order:
 
-1. load and validate the data set once (:func:`telesales_lab.data.load.load_dataset`), which writes
-   the typed cache that every notebook then reads instead of the CSV files;
+1. start the kernels, and while they start, load and validate the data set once
+   (:func:`telesales_lab.data.load.load_dataset`), which writes the typed cache that every
+   notebook then reads instead of the CSV files (a bad data set shuts the kernels down and
+   leaves nothing behind);
 2. run the notebooks of :data:`NOTEBOOKS`, papermill injecting the parameters ``data_dir``,
    ``month``, ``lang`` and ``output_dir`` (nothing else: no secrets, no personal data), in
    ``jobs`` kernels side by side. Each kernel runs several notebooks one after another, its
@@ -90,6 +92,8 @@ PACKS_AFTER = "07_targets.ipynb"
 #: The index's headline is this notebook's saved table (the month's funnel against last month),
 #: the same numbers as the call outcomes page; without it in the report, computed anew.
 HEADLINE_TABLE = ("01_call_outcomes.ipynb", "funnel_change_total")
+#: The kernel the report starts before it knows the notebooks' own (almost always this one).
+_EARLY_KERNEL = "python3"
 #: What a report kernel runs before each notebook and before the packs: an empty namespace.
 _RESET = "get_ipython().run_line_magic('reset', '-f')\n"
 
@@ -469,6 +473,80 @@ class _Runner:
         #: write the coaching packs in the kernel that runs PACKS_AFTER; their file names, once written
         self.packs_wanted = packs and any(s.name == PACKS_AFTER for s in sources)
         self.packs: list[str] | None = None
+        #: the event loop the kernels live in, in a thread of its own (see :meth:`start`)
+        self.loop = None
+        self.thread = None
+        #: per lane, the kernel started by :meth:`start` (an asyncio task), until the lane takes it
+        self.early: dict = {}
+        self.logs: dict = {}  # per lane, the kernel's stderr file
+
+    def start(self) -> None:
+        """Start the kernels now, one per lane, while this process still loads and validates
+        the data set: a kernel takes a second or two to start and import what every notebook
+        needs, and the notebooks run only once :meth:`run` is called. The kernels live in an
+        event loop in a thread of their own; :meth:`close` shuts down whatever is left."""
+        import asyncio
+        import threading
+
+        lanes = min(self.jobs, len(self.groups([(s, None) for s in self.sources])))
+        if not lanes or self.loop is not None:
+            return
+        # what starting a kernel imports, imported by this thread before the loop's thread starts
+        # any: this thread goes on importing (the data set's modules) while the kernels start, and
+        # two threads importing one package at once can meet half-initialised modules
+        import jupyter_client.kernelspec  # noqa: F401
+        import jupyter_client.manager  # noqa: F401
+        try:
+            import psutil  # noqa: F401 (jupyter_client.localinterfaces imports it when connecting)
+        except ImportError:
+            pass
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="report-kernels", daemon=True)
+        self.thread.start()
+
+        async def launch():
+            for lane in range(lanes):
+                self.early[lane] = asyncio.ensure_future(self.start_kernel(_EARLY_KERNEL, lane, self.log(lane)))
+
+        asyncio.run_coroutine_threadsafe(launch(), self.loop).result()
+
+    def log(self, lane: int):
+        """The stderr file of the lane's kernels (``.logs/kernel-<lane>.stderr``)."""
+        if lane not in self.logs:
+            folder = self.workdir / ".logs"
+            folder.mkdir(exist_ok=True)
+            self.logs[lane] = open(folder / f"kernel-{lane}.stderr", "wb")
+        return self.logs[lane]
+
+    def close(self) -> None:
+        """Wait for the kernels' work to end (a cancelled run shuts its kernels down), shut
+        down the kernels started early that no lane took, and stop the loop's thread."""
+        import asyncio
+
+        if self.loop is not None:
+            async def finish():
+                others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()
+                          and t not in self.early.values()]
+                await asyncio.gather(*others, return_exceptions=True)
+                for task in self.early.values():
+                    try:
+                        km, kc = await task
+                    except BaseException:
+                        continue
+                    kc.stop_channels()
+                    await km.shutdown_kernel(now=True)
+                self.early.clear()
+
+            try:
+                asyncio.run_coroutine_threadsafe(finish(), self.loop).result()
+            finally:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self.thread.join()
+                self.loop.close()
+                self.loop = self.thread = None
+        for f in self.logs.values():
+            f.close()
+        self.logs.clear()
 
     async def write_packs(self, kc) -> None:
         """The coaching packs, in the kernel that has just run :data:`PACKS_AFTER`."""
@@ -559,47 +637,53 @@ class _Runner:
         from nbclient.exceptions import DeadKernelError
 
         km = kc = None
-        log = self.workdir / ".logs" / f"kernel-{lane}.stderr"
-        log.parent.mkdir(exist_ok=True)
-        with open(log, "wb") as err:
-            try:
-                while queue:
-                    for source, nb in queue.pop(0):
-                        kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
-                        started = time.perf_counter()
-                        if km is not None and km.kernel_name != kernel_name:
-                            kc.stop_channels()
-                            await km.shutdown_kernel(now=True)
-                            km = kc = None
-                        try:
-                            if km is None:
-                                km, kc = await self.start_kernel(kernel_name, lane, err)
-                            await self.fresh_namespace(kc, source, km.kernel_spec.language == "python")
-                            client = NotebookClient(nb, km=km, timeout=None, kernel_name=kernel_name,
-                                                    resources={"metadata": {"path": str(self.workdir)}})
-                            client.kc = kc  # the lane's client: nbclient neither starts nor stops it
-                            await client.async_execute()
-                        except ReportError:
-                            raise
-                        except Exception as exc:  # a cell error, a timeout, a dead or unstartable kernel
-                            detail = _error_of(nb, exc)
-                            if isinstance(exc, DeadKernelError) or (km is not None and not await km.is_alive()):
-                                err.flush()
-                                detail += _stderr_tail(log)
-                            raise ReportError(f"notebook {source.name} failed: {detail}") from None
-                        seconds = time.perf_counter() - started
-                        self.write(nb, source)
-                        self.written(source)
-                        self.done += 1
-                        self.say(f"[{self.done}/{len(self.sources)}] {source.name} … {seconds:.1f} s")
-                        if self.packs_wanted and source.name == PACKS_AFTER:
-                            await self.write_packs(kc)
-                            self.packs_written()
-            finally:
-                if kc is not None:
-                    kc.stop_channels()
-                if km is not None and km.has_kernel:
-                    await km.shutdown_kernel(now=True)  # also removes the connection file
+        err = self.log(lane)
+        log = Path(err.name)
+        try:
+            while queue:
+                for source, nb in queue.pop(0):
+                    kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
+                    started = time.perf_counter()
+                    if km is not None and km.kernel_name != kernel_name:
+                        kc.stop_channels()
+                        await km.shutdown_kernel(now=True)
+                        km = kc = None
+                    try:
+                        if km is None and lane in self.early:
+                            early = self.early.pop(lane)
+                            km, kc = await early  # a kernel that failed to start fails here
+                            if km.kernel_name != kernel_name:
+                                kc.stop_channels()
+                                await km.shutdown_kernel(now=True)
+                                km = kc = None
+                        if km is None:
+                            km, kc = await self.start_kernel(kernel_name, lane, err)
+                        await self.fresh_namespace(kc, source, km.kernel_spec.language == "python")
+                        client = NotebookClient(nb, km=km, timeout=None, kernel_name=kernel_name,
+                                                resources={"metadata": {"path": str(self.workdir)}})
+                        client.kc = kc  # the lane's client: nbclient neither starts nor stops it
+                        await client.async_execute()
+                    except ReportError:
+                        raise
+                    except Exception as exc:  # a cell error, a timeout, a dead or unstartable kernel
+                        detail = _error_of(nb, exc)
+                        if isinstance(exc, DeadKernelError) or (km is not None and not await km.is_alive()):
+                            err.flush()
+                            detail += _stderr_tail(log)
+                        raise ReportError(f"notebook {source.name} failed: {detail}") from None
+                    seconds = time.perf_counter() - started
+                    self.write(nb, source)
+                    self.written(source)
+                    self.done += 1
+                    self.say(f"[{self.done}/{len(self.sources)}] {source.name} … {seconds:.1f} s")
+                    if self.packs_wanted and source.name == PACKS_AFTER:
+                        await self.write_packs(kc)
+                        self.packs_written()
+        finally:
+            if kc is not None:
+                kc.stop_channels()
+            if km is not None and km.has_kernel:
+                await km.shutdown_kernel(now=True)  # also removes the connection file
 
     def write(self, nb, source: Path) -> None:
         import nbformat
@@ -640,6 +724,14 @@ class _Runner:
     def run(self) -> dict[str, dict]:
         import asyncio
 
+        if self.loop is not None:  # the kernels started early: their loop runs the notebooks
+            done = asyncio.run_coroutine_threadsafe(self.run_all(), self.loop)
+            try:
+                done.result()
+            except BaseException:
+                done.cancel()  # Ctrl-C here: the lanes shut their kernels down (close waits for them)
+                raise
+            return self.results
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -1047,34 +1139,52 @@ def run_report(data_dir, month: str, out=REPORTS_DIR, lang: str = "en", progress
 
     started = time.perf_counter()
     data_dir = Path(data_dir).resolve()
-    data = load_dataset(data_dir)
-    require_data(data.calls["started_at"], month)
-    say(f"[data] {data_dir.name}: {len(data.calls):,} calls loaded and validated … "
-        f"{time.perf_counter() - started:.1f} s")
 
-    out = Path(out)
+    def load():
+        data = load_dataset(data_dir)
+        require_data(data.calls["started_at"], month)
+        say(f"[data] {data_dir.name}: {len(data.calls):,} calls loaded and validated … "
+            f"{time.perf_counter() - started:.1f} s")
+        return data
+
+    out = Path(out).absolute()
+    made = [p for p in (out, *out.parents) if not p.exists()]  # removed again if nothing is published
     out.mkdir(parents=True, exist_ok=True)
     final = (out / month).resolve()
-    with month_lock(final.parent, month):
-        for line in recover(final.parent, month):
-            say(f"[recover] {line}")
-        _build_and_swap(data, data_dir, month, lang, sources, names, final, jobs, coaching,
-                        privacy_check, say, policy, env)
+    try:
+        with month_lock(final.parent, month):
+            for line in recover(final.parent, month):
+                say(f"[recover] {line}")
+            _build_and_swap(load, data_dir, month, lang, sources, names, final, jobs, coaching,
+                            privacy_check, say, policy, env)
+    except BaseException:
+        for folder in made:  # bad data, a busy month, a failed notebook: no empty folders left behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
     say(f"[done] {final / 'index.html'} … {time.perf_counter() - started:.1f} s")
     return final
 
 
-def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[Path], names: list[str],
+def _build_and_swap(load, data_dir: Path, month: str, lang: str, sources: list[Path], names: list[str],
                     final: Path, jobs: int, coaching: bool, privacy_check: bool, say, policy=None,
                     env: dict | None = None) -> None:
-    """Build the report in ``.<month>.tmp-…`` beside ``final`` and swap it in (under the lock)."""
+    """Build the report in ``.<month>.tmp-…`` beside ``final`` and swap it in (under the lock).
+
+    The kernels start first, in the build folder; ``load()`` then loads and validates the data
+    set while they start (a bad data set shuts them down and leaves nothing behind)."""
     tmp = final.with_name(f".{month}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir()  # mkdir (not mkdtemp) so the folder gets the user's usual permissions
-    publisher = None
+    publisher = runner = None
     try:
-        _defer_rfc3987_import()
-        _import_runner()
         params = dict(zip(PARAMETERS, (str(data_dir), month, lang, ".")))
+        _defer_rfc3987_import()
+        runner = _Runner(sources, params, tmp, final, jobs, say, env, packs=coaching)
+        runner.start()
+        data = load()
+        _import_runner()
         publisher = _Publisher(tmp, month, names, lang)
         template = "\n".join(s.read_text(encoding="utf-8") for s in sources)
         with ThreadPoolExecutor(1) as pool:
@@ -1088,8 +1198,7 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
             def packs_written():
                 jobs_done.append(pool.submit(publisher.files, tmp / "coaching"))
 
-            runner = _Runner(sources, params, tmp, final, jobs, say, env, packs=coaching, written=written,
-                             packs_written=packs_written)
+            runner.written, runner.packs_written = written, packs_written
             # the coaching packs: in a kernel after the notebooks whose results they reuse, else
             # written by this process while the kernels run the notebooks
             packs_done = pool.submit(_build_packs, data, month, tmp / "coaching", lang, say, policy) \
@@ -1103,6 +1212,8 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
                     if job is not None:
                         job.cancel()  # leaving the pool waits for a job already started
                 raise
+            finally:
+                runner.close()  # the kernels are down before their folder goes
             packs = packs_done.result() if packs_done is not None else (runner.packs or [])
             for job in jobs_done:
                 job.result()  # a failure there is the report's failure
@@ -1134,6 +1245,8 @@ def _build_and_swap(data, data_dir: Path, month: str, lang: str, sources: list[P
                 f"file(s) … {time.perf_counter() - step:.1f} s")
         _swap_in(tmp, final)
     except BaseException:
+        if runner is not None:
+            runner.close()
         if publisher is not None:
             publisher.discard()
         shutil.rmtree(tmp, ignore_errors=True)

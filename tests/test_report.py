@@ -320,7 +320,7 @@ def test_notebook_without_parameters_cell_is_refused(small_data, tmp_path):
     with pytest.raises(ReportError, match=r"plain\.ipynb has no cell tagged 'parameters'"):
         report.run_report(small_data, MONTH, out=tmp_path / "reports", progress=False,
                           notebooks=["plain.ipynb"], notebooks_dir=tmp_path, coaching=False)
-    assert list((tmp_path / "reports").iterdir()) == []
+    assert not (tmp_path / "reports").exists()  # the run made it, and took it away again
 
 
 def test_missing_notebook_bad_month_and_bad_data_write_nothing(small_data, tmp_path):
@@ -337,6 +337,36 @@ def test_missing_notebook_bad_month_and_bad_data_write_nothing(small_data, tmp_p
     with pytest.raises(DataValidationError, match=r"calls\.csv"):
         report.run_report(broken, MONTH, out=out, notebooks=[], notebooks_dir=tmp_path)
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_bad_data_shuts_down_the_kernels_started_while_it_loaded(small_data, tmp_path, monkeypatch):
+    """The kernels start before the data set is validated; a bad data set stops them, and
+    nothing is left: no report folder, no kernel process, no connection file."""
+    started = []
+    start_kernel = report._Runner.start_kernel
+
+    async def spy(self, *args, **kwargs):
+        km, kc = await start_kernel(self, *args, **kwargs)
+        started.append((km.provisioner.process.pid, Path(km.connection_file)))
+        return km, kc
+
+    monkeypatch.setattr(report._Runner, "start_kernel", spy)
+    _notebook(tmp_path / "a.ipynb", "x = 1")
+    _notebook(tmp_path / "b.ipynb", "y = 2")
+    broken = tmp_path / "broken"
+    shutil.copytree(small_data, broken)
+    (broken / "calls.csv").write_text("call_id\nC1\n", encoding="utf-8")
+    out = tmp_path / "reports" / "monthly"
+    with pytest.raises(DataValidationError, match=r"calls\.csv"):
+        report.run_report(broken, MONTH, out=out, progress=False, notebooks=["a.ipynb", "b.ipynb"],
+                          notebooks_dir=tmp_path, coaching=False, jobs=2)
+    assert len(started) == 2  # both lanes' kernels had started
+    for pid, connection in started:
+        with pytest.raises(ProcessLookupError):  # ended, and waited for
+            os.kill(pid, 0)
+        assert not connection.exists()
+    assert not (tmp_path / "reports").exists()
 
 
 def test_cli_report_errors_exit_2_without_traceback(small_data, tmp_path, capsys):
