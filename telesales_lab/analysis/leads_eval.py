@@ -298,6 +298,20 @@ def _permutation_importances(model, x: np.ndarray, y: np.ndarray, w: np.ndarray,
     return baseline - scores
 
 
+def reached_customers(data, month: str | pd.Period) -> pd.Index:
+    """The customers the centre's calls reached in ``month`` (any outcome but ``no_answer``),
+    each once, in the order of their first such call: whom the centre chose to reach, for
+    :func:`top_n_card`."""
+    from telesales_lab.data.monthly import _flags
+    from telesales_lab.data.periods import month_bounds
+
+    calls = data.calls
+    start, end = month_bounds(parse_month(month) if isinstance(month, str) else month)
+    t = calls["started_at"]
+    keep = ((t >= start) & (t < end)).to_numpy(bool) & ~_flags(calls["outcome"], ("no_answer",))
+    return pd.Index(calls["customer_id"][keep], name="customer_id").unique()
+
+
 def top_n_card(leads: pd.DataFrame, current: pd.Series) -> dict:
     """The numbers of the leads page's summary card.
 
@@ -317,7 +331,8 @@ def top_n_card(leads: pd.DataFrame, current: pd.Series) -> dict:
         the customers reached last month, scored for the coming month), ``scored``.
     """
     s = leads["score"].dropna().sort_values(ascending=False, kind="stable")
-    n = int(min(len(pd.Index(current).unique()), len(s)))
-    cur = leads.set_index("customer_id")["score"].reindex(pd.Index(current).unique()).dropna()
+    reached = pd.Index(current).unique()
+    n = int(min(len(reached), len(s)))
+    cur = leads.set_index("customer_id")["score"].reindex(reached).dropna()
     return {"n": n, "expected_top": float(s.head(n).sum()), "expected_current": float(cur.head(n).sum()),
             "scored": int(len(s))}
