@@ -129,3 +129,22 @@ def test_permutation_importance_equals_scikit_learns(demo):
                                random_state=4, sample_weight=w)
     np.testing.assert_array_equal(table.loc[model.features_, "importance_mean"].to_numpy(), r.importances_mean)
     np.testing.assert_array_equal(table.loc[model.features_, "importance_sd"].to_numpy(), r.importances_std)
+
+
+def test_reached_customers_and_the_summary_card(demo):
+    from telesales_lab.analysis.leads_eval import reached_customers, top_n_card
+
+    calls = demo.calls
+    month = str(calls["started_at"].max().to_period("M"))
+    # the plain definition: the month's calls that got an answer, each customer once, in call order
+    plain = calls.loc[(calls["started_at"].dt.to_period("M") == pd.Period(month, "M"))
+                      & (calls["outcome"].astype("string") != "no_answer"), "customer_id"]
+    reached = reached_customers(demo, month)
+    assert reached.equals(pd.Index(plain).unique()) and reached.is_unique and len(reached) > 0
+    leads = pd.DataFrame({"customer_id": [reached[0], reached[1], "K-never-reached", "K-unscored"],
+                          "score": [0.2, 0.4, 0.9, np.nan]})
+    card = top_n_card(leads, plain)  # the calls themselves, repeats and all, give the same card
+    assert card == top_n_card(leads, reached)
+    assert card["scored"] == 3 and card["n"] == 3
+    assert card["expected_top"] == pytest.approx(0.9 + 0.4 + 0.2)
+    assert card["expected_current"] == pytest.approx(0.2 + 0.4)
