@@ -27,6 +27,7 @@ from telesales_lab.data.periods import month_bounds, parse_month
 from telesales_lab.data.policy import resolve_policy
 from telesales_lab.data.schema import CONNECTED_OUTCOMES, CUSTOMER_CLASSES, POSITIVE_OUTCOMES, is_kept_order
 from telesales_lab.data.cache import cached
+from telesales_lab.data.keys import positions
 from telesales_lab.data.monthly import _flags
 
 #: tables that customer scores read (their cache key)
@@ -58,6 +59,17 @@ def _calls_by_customer(data) -> dict:
     return cached(data, "calls_by_customer", ("calls",), compute)
 
 
+def _customer_rows(data) -> dict:
+    """Each order's customer, and each customer of :func:`_calls_by_customer`, as a row of the
+    customers table (-1: not in it), looked up once (kept in ``data.cache``)."""
+    def compute():
+        ids = data.customers["customer_id"]
+        return {"orders": positions(data.orders["customer_id"], ids),
+                "calls": positions(_calls_by_customer(data)["ids"], ids)}
+
+    return cached(data, "customer_rows", ("calls", "customers", "orders"), compute)
+
+
 def _scores(data, month: str, policy: dict) -> pd.DataFrame:
     """Frequency, monetary, recency, potential and the composite score per customer.
 
@@ -74,16 +86,21 @@ def _compute_scores(data, month: str, policy: dict) -> pd.DataFrame:
     _, end = month_bounds(p)
     start = (p - (cfg["lookback_months"] - 1)).start_time
 
+    # customers, orders and calls meet on each customer's row in the customers table (its
+    # position, looked up once for every month), not on the id text
     cust = data.customers
-    known = cust.loc[cust["acquired_on"] < end, ["customer_id"]].reset_index(drop=True)
+    at = _customer_rows(data)
+    acquired = (cust["acquired_on"] < end).to_numpy(bool)
+    known = pd.DataFrame({"customer_id": cust["customer_id"][acquired].reset_index(drop=True),
+                          "row": np.flatnonzero(acquired)})
 
     orders = data.orders
-    ok = is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool)
-    past = orders.loc[ok, ["customer_id", "ordered_at", "amount"]]
-    last = past.groupby("customer_id", observed=True)["ordered_at"].max()
+    ok = is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool) & (at["orders"] >= 0)
+    past = orders.loc[ok, ["ordered_at", "amount"]].reset_index(drop=True)
+    past.insert(0, "row", at["orders"][ok])
+    last = past.groupby("row")["ordered_at"].max()
     window = past[past["ordered_at"] >= start]
-    agg = window.groupby("customer_id", observed=True).agg(frequency=("amount", "size"),
-                                                           monetary=("amount", "sum"))
+    agg = window.groupby("row").agg(frequency=("amount", "size"), monetary=("amount", "sum"))
 
     calls = data.calls
     cc = _calls_by_customer(data)
@@ -91,14 +108,15 @@ def _compute_scores(data, month: str, policy: dict) -> pd.DataFrame:
     n_ids = len(cc["ids"])
     called = np.bincount(cc["code"][in_win], minlength=n_ids) > 0
     ev = pd.DataFrame({"connected": np.bincount(cc["code"][in_win & cc["connected"]], minlength=n_ids),
-                       "positive": np.bincount(cc["code"][in_win & cc["positive"]], minlength=n_ids)},
-                      index=cc["ids"])[called]  # customers called in the window
-    total_conn = float(ev["connected"].sum())
+                       "positive": np.bincount(cc["code"][in_win & cc["positive"]], minlength=n_ids)})[called]
+    total_conn = float(ev["connected"].sum())  # customers called in the window, in the table or not
     base = float(ev["positive"].sum()) / total_conn if total_conn else 0.0
     k = float(cfg["potential_prior_calls"])
+    rows = at["calls"][called]
+    ev = ev[rows >= 0].set_axis(rows[rows >= 0])
 
-    out = known.join(agg, on="customer_id").join(ev, on="customer_id").join(last.rename("last_order"),
-                                                                             on="customer_id")
+    out = known.join(agg, on="row").join(ev, on="row").join(last.rename("last_order"), on="row") \
+        .drop(columns="row")
     out["frequency"] = out["frequency"].fillna(0).astype("int64")
     out["monetary"] = out["monetary"].fillna(0.0).astype("float64")
     conn = out["connected"].fillna(0).astype("float64")

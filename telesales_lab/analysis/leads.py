@@ -51,6 +51,7 @@ import pandas as pd
 
 from telesales_lab import labels
 from telesales_lab.data.cache import cached
+from telesales_lab.data.keys import positions
 from telesales_lab.data.monthly import _flags
 from telesales_lab.data.periods import parse_month
 from telesales_lab.data.policy import resolve_policy
@@ -268,13 +269,9 @@ def _text_dtype():
     return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow", dtype
 
 
-
 def _positions(ids: pd.Index, values) -> np.ndarray:
-    """Each value's position in the unique ids (-1 where absent or missing): ``get_indexer``
-    on the ids as text, with Arrow's hash lookup (the script cells' own) instead of one Python
-    string per value."""
-    from telesales_lab.analysis.ranking.cells import _positions as positions
-
+    """Each value's position in the unique ids (-1 where absent or missing):
+    :func:`telesales_lab.data.keys.positions`, as indices."""
     return positions(values, ids).astype(np.intp, copy=False)
 
 

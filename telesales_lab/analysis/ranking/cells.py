@@ -9,6 +9,7 @@ import pandas as pd
 from telesales_lab.data.schema import is_connected, is_kept_order
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.data.cache import cached
+from telesales_lab.data.keys import positions as _positions
 from telesales_lab.data.periods import in_month, in_window, parse_month, require_data
 
 
@@ -62,18 +63,6 @@ def _check_int(name, value, low):
 
 
 # ----------------------------------------------------------------------------- sufficient statistics
-def _positions(keys: pd.Series, index_values) -> np.ndarray:
-    """Position of each key in ``index_values`` (-1 if absent), through Arrow's hash lookup."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pa.array(pd.Series(keys).astype("string"))
-    if arr.type != pa.string():
-        arr = arr.cast(pa.string())
-    pos = pc.index_in(arr, value_set=pa.array(pd.Series(index_values, dtype="string"), type=pa.string()))
-    return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 #: Tables the window's calls are read from (the key of every result built on them).
 _WINDOW_TABLES = ("calls", "orders", "scripts")
 
