@@ -75,15 +75,19 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 #: Set in each report kernel's environment, so save_table can record who wrote a table.
 _NOTEBOOK_ENV = "TELESALES_REPORT_NOTEBOOK"
 _META_KEY = b"telesales_lab"
-#: Notebooks that read the same analyses, run one after another in one kernel (longest group
-#: first); a notebook named in none of them runs as a group of its own.
+#: Notebooks that read the same analyses, run one after another in one kernel; a notebook
+#: named in none of them runs as a group of its own. A kernel takes the next group when it
+#: is free: with two, the first group runs in one and the other two one after the other.
 #: The leads page's suggested scripts are the by-class script ranking, which the ranking page
 #: shows and the experiments page's script policy reads: the three share a kernel. The leads
-#: page goes first, so its long lead table is published while the other two run.
+#: page goes first, so its long lead table is published while the other two run. The call
+#: outcomes page runs before the skills group, not last: its tables are the largest sheets of
+#: the workbook, published while the other notebooks still run, and the coaching packs (a few
+#: files to scan) end the run instead.
 KERNEL_GROUPS = (
     ("09_leads.ipynb", "02_script_ranking.ipynb", "08_experiments.ipynb"),
-    ("03_skills_kpis.ipynb", "04_training_plan.ipynb", "07_targets.ipynb"),
     ("01_call_outcomes.ipynb",),
+    ("03_skills_kpis.ipynb", "04_training_plan.ipynb", "07_targets.ipynb"),
 )
 #: The kernel that ran this notebook then writes the coaching packs, from the skills, evaluation,
 #: training plans and targets its notebooks already computed; without it in the report, the

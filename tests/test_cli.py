@@ -93,6 +93,17 @@ def test_help_does_not_import_the_analyses():
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_the_command_exits_with_mains_code_and_flushes_its_output(tiny_dir, tmp_path):
+    """``python -m telesales_lab.cli`` (the console script's entry): the exit status is main's,
+    and what it printed reaches the pipe although the last garbage collections are skipped."""
+    ok = subprocess.run([sys.executable, "-m", "telesales_lab.cli", "validate", str(tiny_dir)],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0 and ok.stdout.strip(), ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "telesales_lab.cli", "validate", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
 def test_a_new_row_is_a_new_command(monkeypatch, capsys, tiny_dir):
     """Adding one row is all a command needs: parser, loading, call, formats."""
     def calls_per_rep(data, month):
