@@ -139,7 +139,7 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     active = pd.Index(sorted(callers & set(peers["rep_id"].tolist())), dtype="string")
     scores = score_skills(data, month, full)
     gaps = training._gaps(scores, data.reps, st)
-    plan_all = training.plan(data, month, policy=policy, scores=scores, lang=lang)
+    plan_all = training.plan(data, month, policy=policy, lang=lang)  # the training page's, remembered
     plan_all = plan_all[plan_all["rep_id"].isin(active)].reset_index(drop=True)
 
     # funnel and KPIs per rep, and the team's average over its planned reps with calls

@@ -427,6 +427,18 @@ def plan(data, month: str, rep_id: str | None = None, policy=None, *, scores=Non
     parse_month(month)
     full, st = training_settings(policy)
     _check_rep(data, rep_id, st)
+    if scores is None and rep_id is None:  # the month's plans from its own skill scores: the
+        # training page and the coaching packs ask for the same ones, so they are remembered
+        from telesales_lab.analysis.skills import _SKILL_TABLES
+        from telesales_lab.data.cache import cached
+
+        return cached(data, "training_plan", _SKILL_TABLES + ("training_catalog",),
+                      lambda: _plan(data, month, full, st, None, None, lang), month=month, policy=full,
+                      sections=("skills", "calibration", "training"), params=(lang,))
+    return _plan(data, month, full, st, scores, rep_id, lang)
+
+
+def _plan(data, month, full, st, scores, rep_id, lang) -> pd.DataFrame:
     sc = _scores(data, month, full, scores)
     gaps = _gaps(sc, data.reps, st)
     if rep_id is not None and not gaps["rep_id"].eq(rep_id).any():

@@ -511,3 +511,18 @@ def test_cluster_robust_fit_matches_statsmodels_exactly():
         df, q, t = len(np.unique(groups)) - 1, rng.uniform(0.5, 0.99), abs(rng.normal() * 3)
         assert special.stdtrit(df, q) == stats.t.ppf(q, df=df)
         assert special.stdtr(df, -t) == stats.t.sf(t, df=df)
+
+
+def test_the_months_plans_are_remembered_and_equal_those_from_given_scores(demo, demo_scores):
+    data = demo[1]
+    first = training.plan(data, MONTH)
+    assert first.equals(training.plan(data, MONTH, scores=demo_scores))  # the page's and the packs' plans agree
+    assert training.plan(data, MONTH).equals(first)
+    assert [key.name for key in data.cache.keys()].count("training_plan") == 1
+    first.loc[0, "skill"] = "changed"  # a caller's edit stays the caller's
+    assert not training.plan(data, MONTH).equals(first)
+    # another language or policy is another plan
+    assert not training.plan(data, MONTH, lang="zh").equals(training.plan(data, MONTH))
+    capped = {"training": {"coach_cap": 1}}
+    assert training.plan(data, MONTH, policy=capped).equals(training.plan(data, MONTH, policy=capped, scores=demo_scores))
+    assert [key.name for key in data.cache.keys()].count("training_plan") == 3
