@@ -132,12 +132,13 @@ def _panel(data) -> dict:
     objection, scenario and the rep of the last connected call.
     """
     def compute():
-        from telesales_lab.analysis.customers import _calls_by_customer
+        from telesales_lab.analysis.customers import _calls_by_customer, _customer_rows
 
         cust_ids = pd.Index(data.customers["customer_id"].astype("string"))
         calls = data.calls
         by_customer = _calls_by_customer(data)  # each call's customer as a code (shared with the classes)
-        seen = _positions(cust_ids, by_customer["ids"])
+        rows_of = _customer_rows(data)  # those codes and each order's customer as customers' rows (shared too)
+        seen = rows_of["calls"]
         code = np.where(by_customer["code"] >= 0, seen[np.maximum(by_customer["code"], 0)], -1)
         month = _month_index(calls["started_at"])
         t = _ns(calls["started_at"])
@@ -198,7 +199,7 @@ def _panel(data) -> dict:
 
         orders = data.orders
         ok = is_kept_order(orders["status"])
-        o = pd.DataFrame({"code": _positions(cust_ids, orders["customer_id"]),
+        o = pd.DataFrame({"code": rows_of["orders"],
                           "month": _month_index(orders["ordered_at"]), "amount": orders["amount"].to_numpy(float),
                           "t": _ns(orders["ordered_at"])})[ok]
         o = o[(o["code"] >= 0) & (o["month"] >= 0)]
