@@ -369,6 +369,39 @@ def test_bad_data_shuts_down_the_kernels_started_while_it_loaded(small_data, tmp
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.slow
+def test_a_notebook_of_another_kernel_replaces_the_kernel_started_early(small_data, tmp_path, monkeypatch):
+    """The report starts python3 kernels before it reads the notebooks' own kernel names; a
+    notebook naming another kernel gets that one, and the early kernel is shut down."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec("telesales-lab")
+    except NoSuchKernel:
+        pytest.skip("no 'telesales-lab' kernel spec (`make venv` installs it)")
+    started = []
+    start_kernel = report._Runner.start_kernel
+
+    async def spy(self, kernel_name, *args, **kwargs):
+        km, kc = await start_kernel(self, kernel_name, *args, **kwargs)
+        started.append((kernel_name, km.provisioner.process.pid))
+        return km, kc
+
+    monkeypatch.setattr(report._Runner, "start_kernel", spy)
+    nb = _notebook(tmp_path / "k.ipynb", "import sys\nopen('kernel.txt', 'w').write(repr(sys._xoptions))")
+    book = nbformat.read(nb, as_version=4)
+    book.metadata["kernelspec"] = {"name": "telesales-lab", "display_name": "telesales-lab", "language": "python"}
+    nbformat.write(book, nb)
+    folder = report.run_report(small_data, MONTH, out=tmp_path / "reports", progress=False, notebooks=["k.ipynb"],
+                               notebooks_dir=tmp_path, coaching=False, jobs=1)
+    assert "'frozen_modules': 'off'" in (folder / "kernel.txt").read_text()  # the named kernel's command line
+    assert (folder / "k.html").is_file()
+    assert [name for name, _ in started] == ["python3", "telesales-lab"]
+    for _, pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 def test_cli_report_errors_exit_2_without_traceback(small_data, tmp_path, capsys):
     assert main(["report", str(small_data), "--month", "2026-13", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
