@@ -402,6 +402,37 @@ def test_a_notebook_of_another_kernel_replaces_the_kernel_started_early(small_da
             os.kill(pid, 0)
 
 
+@pytest.mark.slow
+def test_ctrl_c_while_a_notebook_runs_shuts_the_kernels_down_and_leaves_nothing(small_data, tmp_path):
+    """Ctrl-C (SIGINT) in the middle of a notebook: the kernels, which run in a thread of their
+    own, are shut down, the build folder goes, and the command says "interrupted" (exit 130)."""
+    import signal
+    import time
+
+    _notebook(tmp_path / "slow.ipynb", "import os, time\nopen(os.path.join(os.path.dirname(os.getcwd()), "
+              "'kernel.pid'), 'w').write(str(os.getpid()))\ntime.sleep(120)")
+    out = tmp_path / "reports"
+    code = ("import sys\nfrom telesales_lab import report\n"
+            "try:\n"
+            f"    report.run_report({str(small_data)!r}, {MONTH!r}, out={str(out)!r}, progress=False,\n"
+            f"                      notebooks=['slow.ipynb'], notebooks_dir={str(tmp_path)!r}, coaching=False)\n"
+            "except KeyboardInterrupt:\n    print('interrupted', file=sys.stderr)\n    sys.exit(130)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    marker = out / "kernel.pid"
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), proc.stderr.read() if proc.poll() is not None else "the notebook never started"
+    time.sleep(0.2)  # the pid is written
+    kernel = int(marker.read_text())
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert "interrupted" in proc.stderr.read()
+    with pytest.raises(ProcessLookupError):
+        os.kill(kernel, 0)
+    assert sorted(p.name for p in out.iterdir()) == ["kernel.pid"]  # no build folder, no report, no lock
+
+
 def test_cli_report_errors_exit_2_without_traceback(small_data, tmp_path, capsys):
     assert main(["report", str(small_data), "--month", "2026-13", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
