@@ -66,6 +66,10 @@ REPORT_FACTOR = 2.0
 #: The full report, coaching packs included, within this many times (an empty papermill notebook +
 #: a bare pandas read of the same CSVs), both measured in the same run (issue 14).
 REPORT_X_FLOOR = 4.5
+#: Stages the targets are judged on (the table's names).
+EMPTY_STAGE = "floor: papermill, empty notebook"
+CSV_STAGE = "floor: pandas.read_csv"
+REPORT_STAGE = "report (notebooks, workbook, coaching packs)"
 SECONDS_PER_PACK = 0.5
 CORE_MEMORY_MB = 6 * 1024
 
@@ -195,19 +199,29 @@ class Bench:
             env["TELESALES_CACHE_DIR"] = str(cache)
         return env
 
+    def log(self, size: str, stage: str) -> Path:
+        """The stage's stderr file (``logs/<size>/<stage as a file name>.err``)."""
+        return self.logs / size / (re.sub(r"[^a-z0-9]+", "-", stage.lower()).strip("-") + ".err")
+
+    def failed(self, size: str, stage: str, measured: tuple) -> Result:
+        """Record a stage that exited with an error (``measured`` as :func:`measure` returns it)."""
+        seconds, peak, tree, cpu, code, _ = measured
+        log = self.log(size, stage)
+        res = Result(size, stage, seconds, peak, tree, cpu, ok=False, note=f"exit {code}: {_tail(log)}")
+        say(f"[{size}] {stage} FAILED (exit {code}); see {log}")
+        self.results.append(res)
+        return res
+
     def run(self, size: str, stage: str, argv: list[str], env: dict, sample_tree: bool = False,
             note: str = "") -> Result:
         say(f"[{size}] {stage} ...")
-        log = self.logs / size / (re.sub(r"[^a-z0-9]+", "-", stage.lower()).strip("-") + ".err")
+        log = self.log(size, stage)
         best = None
         for _ in range(self.args.repeat):
-            seconds, peak, tree, cpu, code, out = measure(argv, env, log, sample_tree)
+            measured = measure(argv, env, log, sample_tree)
+            seconds, peak, tree, cpu, code, out = measured
             if code != 0:
-                res = Result(size, stage, seconds, peak, tree, cpu, ok=False,
-                             note=f"exit {code}: {_tail(log)}")
-                say(f"[{size}] {stage} FAILED (exit {code}); see {log}")
-                self.results.append(res)
-                return res
+                return self.failed(size, stage, measured)
             if best is None or seconds < best[0]:
                 best = (seconds, peak, tree, cpu, out)
         seconds, peak, tree, cpu, out = best
@@ -337,7 +351,7 @@ def run_size(bench: Bench, n_calls: int, empty_s: float | None) -> None:
         paired_report_rounds(bench, label, folder, env, csvs)
         return
     if not big or args.floors_at_10m:
-        bench.run(label, "floor: pandas.read_csv", [PY, "-c", _READ_CSV, *csvs], env)
+        bench.run(label, CSV_STAGE, [PY, "-c", _READ_CSV, *csvs], env)
         pq = ensure_parquet_copy(folder)
         bench.run(label, "floor: pandas.read_parquet", [PY, "-c", _READ_PARQUET,
                                                          *sorted(str(p) for p in pq.glob("*.parquet"))], env)
@@ -364,20 +378,25 @@ def run_size(bench: Bench, n_calls: int, empty_s: float | None) -> None:
         run_report_stage(bench, label, folder, env)
 
 
-def run_report_stage(bench: Bench, label: str, folder: Path, env: dict) -> None:
+def report_argv(folder: Path) -> tuple[list[str], Path]:
+    """The report command for ``folder``'s data set, and the folder it writes under."""
     out = DATA / "reports" / folder.name
-    res = bench.run(label, "report (notebooks, workbook, coaching packs)",
-                    cli("report", str(folder), "--month", MONTH, "--out", str(out)), env, sample_tree=True)
+    return cli("report", str(folder), "--month", MONTH, "--out", str(out)), out
+
+
+def describe_report(bench: Bench, res: Result, label: str, out: Path) -> None:
+    """What the report wrote (notebooks, coaching packs) and its own progress lines."""
+    month_dir = out / MONTH
+    res.detail["notebooks"] = len(list(month_dir.glob("*.ipynb")))
+    res.detail["coaching_packs"] = len(list((month_dir / "coaching").glob("*.html")))
+    res.steps = report_steps(bench.log(label, REPORT_STAGE))
+
+
+def run_report_stage(bench: Bench, label: str, folder: Path, env: dict) -> None:
+    argv, out = report_argv(folder)
+    res = bench.run(label, REPORT_STAGE, argv, env, sample_tree=True)
     if res.ok:
-        month_dir = out / MONTH
-        res.detail["notebooks"] = len(list(month_dir.glob("*.ipynb")))
-        res.detail["coaching_packs"] = len(list((month_dir / "coaching").glob("*.html")))
-        res.steps = report_steps(bench.logs / label / "report-notebooks-workbook-coaching-packs.err")
-
-
-EMPTY_STAGE = "floor: papermill, empty notebook"
-CSV_STAGE = "floor: pandas.read_csv"
-REPORT_STAGE = "report (notebooks, workbook, coaching packs)"
+        describe_report(bench, res, label, out)
 
 
 def empty_notebook_argv() -> list[str]:
@@ -390,26 +409,24 @@ def paired_report_rounds(bench: Bench, label: str, folder: Path, env: dict, csvs
     """Issue 14's target measured in rounds: each round runs the empty notebook, the bare CSV
     read and the report one after the other, and gives the report's ratio to that round's
     floors. The machine's speed drifts over minutes (the same report has taken 42 to 52 CPU
-    seconds within a quarter of an hour here); pairing each report with floors measured
-    beside it keeps that drift out of the ratio, and the verdict takes the median round.
-    The table shows each stage's fastest run, as elsewhere."""
-    out = DATA / "reports" / folder.name
+    seconds within a quarter of an hour here); each report is set against floors measured
+    beside it, every round is kept, and the verdict takes the median round (the floors vary
+    from round to round too, so this shows the spread rather than removing it). The table
+    shows each stage's fastest run, as elsewhere."""
+    report, out = report_argv(folder)
     stages = [("-", EMPTY_STAGE, empty_notebook_argv(), bench.env(None)),
               (label, CSV_STAGE, [PY, "-c", _READ_CSV, *csvs], env),
-              (label, REPORT_STAGE, cli("report", str(folder), "--month", MONTH, "--out", str(out)), env)]
+              (label, REPORT_STAGE, report, env)]
     runs: dict[str, list] = {stage: [] for _, stage, _, _ in stages}
     ratios = []
     for k in range(bench.args.repeat):
         for size, stage, argv, stage_env in stages:
             say(f"[{size}] {stage} (round {k + 1}) ...")
-            log = bench.logs / size / (re.sub(r"[^a-z0-9]+", "-", stage.lower()).strip("-") + ".err")
-            seconds, peak, tree, cpu, code, _ = measure(argv, stage_env, log, stage == REPORT_STAGE)
-            if code != 0:
-                bench.results.append(Result(size, stage, seconds, peak, tree, cpu, ok=False,
-                                            note=f"exit {code}: {_tail(log)}"))
-                say(f"[{size}] {stage} FAILED (exit {code}); see {log}")
+            measured = measure(argv, stage_env, bench.log(size, stage), stage == REPORT_STAGE)
+            if measured[4] != 0:
+                bench.failed(size, stage, measured)
                 return
-            runs[stage].append((seconds, peak, tree, cpu))
+            runs[stage].append(measured[:4])
         e, c, r = (runs[stage][-1][0] for _, stage, _, _ in stages)
         ratios.append(r / (e + c))
         say(f"[{label}] round {k + 1}: report {r:.1f} s / (empty notebook {e:.1f} s + CSV read {c:.1f} s) "
@@ -419,16 +436,13 @@ def paired_report_rounds(bench: Bench, label: str, folder: Path, env: dict, csvs
         res = Result(size, stage, seconds, peak, tree, cpu)
         bench.results.append(res)
         if stage == REPORT_STAGE:
-            month_dir = out / MONTH
-            res.detail = {"notebooks": len(list(month_dir.glob("*.ipynb"))),
-                          "coaching_packs": len(list((month_dir / "coaching").glob("*.html"))),
-                          "paired_ratios": [round(x, 3) for x in ratios],
-                          "rounds": [{"empty_notebook_s": round(runs[EMPTY_STAGE][k][0], 2),
-                                      "csv_read_s": round(runs[CSV_STAGE][k][0], 2),
-                                      "report_s": round(runs[REPORT_STAGE][k][0], 2),
-                                      "report_cpu_s": round(runs[REPORT_STAGE][k][3], 2)}
-                                     for k in range(len(ratios))]}
-            res.steps = report_steps(bench.logs / label / "report-notebooks-workbook-coaching-packs.err")
+            describe_report(bench, res, label, out)
+            res.detail["paired_ratios"] = [round(x, 3) for x in ratios]
+            res.detail["rounds"] = [{"empty_notebook_s": round(runs[EMPTY_STAGE][k][0], 2),
+                                     "csv_read_s": round(runs[CSV_STAGE][k][0], 2),
+                                     "report_s": round(runs[REPORT_STAGE][k][0], 2),
+                                     "report_cpu_s": round(runs[REPORT_STAGE][k][3], 2)}
+                                    for k in range(len(ratios))]
 
 
 _STEP = re.compile(r"^\[([^\]]+)\] (.*?) … ([0-9.]+) s$")
@@ -474,7 +488,7 @@ def judge(results: list[Result], empty_s: float | None) -> list[Verdict]:
     by = {(r.size, r.stage): r for r in results}
     sizes = list(dict.fromkeys(r.size for r in results))
     for size in sizes:
-        csv = by.get((size, "floor: pandas.read_csv"))
+        csv = by.get((size, CSV_STAGE))
         official = size == "1m"
         tag = "" if official else " (target set for 1m; shown for reference)"
         if csv and csv.ok:
@@ -487,7 +501,7 @@ def judge(results: list[Result], empty_s: float | None) -> list[Verdict]:
                 verdicts.append(Verdict(size, f"{stage} <= 3x bare CSV read{tag}",
                                         f"{r.seconds:.1f} s ({r.seconds / csv.seconds:.2f}x{cpu})" if r.ok else "failed",
                                         f"{limit:.1f} s", (r.ok and r.seconds <= limit) if official else None))
-            rep = by.get((size, "report (notebooks, workbook, coaching packs)"))
+            rep = by.get((size, REPORT_STAGE))
             if rep is not None and empty_s is not None:
                 nbs = rep.detail.get("notebooks", 0)
                 packs = rep.detail.get("coaching_packs", 0)
@@ -663,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:  # measured in the rounds, beside each report
         empty_s = next((r.seconds for r in bench.results if r.stage == EMPTY_STAGE and r.ok), None)
 
-    floors = {r.size: r for r in bench.results if r.stage == "floor: pandas.read_csv" and r.ok}
+    floors = {r.size: r for r in bench.results if r.stage == CSV_STAGE and r.ok}
     verdicts = judge(bench.results, empty_s)
     info["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     print()

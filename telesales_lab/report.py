@@ -726,23 +726,20 @@ class _Runner:
             raise failed[0].exception()
 
     def run(self) -> dict[str, dict]:
+        """Run the notebooks in the kernels' loop (started by :meth:`start`, here if not yet);
+        the caller then calls :meth:`close`. The loop has a thread of its own, so this works
+        from a notebook's running event loop too."""
         import asyncio
 
-        if self.loop is not None:  # the kernels started early: their loop runs the notebooks
-            done = asyncio.run_coroutine_threadsafe(self.run_all(), self.loop)
-            try:
-                done.result()
-            except BaseException:
-                done.cancel()  # Ctrl-C here: the lanes shut their kernels down (close waits for them)
-                raise
+        self.start()
+        if self.loop is None:  # no notebook to run
             return self.results
+        done = asyncio.run_coroutine_threadsafe(self.run_all(), self.loop)
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(self.run_all())
-        else:  # called from a notebook (a running event loop): run in a thread of its own
-            with ThreadPoolExecutor(1) as pool:
-                pool.submit(asyncio.run, self.run_all()).result()
+            done.result()
+        except BaseException:
+            done.cancel()  # Ctrl-C here: the lanes shut their kernels down (close waits for them)
+            raise
         return self.results
 
 

@@ -40,7 +40,8 @@ from telesales_lab.analysis.leads import (
     _training_months,
     fit_lead_model,
 )
-from telesales_lab.data.periods import parse_month
+from telesales_lab.data.monthly import _flags
+from telesales_lab.data.periods import in_month, parse_month
 from telesales_lab.exceptions import ParameterError
 
 SCORERS = ("lead_score", "segment_rate", "recency")
@@ -302,13 +303,8 @@ def reached_customers(data, month: str | pd.Period) -> pd.Index:
     """The customers the centre's calls reached in ``month`` (any outcome but ``no_answer``),
     each once, in the order of their first such call: whom the centre chose to reach, for
     :func:`top_n_card`."""
-    from telesales_lab.data.monthly import _flags
-    from telesales_lab.data.periods import month_bounds
-
     calls = data.calls
-    start, end = month_bounds(parse_month(month) if isinstance(month, str) else month)
-    t = calls["started_at"]
-    keep = ((t >= start) & (t < end)).to_numpy(bool) & ~_flags(calls["outcome"], ("no_answer",))
+    keep = in_month(calls["started_at"], month).to_numpy(bool) & ~_flags(calls["outcome"], ("no_answer",))
     return pd.Index(calls["customer_id"][keep], name="customer_id").unique()
 
 

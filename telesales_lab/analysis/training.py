@@ -36,6 +36,7 @@ import pandas as pd
 from telesales_lab import labels
 from telesales_lab.config import default_file, default_label
 from telesales_lab.exceptions import DataValidationError, ParameterError, PolicyError
+from telesales_lab.data.cache import cached
 from telesales_lab.data.periods import month_bounds, parse_month
 from telesales_lab.data.schema import ROLES, SKILLS, TRAINING_AREAS, TRAINING_METHODS, is_person
 
@@ -430,7 +431,6 @@ def plan(data, month: str, rep_id: str | None = None, policy=None, *, scores=Non
     if scores is None and rep_id is None:  # the month's plans from its own skill scores: the
         # training page and the coaching packs ask for the same ones, so they are remembered
         from telesales_lab.analysis.skills import _SKILL_TABLES
-        from telesales_lab.data.cache import cached
 
         return cached(data, "training_plan", _SKILL_TABLES + ("training_catalog",),
                       lambda: _plan(data, month, full, st, None, None, lang), month=month, policy=full,
