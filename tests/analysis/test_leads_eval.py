@@ -94,7 +94,7 @@ def test_uci_bank_marketing_rolling_window(tmp_path):
     months = table[table["month"] != "all"].set_index(["month", "scorer"])
     for m in ("2010-09", "2010-10"):
         assert months.loc[(m, "lead_score"), "model"] == "gradient_boosting"
-        assert months.loc[(m, "lead_score"), "auc"] > 0.62  # measured 0.685 and 0.671
+        assert months.loc[(m, "lead_score"), "auc"] > 0.62  # measured 0.696 and 0.703
         assert months.loc[(m, "recency"), "auc"] == pytest.approx(0.5)  # one call per client: no history
     # never the call's own duration
     assert "duration" not in " ".join(pd.Index(table.attrs["scores"].columns))
