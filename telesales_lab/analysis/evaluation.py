@@ -621,7 +621,8 @@ def _award_candidates(data, p: pd.Period, period: str, policy: dict) -> pd.DataF
         & grade_at_least(table["grade"], rules["min_grade"], policy["grades"]).to_numpy(bool)
         & (table["rep_id"].map(open_c).fillna(0) <= rules["max_open_complaints"]).to_numpy(bool)
     )
-    ok = table[eligible].sort_values("rank", kind="stable")
+    # the few columns the candidates show: each team's slice below copies only these
+    ok = table.loc[eligible, ["rep_id", "team", "total", "grade", "rank"]].sort_values("rank", kind="stable")
     label = _period_label(period, parse_month(month))
     rows = []
     scopes = [(t, ok[ok["team"] == t]) for t in sorted(table["team"].unique())] + [("overall", ok)]
