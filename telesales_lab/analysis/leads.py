@@ -1232,9 +1232,12 @@ def _shown(values: pd.Series, lang: str) -> np.ndarray:
             if words:
                 s = s.map(lambda v: words.get(v, v) if isinstance(v, str) else v).astype("string")
         return s.fillna(labels.t("none", lang, "leads")).to_numpy(object)
-    v = values.to_numpy(float)
-    text = np.where(np.abs(v) < 1, np.char.mod("%.2f", np.nan_to_num(v)), np.char.mod("%.0f", np.nan_to_num(v)))
-    return np.where(np.isnan(v), labels.t("none", lang, "leads"), text).astype(object)
+    # numbers for people (59,433 and 0.25), each distinct value formatted once
+    distinct, at = np.unique(values.to_numpy(float), return_inverse=True)  # NaN once, last
+    none = labels.t("none", lang, "leads")
+    text = np.array([none if np.isnan(x) else f"{x:.2f}" if abs(x) < 1 else f"{x:,.0f}" for x in distinct],
+                    dtype=object)
+    return text[at.reshape(-1)]
 
 
 def _reasons(model: LeadModel, feats: pd.DataFrame, lang: str, contrib: pd.DataFrame | None = None) -> pd.Series:
