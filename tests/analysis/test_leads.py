@@ -317,3 +317,12 @@ def test_segment_rates_by_level_codes_equal_a_map_of_the_level_texts():
     text = pd.DataFrame({"c": pd.array(values, dtype="string")})
     assert np.array_equal(_segment_predict(seg, text),
                           text["c"].map(rates).astype("float64").fillna(0.1).to_numpy())
+
+
+def test_reason_numbers_are_written_for_people():
+    """A reason's number has thousands separators; small rates keep two decimals; unknown says so."""
+    from telesales_lab.analysis.leads import _shown
+
+    values = pd.Series([59_433.0, np.nan, 0.25, 1_234_567.8, 59_433.0])
+    assert list(_shown(values, "en")) == ["59,433", "none", "0.25", "1,234,568", "59,433"]
+    assert list(_shown(values, "zh"))[1] == "无"
