@@ -41,7 +41,8 @@ from telesales_lab.data.cache import cached, cached_months
 from telesales_lab.data.periods import month_bounds, parse_month, require_data
 from telesales_lab.data.policy import DIMENSIONS, grade_at_least, grade_of, resolve_policy
 from telesales_lab.data.schema import SKILLS, is_kept_order, is_person
-from telesales_lab.data.monthly import _month_ordinals, _month_rep_sums, call_month_stats, call_months, feedback_month_stats
+from telesales_lab.data.monthly import (_month_ordinals, _month_rep_sums, call_month_stats, call_months,
+                                        feedback_month_stats, first_order_rows)
 from telesales_lab.analysis.skills import score_skills, skill_evidence_months
 
 #: tables that an evaluation reads (its cache key)
@@ -123,7 +124,7 @@ def _sales_month_stats(data) -> dict[str, pd.DataFrame]:
                 o["rep_id"].astype("string")]
         sales = o.groupby(keys, observed=True).agg(revenue=("amount", "sum"), profit=("profit", "sum"),
                                                    orders=("amount", "size")).reset_index()
-        first = o.sort_values(["ordered_at", "order_id"], kind="stable").drop_duplicates("customer_id")
+        first = data.orders.iloc[first_order_rows(data)]  # each customer's first order
         fkeys = [pd.Series(_month_ordinals(first["ordered_at"]), index=first.index, name="month"),
                  first["rep_id"].astype("string")]
         new = first.groupby(fkeys, observed=True).size().rename("new_customers").reset_index()

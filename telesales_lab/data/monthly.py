@@ -105,6 +105,43 @@ def order_month_stats(data) -> pd.DataFrame:
     return cached(data, "order_month_stats", ("orders",), compute)
 
 
+def first_order_rows(data) -> np.ndarray:
+    """Positions in ``data.orders`` of each customer's first non-cancelled order, kept in
+    ``data.cache``, in no particular order.
+
+    The first order is the earliest ``ordered_at`` (a missing time last), ties broken by the
+    lowest ``order_id`` (a missing id last), then by table order: the rows that
+    ``sort_values(["ordered_at", "order_id"], kind="stable").drop_duplicates("customer_id")``
+    keeps. Orders without a customer count as one customer, as that drop does. The
+    customers and times are sorted as whole numbers; only a customer whose earliest time is
+    shared by several orders has its order ids compared.
+    """
+    def compute():
+        o = data.orders
+        rows = np.flatnonzero(np.asarray(is_kept_order(o["status"]), dtype=bool))
+        if not len(rows):
+            return rows.astype(np.int64)
+        customer, _ = pd.factorize(o["customer_id"].take(rows), use_na_sentinel=False)
+        when = o["ordered_at"].to_numpy("datetime64[ns]")[rows]
+        t = np.where(np.isnat(when), np.iinfo(np.int64).max, when.view(np.int64))
+        order = np.lexsort((t, customer))  # by customer, then time; ties keep table order
+        c, ts = customer[order], t[order]
+        head = np.r_[True, c[1:] != c[:-1]]
+        group = np.cumsum(head) - 1
+        starts = np.flatnonzero(head)
+        pick = order[starts]
+        at_first = ts == ts[starts][group]  # the orders at their customer's earliest time
+        shared = at_first & (np.bincount(group, weights=at_first)[group] > 1)
+        if shared.any():  # the lowest order id among those (a few customers, not all)
+            tied = pd.DataFrame({"group": group[shared], "order_id": o["order_id"].take(rows[order[shared]]).reset_index(drop=True),
+                                 "row": order[shared]})
+            tied = tied.sort_values(["group", "order_id"], kind="stable").drop_duplicates("group")
+            pick[tied["group"].to_numpy()] = tied["row"].to_numpy()
+        return rows[pick]
+
+    return cached(data, "first_order_rows", ("orders",), compute)
+
+
 def feedback_month_stats(data) -> pd.DataFrame:
     """Feedback per month (of ``received_at``) and rep (remembered).
 
