@@ -267,20 +267,25 @@ def _next_birthday(birthday: pd.Series, after: pd.Timestamp) -> pd.Series:
 
 
 def _lapsed_a(data, month: str, policy: dict, since: pd.Timestamp) -> pd.Index:
-    """Ids of customers who bought like today's class A but have not ordered since ``since``."""
+    """Ids of customers of the customers table who bought like today's class A but have not
+    ordered since ``since`` (in no particular order)."""
     cfg = policy["customers"]
     now = _scores(data, month, policy)
     orders = data.orders
     _, end = month_bounds(month)
-    ok = is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool)
-    past = orders.loc[ok, ["customer_id", "ordered_at", "amount"]]
-    last = past.groupby("customer_id", observed=True)["ordered_at"].transform("max")
+    row = _customer_rows(data)["orders"]  # each order's customer as a row of the customers table
+    ok = is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool) & (row >= 0)
+    past = pd.DataFrame({"row": row[ok], "ordered_at": orders["ordered_at"].to_numpy()[ok],
+                         "amount": orders["amount"].to_numpy(float)[ok]})
+    last = past.groupby("row")["ordered_at"].transform("max")
     gone = last < since
     # each lapsed customer's own window: lookback_months up to their last order
     own = past[gone & (past["ordered_at"] > last - pd.DateOffset(months=int(cfg["lookback_months"])))]
-    agg = own.groupby("customer_id", observed=True).agg(frequency=("amount", "size"), monetary=("amount", "sum"))
+    agg = own.groupby("row").agg(frequency=("amount", "size"), monetary=("amount", "sum"))
     if agg.empty:
         return pd.Index([], dtype="string")
+    agg.index = pd.Index(data.customers["customer_id"].to_numpy()[agg.index.to_numpy()], dtype="string",
+                         name="customer_id")
     n = len(now)
 
     def pct(today: pd.Series, values: pd.Series) -> np.ndarray:
@@ -329,21 +334,36 @@ def care_list(data, month: str, policy=None) -> pd.DataFrame:
     last_day = end - pd.Timedelta(days=1)
     horizon = last_day + pd.Timedelta(days=int(care["horizon_days"]))
 
-    classes = classify_customers(data, month, policy)[["customer_id", "customer_class"]]
-    cust = data.customers.loc[data.customers["acquired_on"] < end, ["customer_id", "acquired_on", "birthday"]]
+    # each customer's class, last connected call and last order before the month's end, on the
+    # rows of the customers table (the calls' and orders' customers looked up once, by number)
+    customers = data.customers
+    n = len(customers)
+    none = np.iinfo("int64").min
+    classes = classify_customers(data, month, policy)
+    at = positions(classes["customer_id"], customers["customer_id"])
+    known = at >= 0
+    cls_codes = np.full(n, -1, dtype=np.int64)
+    cls_codes[at[known]] = classes["customer_class"].cat.codes.to_numpy()[known]
+    rows_of = _customer_rows(data)
     calls = data.calls
     cc = _calls_by_customer(data)
     reached = cc["connected"] & (calls["started_at"] < end).to_numpy(bool) & (cc["code"] >= 0)
-    latest = np.full(len(cc["ids"]), np.iinfo("int64").min)
+    latest = np.full(len(cc["ids"]), none)
     np.maximum.at(latest, cc["code"][reached], calls["started_at"].to_numpy("datetime64[ns]").view("int64")[reached])
-    ever = latest > np.iinfo("int64").min
-    last_call = pd.Series(latest[ever].view("datetime64[ns]"), index=cc["ids"][ever], name="last_call")
+    last_call = np.full(n, none)
+    listed = rows_of["calls"] >= 0
+    last_call[rows_of["calls"][listed]] = latest[listed]
     orders = data.orders
-    ok = is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool)
-    last_order = orders.loc[ok].groupby("customer_id", observed=True)["ordered_at"].max().rename("last_order")
+    ok = (is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool)
+          & (rows_of["orders"] >= 0))
+    last_order = np.full(n, none)
+    np.maximum.at(last_order, rows_of["orders"][ok], orders["ordered_at"].to_numpy("datetime64[ns]").view("int64")[ok])
 
-    base = (cust.merge(classes, on="customer_id", how="left")
-            .join(last_call, on="customer_id").join(last_order, on="customer_id"))
+    rows = np.flatnonzero((customers["acquired_on"] < end).to_numpy(bool))
+    base = customers[["customer_id", "acquired_on", "birthday"]].iloc[rows].reset_index(drop=True)
+    base["customer_class"] = pd.Categorical.from_codes(cls_codes[rows], categories=list(CUSTOMER_CLASSES))
+    for name, values in (("last_call", last_call[rows]), ("last_order", last_order[rows])):
+        base[name] = np.where(values == none, np.datetime64("NaT", "ns"), values.view("datetime64[ns]"))
     cls = base["customer_class"].astype("string")
     cadence = cls.map({c: float(care["revisit_days"][c]) for c in CUSTOMER_CLASSES}).astype("float64")
     since = base["last_call"].fillna(base["acquired_on"]).dt.normalize()
