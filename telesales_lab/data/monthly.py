@@ -133,8 +133,8 @@ def first_order_rows(data) -> np.ndarray:
         at_first = ts == ts[starts][group]  # the orders at their customer's earliest time
         shared = at_first & (np.bincount(group, weights=at_first)[group] > 1)
         if shared.any():  # the lowest order id among those (a few customers, not all)
-            tied = pd.DataFrame({"group": group[shared], "order_id": o["order_id"].take(rows[order[shared]]).reset_index(drop=True),
-                                 "row": order[shared]})
+            ids = o["order_id"].take(rows[order[shared]]).reset_index(drop=True)
+            tied = pd.DataFrame({"group": group[shared], "order_id": ids, "row": order[shared]})
             tied = tied.sort_values(["group", "order_id"], kind="stable").drop_duplicates("group")
             pick[tied["group"].to_numpy()] = tied["row"].to_numpy()
         return rows[pick]
