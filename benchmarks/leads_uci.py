@@ -42,7 +42,7 @@ def random_split_auc(data, end_month: str, folds: int = 5, seed: int = 0) -> dic
         rows, y, w = _binary_rows(part)
         x = part.iloc[rows]
         model = HistGradientBoostingClassifier(learning_rate=0.1, max_iter=BOOSTING_TREES, max_leaf_nodes=15,
-                                               min_samples_leaf=40, l2_regularization=1.0,
+                                               min_samples_leaf=40, l2_regularization=1.0, early_stopping=False,
                                                categorical_features="from_dtype", random_state=seed)
         model.fit(x[feats], y, sample_weight=w)
         score[test] = model.predict_proba(frame.iloc[test][feats])[:, 1]

@@ -362,8 +362,8 @@ def care_list(data, month: str, policy=None) -> pd.DataFrame:
     rows = np.flatnonzero((customers["acquired_on"] < end).to_numpy(bool))
     base = customers[["customer_id", "acquired_on", "birthday"]].iloc[rows].reset_index(drop=True)
     base["customer_class"] = pd.Categorical.from_codes(cls_codes[rows], categories=list(CUSTOMER_CLASSES))
-    for name, values in (("last_call", last_call[rows]), ("last_order", last_order[rows])):
-        base[name] = np.where(values == none, np.datetime64("NaT", "ns"), values.view("datetime64[ns]"))
+    base["last_call"] = last_call[rows].view("datetime64[ns]")  # the int64 minimum is NaT: none
+    base["last_order"] = last_order[rows].view("datetime64[ns]")
     cls = base["customer_class"].astype("string")
     cadence = cls.map({c: float(care["revisit_days"][c]) for c in CUSTOMER_CLASSES}).astype("float64")
     since = base["last_call"].fillna(base["acquired_on"]).dt.normalize()

@@ -766,8 +766,9 @@ class LeadModel:
         rows, y, w = _binary_rows(base)
         booster, mapper = _booster_classes()
         # 50 trees: in out-of-time backtests more trees fit the training months' noise (150
-        # trees ranked worse and calibrated worse on the UCI bank data and two demos; see
-        # docs/leads.md), and every tree costs again in each prediction and reason
+        # ranked and calibrated worse on two demos and the latest UCI months, and were level
+        # over all UCI months; see docs/leads.md), and every tree costs again in each
+        # prediction and reason
         self.model_ = booster(
             learning_rate=0.1, max_iter=BOOSTING_TREES, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
             categorical_features=[f in self.categories_ for f in self.features_], early_stopping=False,
@@ -1235,7 +1236,8 @@ def _shown(values: pd.Series, lang: str) -> np.ndarray:
     # numbers for people (59,433 and 0.25), each distinct value formatted once
     distinct, at = np.unique(values.to_numpy(float), return_inverse=True)  # NaN once, last
     none = labels.t("none", lang, "leads")
-    text = np.array([none if np.isnan(x) else f"{x:.2f}" if abs(x) < 1 else f"{x:,.0f}" for x in distinct],
+    # (+ 0.0: np.unique keeps one of -0.0 and 0.0 for both, and a zero reads 0.00, not -0.00)
+    text = np.array([none if np.isnan(x) else f"{x + 0.0:.2f}" if abs(x) < 1 else f"{x:,.0f}" for x in distinct],
                     dtype=object)
     return text[at.reshape(-1)]
 
