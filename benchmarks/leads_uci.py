@@ -28,7 +28,7 @@ def random_split_auc(data, end_month: str, folds: int = 5, seed: int = 0) -> dic
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold
 
-    from telesales_lab.analysis.leads import BOOSTING_TREES, _binary_rows, training_frame
+    from telesales_lab.analysis.leads import BOOSTING_PARAMS, _binary_rows, training_frame
     from telesales_lab.analysis.leads_eval import ranking_metrics
     from telesales_lab.data.periods import parse_month
 
@@ -41,9 +41,8 @@ def random_split_auc(data, end_month: str, folds: int = 5, seed: int = 0) -> dic
         part = frame.iloc[train]
         rows, y, w = _binary_rows(part)
         x = part.iloc[rows]
-        model = HistGradientBoostingClassifier(learning_rate=0.1, max_iter=BOOSTING_TREES, max_leaf_nodes=15,
-                                               min_samples_leaf=40, l2_regularization=1.0, early_stopping=False,
-                                               categorical_features="from_dtype", random_state=seed)
+        model = HistGradientBoostingClassifier(**BOOSTING_PARAMS, categorical_features="from_dtype",
+                                               random_state=seed)
         model.fit(x[feats], y, sample_weight=w)
         score[test] = model.predict_proba(frame.iloc[test][feats])[:, 1]
     pos = frame["sales"].to_numpy(float)

@@ -266,18 +266,19 @@ def _next_birthday(birthday: pd.Series, after: pd.Timestamp) -> pd.Series:
     return out
 
 
-def _lapsed_a(data, month: str, policy: dict, since: pd.Timestamp) -> pd.Index:
+def _lapsed_a(data, month: str, policy: dict, since: pd.Timestamp, past_orders: np.ndarray,
+              last_order: np.ndarray) -> pd.Index:
     """Ids of customers of the customers table who bought like today's class A but have not
-    ordered since ``since`` (in no particular order)."""
+    ordered since ``since`` (in no particular order). ``past_orders``: which orders count (kept,
+    before the month's end, of a listed customer); ``last_order``: each customers row's latest
+    of them (int64 ns), as :func:`care_list` has them."""
     cfg = policy["customers"]
     now = _scores(data, month, policy)
     orders = data.orders
-    _, end = month_bounds(month)
-    row = _customer_rows(data)["orders"]  # each order's customer as a row of the customers table
-    ok = is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool) & (row >= 0)
-    past = pd.DataFrame({"row": row[ok], "ordered_at": orders["ordered_at"].to_numpy()[ok],
-                         "amount": orders["amount"].to_numpy(float)[ok]})
-    last = past.groupby("row")["ordered_at"].transform("max")
+    row = _customer_rows(data)["orders"][past_orders]  # their customers as rows of the customers table
+    past = pd.DataFrame({"row": row, "ordered_at": orders["ordered_at"].to_numpy()[past_orders],
+                         "amount": orders["amount"].to_numpy(float)[past_orders]})
+    last = pd.Series(last_order[row].view("datetime64[ns]"), index=past.index)
     gone = last < since
     # each lapsed customer's own window: lookback_months up to their last order
     own = past[gone & (past["ordered_at"] > last - pd.DateOffset(months=int(cfg["lookback_months"])))]
@@ -354,10 +355,11 @@ def care_list(data, month: str, policy=None) -> pd.DataFrame:
     listed = rows_of["calls"] >= 0
     last_call[rows_of["calls"][listed]] = latest[listed]
     orders = data.orders
-    ok = (is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool)
-          & (rows_of["orders"] >= 0))
+    past_orders = np.asarray(is_kept_order(orders["status"]) & (orders["ordered_at"] < end).to_numpy(bool)
+                             & (rows_of["orders"] >= 0), dtype=bool)
     last_order = np.full(n, none)
-    np.maximum.at(last_order, rows_of["orders"][ok], orders["ordered_at"].to_numpy("datetime64[ns]").view("int64")[ok])
+    np.maximum.at(last_order, rows_of["orders"][past_orders],
+                  orders["ordered_at"].to_numpy("datetime64[ns]").view("int64")[past_orders])
 
     rows = np.flatnonzero((customers["acquired_on"] < end).to_numpy(bool))
     base = customers[["customer_id", "acquired_on", "birthday"]].iloc[rows].reset_index(drop=True)
@@ -374,7 +376,7 @@ def care_list(data, month: str, policy=None) -> pd.DataFrame:
     parts.append(base.assign(reason="birthday", due_on=bday)[bday.notna() & (bday <= horizon)])
 
     since_lapse = (p - (int(care["lapsed_a_months"]) - 1)).start_time
-    lapsed_ids = _lapsed_a(data, month, policy, since_lapse)
+    lapsed_ids = _lapsed_a(data, month, policy, since_lapse, past_orders, last_order)
     lapsed = base["customer_id"].isin(lapsed_ids).to_numpy(bool)
     parts.append(base.assign(reason="lapsed_a", due_on=since_lapse)[lapsed])
 

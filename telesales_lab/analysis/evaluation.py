@@ -124,7 +124,7 @@ def _sales_month_stats(data) -> dict[str, pd.DataFrame]:
                 o["rep_id"].astype("string")]
         sales = o.groupby(keys, observed=True).agg(revenue=("amount", "sum"), profit=("profit", "sum"),
                                                    orders=("amount", "size")).reset_index()
-        first = data.orders.iloc[first_order_rows(data)]  # each customer's first order
+        first = data.orders[["ordered_at", "rep_id"]].iloc[first_order_rows(data)]  # each customer's first order
         fkeys = [pd.Series(_month_ordinals(first["ordered_at"]), index=first.index, name="month"),
                  first["rep_id"].astype("string")]
         new = first.groupby(fkeys, observed=True).size().rename("new_customers").reset_index()

@@ -71,6 +71,12 @@ _MAX_LEVELS = 250  # native categorical support takes at most 255 levels
 _RECENT_MONTHS = 3
 #: Trees of the boosting model (learning rate 0.1, 15 leaves each).
 BOOSTING_TREES = 50
+#: The boosting model's settings (benchmarks/leads_uci.py fits the same model). 50 trees: in
+#: out-of-time backtests more trees fit the training months' noise (150 ranked and calibrated
+#: worse on two demos and the latest UCI months, and were level over all UCI months; see
+#: docs/leads.md), and every tree costs again in each prediction and reason.
+BOOSTING_PARAMS = {"learning_rate": 0.1, "max_iter": BOOSTING_TREES, "max_leaf_nodes": 15, "min_samples_leaf": 40,
+                   "l2_regularization": 1.0, "early_stopping": False}
 _HOUR_BANDS = ((0, 9, "0-9"), (9, 12, "9-12"), (12, 14, "12-14"), (14, 17, "14-17"), (17, 24, "17-24"))
 
 MODEL_BOOSTING = "gradient_boosting"
@@ -765,14 +771,8 @@ class LeadModel:
                             if isinstance(base[f].dtype, pd.CategoricalDtype)}
         rows, y, w = _binary_rows(base)
         booster, mapper = _booster_classes()
-        # 50 trees: in out-of-time backtests more trees fit the training months' noise (150
-        # ranked and calibrated worse on two demos and the latest UCI months, and were level
-        # over all UCI months; see docs/leads.md), and every tree costs again in each
-        # prediction and reason
-        self.model_ = booster(
-            learning_rate=0.1, max_iter=BOOSTING_TREES, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
-            categorical_features=[f in self.categories_ for f in self.features_], early_stopping=False,
-            random_state=self.random_state)
+        self.model_ = booster(**BOOSTING_PARAMS, categorical_features=[f in self.categories_ for f in self.features_],
+                              random_state=self.random_state)
         with _one_thread():
             self.model_.fit(self.matrix(base)[rows], y, sample_weight=w)
         # the fitted model is a plain scikit-learn estimator: the subclasses only changed how

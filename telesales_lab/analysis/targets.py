@@ -92,7 +92,7 @@ def daily_sums(data) -> pd.DataFrame:
         parts = [pd.DataFrame({"day": o_day, "rep_id": o["rep_id"].astype("string").to_numpy(),
                                "revenue": o["amount"].to_numpy(float), "profit": o["profit"].to_numpy(float),
                                "orders": 1.0})]
-        first = data.orders.iloc[first_order_rows(data)]  # each customer's first order
+        first = data.orders[["ordered_at", "rep_id"]].iloc[first_order_rows(data)]  # each customer's first order
         parts.append(pd.DataFrame({"day": first["ordered_at"].to_numpy("datetime64[ns]").astype("datetime64[D]"),
                                    "rep_id": first["rep_id"].astype("string").to_numpy(), "new_customers": 1.0}))
         parts = [p.groupby(["day", "rep_id"], sort=False, observed=True).sum(min_count=0).reset_index()
