@@ -19,6 +19,9 @@ from pathlib import Path
 
 #: Environment variable naming the cache folder.
 CACHE_ENV = "TELESALES_CACHE_DIR"
+#: Environment variable naming the policy file that ``policy=None`` means (set by the report
+#: for its notebooks' kernels, so every analysis in them follows ``report --policy FILE``).
+POLICY_ENV = "TELESALES_POLICY"
 #: Default parent folder of the monthly reports (relative to the working directory).
 REPORTS_DIR = "reports"
 #: Default folder of the demo data set (relative to the working directory).

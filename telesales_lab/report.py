@@ -50,7 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-from telesales_lab.config import CACHE_ENV, REPORTS_DIR, cache_dir
+from telesales_lab.config import CACHE_ENV, POLICY_ENV, REPORTS_DIR, cache_dir
 from telesales_lab.exceptions import ParameterError, ReportError
 from telesales_lab.labels import check_lang, has, t
 
@@ -1090,9 +1090,10 @@ def run_report(data_dir, month: str, out=REPORTS_DIR, lang: str = "en", progress
         Refuse to publish a report in which :func:`telesales_lab.data.privacy.scan_outputs`
         finds a customer's phone number or name.
     policy : path, optional
-        A policy TOML file (``telesales-lab policy --init``); checked before anything runs,
-        then every notebook's kernel gets it as ``TELESALES_POLICY`` (what ``policy=None``
-        means there) and the coaching packs use it. Default: the shipped policy.
+        A policy TOML file (``telesales-lab policy --init``); checked while the kernels
+        start, before any notebook runs; every notebook's kernel gets it as
+        ``TELESALES_POLICY`` (what ``policy=None`` means there) and the coaching packs use
+        it. Default: the shipped policy.
 
     Returns
     -------
@@ -1110,18 +1111,16 @@ def run_report(data_dir, month: str, out=REPORTS_DIR, lang: str = "en", progress
         A notebook (named, with its error) or a later step failed, or the privacy scan found
         personal data; the previous report, if any, is left untouched.
     """
-    from telesales_lab.data.load import load_dataset
-    from telesales_lab.data.periods import parse_month, require_data
+    from telesales_lab.data.month_text import month_text
 
+    # Nothing before the kernels start imports pandas: they start a few tenths of a second
+    # sooner, and this process imports it, and checks the policy file, while they start.
     check_lang(lang)
-    month = str(parse_month(month))
+    month = month_text(month)
     # the kernels run in the report's build folder: a relative cache folder would be one of
     # their own there (a cold load each, and the typed data set inside the report)
     env = {CACHE_ENV: str(cache_dir().absolute())}
     if policy is not None:
-        from telesales_lab.data.policy import POLICY_ENV, load_policy
-
-        load_policy(policy)  # a bad file is refused before anything runs
         env[POLICY_ENV] = str(Path(policy).resolve())
     if jobs is None:
         jobs = max(1, min(2, os.cpu_count() or 1))
@@ -1142,6 +1141,13 @@ def run_report(data_dir, month: str, out=REPORTS_DIR, lang: str = "en", progress
     data_dir = Path(data_dir).resolve()
 
     def load():
+        from telesales_lab.data.load import load_dataset
+        from telesales_lab.data.periods import require_data
+
+        if policy is not None:
+            from telesales_lab.data.policy import load_policy
+
+            load_policy(policy)  # a bad file is refused before any notebook runs
         data = load_dataset(data_dir)
         require_data(data.calls["started_at"], month)
         say(f"[data] {data_dir.name}: {len(data.calls):,} calls loaded and validated … "

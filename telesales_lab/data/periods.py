@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
+from telesales_lab.data.month_text import month_text
 from telesales_lab.exceptions import ParameterError
-
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def parse_month(month: str) -> pd.Period:
     """``"2026-10"`` -> ``Period('2026-10', 'M')``; anything else is a ParameterError."""
-    if not isinstance(month, str) or not _MONTH.match(month.strip()):
-        raise ParameterError(f"month == {month!r}, must be YYYY-MM (e.g. 2026-10)")
-    return pd.Period(month.strip(), freq="M")
+    return pd.Period(month_text(month), freq="M")
 
 
 def month_bounds(month: str | pd.Period) -> tuple[pd.Timestamp, pd.Timestamp]:

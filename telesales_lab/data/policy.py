@@ -17,7 +17,7 @@ import stat
 import tomllib
 from pathlib import Path
 
-from telesales_lab.config import default_file, default_label
+from telesales_lab.config import POLICY_ENV, default_file, default_label
 from telesales_lab.exceptions import PolicyError
 from telesales_lab.data.schema import CUSTOMER_CLASSES, ROLES, SKILLS, TARGET_METRICS
 
@@ -32,9 +32,6 @@ WEIGHT_TABLES = (
 )
 #: Tables a user's file replaces as a whole (their keys are the user's own names).
 REPLACED_TABLES = ("grades",)
-#: Environment variable naming the policy file that ``policy=None`` means (set by the report
-#: for its notebooks' kernels, so every analysis in them follows ``report --policy FILE``).
-POLICY_ENV = "TELESALES_POLICY"
 #: The five dimensions of the monthly evaluation.
 DIMENSIONS = ("sales", "development", "satisfaction", "skills", "teamwork")
 SCALES = ("percentile", "minmax")

@@ -498,6 +498,7 @@ def test_plots_draw_chinese_without_missing_glyphs(hand):
     plots.setup("zh")
     figures = [
         plots.funnel_chart(outcomes.funnel(hand, MONTH, by="team"), "zh"),
+        plots.stage_chart(outcomes.funnel_total(hand, MONTH), "zh"),
         plots.heatmap_chart(outcomes.heatmap(hand, MONTH), "zh"),
         plots.trend_chart(outcomes.monthly_trend(hand, MONTH, 3), "zh"),
         plots.objection_chart(outcomes.objection_mix(hand, MONTH), "zh"),
@@ -511,9 +512,11 @@ def test_plots_draw_chinese_without_missing_glyphs(hand):
                       if "missing from font" in str(w.message) or "Glyph" in str(w.message)]
     assert glyph_problems == []
     titles = [fig._suptitle.get_text() for fig in figures if fig._suptitle is not None]
-    assert "各小组转化漏斗" in titles and "月度趋势" in titles
-    ticks = [t.get_text() for t in figures[0].axes[0].get_yticklabels()]
+    titles += [ax.get_title() for fig in figures for ax in fig.axes]
+    assert {"各小组转化漏斗", "漏斗阶段", "月度趋势"} <= set(titles)
+    ticks = [t.get_text() for t in figures[1].axes[0].get_yticklabels()]
     assert ticks == ["拨打量", "接通量", "积极结果", "成交量"]
+    assert [t.get_text() for t in figures[0].axes[0].get_legend().get_texts()] == ["接通率", "积极率", "成交率"]
 
 
 def test_missing_glyphs_would_be_caught():

@@ -19,7 +19,7 @@ _EXPORTS = {
     "calibration_chart": "leads", "importance_chart": "leads", "lift_chart": "leads",
     "score_distribution_chart": "leads",
     "followup_chart": "outcomes", "funnel_chart": "outcomes", "heatmap_chart": "outcomes",
-    "objection_chart": "outcomes", "trend_chart": "outcomes",
+    "objection_chart": "outcomes", "stage_chart": "outcomes", "trend_chart": "outcomes",
     "plot_allocation": "ranking", "plot_intervals": "ranking", "plot_phrases": "ranking",
     "attainment_chart": "targets", "attainment_order": "targets",
     "plot_coach_load": "training", "plot_effects": "training", "plot_team_gaps": "training",

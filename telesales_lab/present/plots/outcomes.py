@@ -13,19 +13,55 @@ import numpy as np
 import pandas as pd
 from telesales_lab.exceptions import ParameterError
 from telesales_lab.labels import check_lang, t
-from telesales_lab.present.plots.base import _key_of, _tick_labels, figure_row, require
+from telesales_lab.present.plots.base import _key_of, _tick_labels, figure, figure_row, require
 
 
-def funnel_chart(frame: pd.DataFrame, lang: str = "en", top: int = 30):
-    """Funnel stages (left) and rates per group (right).
+def stage_chart(frame: pd.DataFrame, lang: str = "en"):
+    """The month's funnel stages: dials, connected, positive and sales, each with its share
+    of the dials.
 
     Parameters
     ----------
     frame : DataFrame
-        From :func:`telesales_lab.analysis.outcomes.funnel` or ``funnel_total``.
+        From :func:`telesales_lab.analysis.outcomes.funnel_total` (or ``funnel`` by a group:
+        its rows are added up).
+    lang : {"en", "zh"}
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from telesales_lab.analysis.outcomes import FUNNEL_COLUMNS
+
+    check_lang(lang)
+    require(frame, FUNNEL_COLUMNS, "funnel")
+    fig, ax = figure(9, 3.2)
+    stages = ["dials", "connected", "positive", "sales"]
+    totals = frame[stages].sum().to_numpy(float)
+    ax.barh(range(4), totals, color=_STAGE_COLORS)
+    ax.set_yticks(range(4), [t(s, lang) for s in stages])
+    ax.invert_yaxis()
+    for i, v in enumerate(totals):
+        share = f" ({v / totals[0]:.0%})" if totals[0] > 0 and i else ""
+        ax.text(v, i, f" {v:,.0f}{share}", va="center", fontsize=9)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    ax.set_xlabel(t("outcomes.count", lang))
+    ax.margins(x=0.25)
+    ax.set_title(t("outcomes.stage", lang))
+    return fig
+
+
+def funnel_chart(frame: pd.DataFrame, lang: str = "en", top: int = 30):
+    """Contact, positive and conversion rate per group (the month's stages, the same for
+    every grouping, are :func:`stage_chart`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        From :func:`telesales_lab.analysis.outcomes.funnel` (or ``funnel_total``: the month).
     lang : {"en", "zh"}
     top : int
-        At most this many groups on the right (the ones with most dials).
+        At most this many groups (the ones with most dials).
 
     Returns
     -------
@@ -36,36 +72,28 @@ def funnel_chart(frame: pd.DataFrame, lang: str = "en", top: int = 30):
     check_lang(lang)
     require(frame, FUNNEL_COLUMNS, "funnel")
     key = _key_of(frame, FUNNEL_COLUMNS)
-    fig, (ax_stage, ax_rate) = figure_row(2, 12, 5)
-    stages = ["dials", "connected", "positive", "sales"]
-    totals = frame[stages].sum().to_numpy(float)
-    colors = ["#4C72B0", "#55A868", "#DD8452", "#C44E52"]
-    ax_stage.barh(range(4), totals, color=colors)
-    ax_stage.set_yticks(range(4), [t(s, lang) for s in stages])
-    ax_stage.invert_yaxis()
-    for i, v in enumerate(totals):
-        share = f" ({v / totals[0]:.0%})" if totals[0] > 0 and i else ""
-        ax_stage.text(v, i, f" {v:,.0f}{share}", va="center", fontsize=9)
-    ax_stage.set_xlabel(t("outcomes.count", lang))
-    ax_stage.set_title(t("outcomes.stage", lang))
-    ax_stage.margins(x=0.25)
-
     shown = frame.nlargest(top, "dials").sort_values(key) if key else frame
+    fig, ax = figure(12, 4.2 if len(shown) > 8 else 3.6)
     labels = _tick_labels(shown[key], key, lang) if key else [str(v) for v in shown.get("month", [""] * len(shown))]
     x = np.arange(len(shown))
     width = 0.27
-    for j, (col, color) in enumerate(zip(("contact_rate", "positive_rate", "conversion_rate"), colors[1:])):
-        ax_rate.bar(x + (j - 1) * width, shown[col].to_numpy(float), width, label=t(col, lang), color=color)
-    ax_rate.set_xticks(x, labels, rotation=60 if len(shown) > 8 else 0, ha="right" if len(shown) > 8 else "center")
-    ax_rate.set_ylim(0, 1)
-    ax_rate.set_ylabel(t("outcomes.rate", lang))
-    ax_rate.set_xlabel(t(key, lang) if key else "")
-    ax_rate.legend(loc="upper right", fontsize=8)
+    for j, (col, color) in enumerate(zip(("contact_rate", "positive_rate", "conversion_rate"), _STAGE_COLORS[1:])):
+        ax.bar(x + (j - 1) * width, shown[col].to_numpy(float), width, label=t(col, lang), color=color)
+    ax.set_xticks(x, labels, rotation=60 if len(shown) > 8 else 0, ha="right" if len(shown) > 8 else "center")
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_ylabel(t("outcomes.rate", lang))
+    ax.set_xlabel(t(key, lang) if key else "")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     title = t(f"outcomes.funnel_{_by_of(key)}", lang) if key else t("outcomes.funnel_total", lang)
     if key and len(shown) < len(frame):  # say on the chart that it shows only the busiest groups
         title += " · " + t("chart.top_of", lang).format(n=len(shown), total=len(frame), what=t(key, lang))
-    fig.suptitle(title)
+    ax.set_title(title)
     return fig
+
+
+#: dials, connected, positive, sales (the rates take the last three)
+_STAGE_COLORS = ["#4C72B0", "#55A868", "#DD8452", "#C44E52"]
 
 
 def _by_of(key: str | None) -> str:
