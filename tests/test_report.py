@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import gc
 import io as stdio
 import json
 import os
@@ -270,15 +271,20 @@ def test_notebooks_share_a_kernel_but_not_a_namespace(small_data, tmp_path):
     record = ("import json, os\n"
               "seen = {'pid': os.getpid(), 'leftover': 'planted' in dir(), "
               "'notebook': os.environ.get('TELESALES_REPORT_NOTEBOOK'), "
-              "'data': id(io.load_dataset(data_dir))}\n"
+              "'data': id(io.load_dataset(data_dir)), 'gc': list(__import__('gc').get_threshold()), "
+              "'history': get_ipython().history_manager.enabled}\n"
               "json.dump(seen, open(f'{NAME}.json', 'w'))\nplanted = 1")
     for name in ("a", "b"):
         _notebook(nbdir / f"{name}.ipynb", record.replace("{NAME}", name),
                   f'report.save_table(io.load_dataset(data_dir).scripts[["script_id"]], "t_{name}", output_dir)')
+    before = gc.get_threshold()
     folder = report.run_report(small_data, MONTH, out=tmp_path / "reports", progress=False,
                                notebooks=["a.ipynb", "b.ipynb"], notebooks_dir=nbdir, coaching=False, jobs=1)
+    assert gc.get_threshold() == before  # the caller's collection thresholds are put back
     a, b = (json.loads((folder / f"{n}.json").read_text()) for n in "ab")
     assert a["pid"] == b["pid"] and a["data"] == b["data"]
+    # batch kernels: garbage collected less often, no input history written to the user's profile
+    assert a["gc"] == b["gc"] == list(report.GC_THRESHOLDS) and a["history"] is b["history"] is False
     assert a["leftover"] is False and b["leftover"] is False
     assert (a["notebook"], b["notebook"]) == ("a.ipynb", "b.ipynb")
     assert report._table_meta(folder / "tables" / "t_b.parquet")["notebook"] == "b.ipynb"
