@@ -99,15 +99,19 @@ PACKS_AFTER = "07_targets.ipynb"
 HEADLINE_TABLE = ("01_call_outcomes.ipynb", "funnel_change_total")
 #: The kernel the report starts before it knows the notebooks' own (almost always this one).
 _EARLY_KERNEL = "python3"
-#: What a report kernel runs before each notebook and before the packs: an empty namespace.
-_RESET = "get_ipython().run_line_magic('reset', '-f')\n"
 #: Python's cyclic garbage collection thresholds in the report's processes. The default
 #: (700, 10, 10) collects after every 700 new container objects, and the charts and tables
 #: of a month at call-centre scale make millions of them: about 1.1 s of a kernel's 20 s of
 #: CPU went to collections, 0.35 s with these. Unreachable cycles are still collected, only
 #: less often; objects without cycles are freed as before, at once.
 GC_THRESHOLDS = (50_000, 20, 20)
-_KERNEL_SETUP = f"import gc as _gc; _gc.set_threshold(*{GC_THRESHOLDS!r}); del _gc\n"
+#: What a report kernel runs before each notebook and before the packs: an empty namespace
+#: (IPython's reset ends with a full collection), then what survived it (modules, the data set
+#: and the results cached on it) is frozen, so that the next full collection, the next reset's
+#: included, looks only at what was made since (a million calls: 0.035 s instead of 0.16 s
+#: after the call outcomes and KPI pages, four or five times a kernel).
+_RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
+          f"import gc as _gc; _gc.set_threshold(*{GC_THRESHOLDS!r}); _gc.freeze(); del _gc\n")
 
 
 
@@ -640,7 +644,7 @@ class _Runner:
         """Clear what the previous notebook left in the kernel and name the notebook running."""
         if not python:
             return
-        code = (_RESET + _KERNEL_SETUP +
+        code = (_RESET +
                 f"import os as _os; _os.environ[{_NOTEBOOK_ENV!r}] = {source.name!r}; del _os\n")
         reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=60)
         if reply["content"].get("status") != "ok":

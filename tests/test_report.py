@@ -272,7 +272,7 @@ def test_notebooks_share_a_kernel_but_not_a_namespace(small_data, tmp_path):
               "seen = {'pid': os.getpid(), 'leftover': 'planted' in dir(), "
               "'notebook': os.environ.get('TELESALES_REPORT_NOTEBOOK'), "
               "'data': id(io.load_dataset(data_dir)), 'gc': list(__import__('gc').get_threshold()), "
-              "'history': get_ipython().history_manager.enabled}\n"
+              "'history': get_ipython().history_manager.enabled, 'frozen': __import__('gc').get_freeze_count()}\n"
               "json.dump(seen, open(f'{NAME}.json', 'w'))\nplanted = 1")
     for name in ("a", "b"):
         _notebook(nbdir / f"{name}.ipynb", record.replace("{NAME}", name),
@@ -285,6 +285,8 @@ def test_notebooks_share_a_kernel_but_not_a_namespace(small_data, tmp_path):
     assert a["pid"] == b["pid"] and a["data"] == b["data"]
     # batch kernels: garbage collected less often, no input history written to the user's profile
     assert a["gc"] == b["gc"] == list(report.GC_THRESHOLDS) and a["history"] is b["history"] is False
+    # what survived the reset before each notebook (modules, the data set) is left out of collections
+    assert 0 < a["frozen"] <= b["frozen"]
     assert a["leftover"] is False and b["leftover"] is False
     assert (a["notebook"], b["notebook"]) == ("a.ipynb", "b.ipynb")
     assert report._table_meta(folder / "tables" / "t_b.parquet")["notebook"] == "b.ipynb"
