@@ -1058,7 +1058,9 @@ def _build_packs(data, month: str, folder: Path, lang: str, say, policy=None) ->
             say(f"[coaching] {done}/{total} … {time.perf_counter() - started:.1f} s")
 
     try:
-        paths = coaching_page.build_packs(data, month, folder, lang=lang, progress=progress, policy=policy) or []
+        # in place: the report's whole folder is built aside and swapped in at once
+        paths = coaching_page.build_packs(data, month, folder, lang=lang, progress=progress, policy=policy,
+                                          atomic=False) or []
     except Exception as exc:
         raise ReportError(f"the coaching packs failed: {type(exc).__name__}: {exc}") from exc
     return sorted(Path(p).name for p in paths)

@@ -411,7 +411,7 @@ def pack_filenames(rep_ids) -> dict[str, str]:
 
 
 def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progress=None,
-                policy=None) -> list[Path]:
+                policy=None, atomic: bool = True) -> list[Path]:
     """Write a coaching pack per active rep as ``<out_dir>/<slug>.html`` (:func:`pack_filenames`).
 
     The month's aggregates are computed once for everyone; each page is then rendered
@@ -433,6 +433,10 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
         Called as ``progress(done, total, rep_id)`` after each page, or ``progress.update(1)``
         if it has an ``update`` method.
     policy : dict, path or None
+    atomic : bool, default True
+        Write each page beside its place and move it there, so a page is never seen half
+        written. The monthly report, which builds its whole folder aside and swaps it in at
+        once, writes them in place (a rename per page saved).
 
     Returns
     -------
@@ -467,9 +471,12 @@ def build_packs(data, month: str, out_dir, lang: str = "en", rep_ids=None, progr
                   "skills": _skills_chart(skills.get(rep_id, no_skills), lang)}
         html = _page(head, {s: tables[s].get(rep_id) for s in SECTIONS}, charts, lang, template)
         path = out / names.get(str(rep_id)) or pack_filename(rep_id)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, path)
+        if atomic:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(html, encoding="utf-8")
+            os.replace(tmp, path)
+        else:
+            path.write_text(html, encoding="utf-8")
         written.append(path)
         if progress is not None:
             if hasattr(progress, "update"):

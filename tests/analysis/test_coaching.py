@@ -166,6 +166,17 @@ def test_build_packs_writes_one_page_per_active_rep(demo, month_calls, pages):
     assert not list(out.glob(".*"))  # no temporary files left
 
 
+def test_packs_written_in_place_are_the_same_pages(demo, pages, tmp_path):
+    """The report writes its packs in place (its folder is swapped in whole): same files, same
+    bytes, nothing else left in the folder."""
+    out, paths, _ = pages
+    rep_ids = [p.stem for p in paths[:3]]  # pages are named <rep_id>.html
+    in_place = coaching_page.build_packs(demo[1], MONTH, tmp_path, rep_ids=rep_ids, atomic=False)
+    assert [p.name for p in in_place] == [p.name for p in paths[:3]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in in_place)
+    assert all(p.read_bytes() == (out / p.name).read_bytes() for p in in_place)
+
+
 def test_pages_hold_no_other_reps_call_ids(demo, pages):
     calls = demo[1].calls
     owner = pd.Series(calls["rep_id"].astype(str).to_numpy(), index=calls["call_id"].astype(str).to_numpy())
