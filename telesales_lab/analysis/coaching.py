@@ -119,6 +119,33 @@ _OBJECTION_WORDS = {
 
 
 # ----------------------------------------------------------------------------- shared aggregates
+def _first_per_rep(call_ids: pd.Series, rep: np.ndarray, keys: list[np.ndarray], n: int = N_CALLS) -> np.ndarray:
+    """Positions of each rep's first ``n`` rows in the order of ``rep``, then each of ``keys``
+    (ascending, missing last), then call id: what sorting by all of them and taking each
+    rep's head gives. The call ids (text) are compared only among the rows tied on all the
+    rest at the top of a rep's list, not sorted for every call of the month."""
+    m = len(rep)
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort([*reversed(keys), rep])  # stable; NaN sorts last
+    new_rep = np.r_[True, rep[order][1:] != rep[order][:-1]]
+    new_run = new_rep.copy()  # a run: rows tied on the rep and every key
+    for key in keys:
+        v = key[order]
+        differ = v[1:] != v[:-1]
+        if v.dtype.kind == "f":
+            differ &= ~(np.isnan(v[1:]) & np.isnan(v[:-1]))  # two missing values tie
+        new_run[1:] |= differ
+    idx = np.arange(m)
+    rep_start = np.maximum.accumulate(np.where(new_rep, idx, 0))
+    run_start = np.maximum.accumulate(np.where(new_run, idx, 0))
+    near = run_start - rep_start < n  # in a run that starts among the rep's first n
+    top = pd.DataFrame({"run": np.cumsum(new_run)[near], "call": call_ids.iloc[order[near]].to_numpy(),
+                        "pos": order[near], "rep": rep[order[near]]})
+    top = top.sort_values(["run", "call"], kind="stable").groupby("rep", sort=False).head(n)
+    return top["pos"].to_numpy(np.int64)
+
+
 def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     """Every section of every active rep's pack, computed once, vectorised.
 
@@ -172,20 +199,23 @@ def _context(data, month: str, policy=None, lang: str = "en") -> dict:
     skills_all = skills_all.reset_index(drop=True)
 
     # best and worst calls per rep, by outcome then revenue / duration
-    c = calls.loc[calls["rep_id"].isin(active) & calls["connected"], _CALL_COLUMNS + ["rep_id"]].copy()
-    c["_rank"] = c["outcome"].astype("string").map(_OUTCOME_RANK).astype("int64")
-    c["_obj"] = c["objection"].notna()
+    c = calls.loc[calls["rep_id"].isin(active) & calls["connected"], _CALL_COLUMNS + ["rep_id"]]
+    outcome = c["outcome"].astype("string")
+    rank = outcome.map(_OUTCOME_RANK).astype("int64").to_numpy()
+    rep, _ = pd.factorize(c["rep_id"], sort=True)  # codes in the order of the rep ids
     # best calls are sales; a rep without a sale gets the best positive outcomes instead
-    sale = c["outcome"].astype("string").eq("sale").to_numpy(bool)
-    has_sale = pd.Series(sale, index=c.index).groupby(c["rep_id"]).transform("any").to_numpy(bool)
-    good = np.where(has_sale, sale, is_positive(c["outcome"].astype("string")))
-    best = (c[good].sort_values(["rep_id", "_rank", "revenue", "duration_s", "call_id"],
-                          ascending=[True, False, False, False, True], kind="stable")
-            .groupby("rep_id", sort=False).head(N_CALLS))
-    worst = (c[~c["call_id"].isin(best["call_id"])]
-             .sort_values(["rep_id", "_rank", "_obj", "duration_s", "call_id"],
-                          ascending=[True, True, False, False, True], kind="stable")
-             .groupby("rep_id", sort=False).head(N_CALLS))
+    sale = outcome.eq("sale").to_numpy(bool)
+    has_sale = (np.bincount(rep, weights=sale, minlength=rep.max() + 1) > 0)[rep] if len(rep) else sale
+    good = np.where(has_sale, sale, is_positive(outcome))
+    revenue, duration = c["revenue"].to_numpy(float), c["duration_s"].to_numpy(float)
+    at = np.flatnonzero(good)  # by outcome, revenue, duration (each best first), then call id
+    best_rows = at[_first_per_rep(c["call_id"].iloc[at], rep[at], [-rank[at], -revenue[at], -duration[at]])]
+    rest = np.ones(len(c), dtype=bool)
+    rest[best_rows] = False
+    at = np.flatnonzero(rest)  # worst first: outcome, an objection, long
+    objection = c["objection"].notna().to_numpy(float)
+    worst_rows = at[_first_per_rep(c["call_id"].iloc[at], rep[at], [rank[at], -objection[at], -duration[at]])]
+    best, worst = c.iloc[best_rows], c.iloc[worst_rows]
     scripts = data.scripts.astype({"script_id": "string"}).set_index("script_id")["name"].astype("string")
     role_plays = _role_plays(c, obj, skills_all, plan_all, scripts, lang)
     next_end = (p + 1).end_time.normalize()

@@ -276,3 +276,26 @@ def test_empty_sections_say_so_in_words_never_none(demo):
         for rep_id in coaching.active_reps(data, MONTH)[:8]:
             page = coaching_page.render_html(coaching.coaching_pack(data, MONTH, rep_id, lang=lang))
             assert ">None<" not in page and "None" not in re.sub(r"<style.*?</style>", "", page, flags=re.S)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_first_calls_per_rep_are_the_sorted_heads(seed):
+    """Each rep's first calls by rep, keys, then call id: the same rows, in the same order, as
+    sorting the whole frame and taking each rep's head, with many ties (missing values tie
+    too) for the call ids to break."""
+    rng = np.random.default_rng(seed)
+    m = 300
+    frame = pd.DataFrame({
+        "rep_id": pd.array(rng.choice(["R10", "R2", "R07", "甲"] + [f"R{i}" for i in range(20, 40)], m), dtype="string"),
+        "call_id": pd.array([f"C{v}" for v in rng.permutation(m * 7)[:m]], dtype="string"),
+        "k1": rng.integers(0, 3, m).astype(float),
+        "k2": np.where(rng.random(m) < 0.6, np.nan, rng.integers(0, 2, m).astype(float)),
+        "k3": -rng.integers(0, 2, m).astype(float),
+    })
+    n = int(rng.integers(1, 8))
+    want = (frame.sort_values(["rep_id", "k1", "k2", "k3", "call_id"], kind="stable")
+            .groupby("rep_id", sort=False).head(n).index.to_numpy())
+    rep, _ = pd.factorize(frame["rep_id"], sort=True)
+    got = coaching._first_per_rep(frame["call_id"], rep, [frame[k].to_numpy() for k in ("k1", "k2", "k3")], n)
+    assert got.tolist() == want.tolist()
+    assert coaching._first_per_rep(frame["call_id"].iloc[:0], rep[:0], [np.zeros(0)], n).tolist() == []
