@@ -94,16 +94,16 @@ def column_kind(name: str, values: pd.Series) -> str:
         return "p"
     if _PROB.search(name):
         return "prob"
-    finite = pd.to_numeric(values, errors="coerce").astype(float)
+    finite = values.to_numpy(dtype=float, na_value=np.nan)  # a page's few rows: NumPy, not pandas
     finite = finite[np.isfinite(finite)]
     if _MONEY.search(name):
         return "money"
-    if _RATE.search(name) and (finite.empty or finite.abs().max() <= 1.0):
+    if _RATE.search(name) and (finite.size == 0 or np.abs(finite).max() <= 1.0):
         return "rate"
-    if pd.api.types.is_integer_dtype(values) or (not finite.empty and (finite == finite.round()).all()
+    if pd.api.types.is_integer_dtype(values) or (finite.size and (finite == np.round(finite)).all()
                                                 and not _RATE.search(name)):
         return "count"
-    if not finite.empty and finite.abs().max() < 10:
+    if finite.size and np.abs(finite).max() < 10:
         return "small"
     return "score"
 
@@ -257,16 +257,17 @@ def style(frame: pd.DataFrame, lang: str = "en", *, context: str | None = None, 
     explicit = dict(kinds or {})
     kinds = {c: explicit.get(c) or ("as_is" if c in AS_IS else column_kind(c, out[c])) for c in out.columns}
     long = "metric" in out  # a long table (metric, current, previous ...): each row in its metric's format
-    text = pd.DataFrame(index=out.index)
+    cells = []
     for c in out.columns:
         # an id left empty (no coach for a classroom module) is "not applicable", not a missing estimate
         missing = "–" if _ID.search(str(c)) or c in not_applicable else na
         values = out[c].tolist()
         if long and c != "relative_change" and c not in explicit and pd.api.types.is_numeric_dtype(out[c]):
-            text[c] = [_formatter(metric_kind(m), lang, context, missing)(v) for m, v in zip(out["metric"], values)]
+            cells.append([_formatter(metric_kind(m), lang, context, missing)(v) for m, v in zip(out["metric"], values)])
         else:  # formatted up front (to text), so a Styler renders the same in every pandas version
             fmt = _formatter(kinds[c], lang, context, missing)
-            text[c] = [fmt(v) for v in values]
+            cells.append([fmt(v) for v in values])
+    text = pd.DataFrame(dict(enumerate(cells)), index=out.index, dtype=object)  # one frame, not a column at a time
     text.columns = [t(str(c), lang, context) for c in out.columns]
     if text.columns.duplicated().any():
         text.columns = [f"{label} ({c})" if dup else label for label, c, dup in
