@@ -105,13 +105,10 @@ _EARLY_KERNEL = "python3"
 #: CPU went to collections, 0.35 s with these. Unreachable cycles are still collected, only
 #: less often; objects without cycles are freed as before, at once.
 GC_THRESHOLDS = (50_000, 20, 20)
-#: What a report kernel runs before each notebook and before the packs: an empty namespace
-#: (IPython's reset ends with a full collection), then what survived it (modules, the data set
-#: and the results cached on it) is frozen, so that the next full collection, the next reset's
-#: included, looks only at what was made since (a million calls: 0.035 s instead of 0.16 s
-#: after the call outcomes and KPI pages, four or five times a kernel).
+#: What a report kernel runs before each notebook and before the packs: an empty namespace,
+#: then :func:`_kernel_setup`.
 _RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
-          f"import gc as _gc; _gc.set_threshold(*{GC_THRESHOLDS!r}); _gc.freeze(); del _gc\n")
+          "from telesales_lab.report import _kernel_setup as _s; _s(); del _s\n")
 
 
 
@@ -422,6 +419,30 @@ def _notebook_title(nb, fallback: str) -> str:
     return fallback
 
 
+def _kernel_setup() -> None:
+    """Run in a report kernel after each reset (see :data:`_RESET`).
+
+    - A figure a notebook shows becomes a PNG (:func:`telesales_lab.present.plots.base.figure_png`),
+      registered by the class's name, so matplotlib is imported only by the notebooks that
+      draw: no ``--matplotlib=inline``, which imports pyplot in every kernel at start.
+    - Garbage is collected at :data:`GC_THRESHOLDS`, and what survived the reset (modules, the
+      data set and the results cached on it) is frozen: IPython's reset ends with a full
+      collection, and the next one, the next reset's included, then looks only at what was
+      made since (a million calls: 0.035 s instead of 0.16 s after the call outcomes and KPI
+      pages, four or five times a kernel).
+    """
+    import gc
+
+    from telesales_lab.present.notes import kernel_shell
+    from telesales_lab.present.plots.base import _png_base64
+
+    shell = kernel_shell()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type_by_name("matplotlib.figure", "Figure", _png_base64)
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
+
+
 def _kernel_manager(kernel_name: str):
     """An async kernel manager; ``python3`` always means this interpreter (this venv)."""
     from jupyter_client import AsyncKernelManager
@@ -622,12 +643,10 @@ class _Runner:
         runtime = self.workdir / ".runtime"
         runtime.mkdir(exist_ok=True)
         km.connection_file = str(runtime / f"kernel-{lane}-{secrets.token_hex(4)}.json")
-        # --matplotlib=inline: figures a notebook shows (plotting returns bare Figure objects)
-        # become PNG images even when the notebook never imports pyplot.
         # --HistoryManager.enabled=False: a report's cells are not kept in the user's IPython
-        # history (two kernels writing one SQLite file, a commit per cell, for nothing).
-        extra = ["--matplotlib=inline", "--HistoryManager.enabled=False"] \
-            if km.kernel_spec.language == "python" else []
+        # history (two kernels writing one SQLite file, a commit per cell, for nothing). Figures
+        # become images through _kernel_setup, not --matplotlib=inline.
+        extra = ["--HistoryManager.enabled=False"] if km.kernel_spec.language == "python" else []
         env = {**os.environ, **self.env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
         await km.start_kernel(extra_arguments=extra, cwd=str(self.workdir), env=env, stderr=err)
         kc = km.client()

@@ -272,7 +272,11 @@ def test_notebooks_share_a_kernel_but_not_a_namespace(small_data, tmp_path):
               "seen = {'pid': os.getpid(), 'leftover': 'planted' in dir(), "
               "'notebook': os.environ.get('TELESALES_REPORT_NOTEBOOK'), "
               "'data': id(io.load_dataset(data_dir)), 'gc': list(__import__('gc').get_threshold()), "
-              "'history': get_ipython().history_manager.enabled, 'frozen': __import__('gc').get_freeze_count()}\n"
+              "'history': get_ipython().history_manager.enabled, 'frozen': __import__('gc').get_freeze_count(), "
+              "'pyplot': 'matplotlib.pyplot' in __import__('sys').modules}\n"
+              "from matplotlib.figure import Figure\n"
+              "fig = Figure(); fig.subplots().plot([1, 2])\n"
+              "seen['png'] = 'image/png' in get_ipython().display_formatter.format(fig)[0]\n"
               "json.dump(seen, open(f'{NAME}.json', 'w'))\nplanted = 1")
     for name in ("a", "b"):
         _notebook(nbdir / f"{name}.ipynb", record.replace("{NAME}", name),
@@ -287,6 +291,8 @@ def test_notebooks_share_a_kernel_but_not_a_namespace(small_data, tmp_path):
     assert a["gc"] == b["gc"] == list(report.GC_THRESHOLDS) and a["history"] is b["history"] is False
     # what survived the reset before each notebook (modules, the data set) is left out of collections
     assert 0 < a["frozen"] <= b["frozen"]
+    # a figure shown without plots.setup() is an image, and no kernel imported pyplot to make it so
+    assert a["png"] is b["png"] is True and a["pyplot"] is b["pyplot"] is False
     assert a["leftover"] is False and b["leftover"] is False
     assert (a["notebook"], b["notebook"]) == ("a.ipynb", "b.ipynb")
     assert report._table_meta(folder / "tables" / "t_b.parquet")["notebook"] == "b.ipynb"
