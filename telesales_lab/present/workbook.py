@@ -23,6 +23,8 @@ import pandas as pd
 MAX_ROWS = 1_048_576
 MAX_CHARS = 32_767
 # The characters themselves, not escapes: Arrow's RE2 then runs it over whole columns.
+# _has_illegal looks for the same characters in a column's UTF-8 bytes (keep the two alike:
+# test_text_cells_match_the_value_by_value_reference compares them).
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _EPOCH = np.datetime64("1899-12-30T00:00:00", "ns")
 _NS_PER_DAY = 86_400 * 10**9
@@ -205,11 +207,6 @@ def _buffer_text(strings) -> memoryview | bytes:
         return b""
     offsets = _offsets(strings)
     return memoryview(strings.buffers()[2])[int(offsets[0]): int(offsets[-1])]
-
-
-def sheet_xml(frame: pd.DataFrame) -> str:
-    """The worksheet XML of one frame: a bold frozen header, then one row per record."""
-    return b"".join(bytes(part) for part in _sheet_parts(frame)).decode()
 
 
 def write_workbook(sheets: list[tuple[str, pd.DataFrame]], path) -> Path:

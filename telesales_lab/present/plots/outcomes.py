@@ -16,6 +16,10 @@ from telesales_lab.labels import check_lang, t
 from telesales_lab.present.plots.base import _key_of, _tick_labels, figure, figure_row, require
 
 
+#: dials, connected, positive, sales (the rates take the last three)
+_STAGE_COLORS = ["#4C72B0", "#55A868", "#DD8452", "#C44E52"]
+
+
 def stage_chart(frame: pd.DataFrame, lang: str = "en"):
     """The month's funnel stages: dials, connected, positive and sales, each with its share
     of the dials.
@@ -90,10 +94,6 @@ def funnel_chart(frame: pd.DataFrame, lang: str = "en", top: int = 30):
         title += " · " + t("chart.top_of", lang).format(n=len(shown), total=len(frame), what=t(key, lang))
     ax.set_title(title)
     return fig
-
-
-#: dials, connected, positive, sales (the rates take the last three)
-_STAGE_COLORS = ["#4C72B0", "#55A868", "#DD8452", "#C44E52"]
 
 
 def _by_of(key: str | None) -> str:
